@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+import PackageDescription
+import Foundation
+
+// CPU code generation. A plain `swift build -c release` emits SSE2-only x86-64 code, which makes
+// SIMD FMAs into libm calls. Choose with TINH_ARCH at build time (use a separate --scratch-path per choice):
+//   portable (default): x86-64-v3 (AVX2 + FMA, any x86-64 CPU since ~2015); arm64 baseline (NEON)
+//   native:             everything this CPU has (e.g. AVX-512); the binary may not run elsewhere
+//   generic:            the compiler's default baseline, for very old x86-64 CPUs
+let arch = ProcessInfo.processInfo.environment["TINH_ARCH"] ?? "portable"
+var cpuFlags: [String] = []
+#if arch(x86_64)
+switch arch {
+case "native": cpuFlags = ["-Xcc", "-march=native", "-target-cpu", "native"]
+case "generic": cpuFlags = []
+default: cpuFlags = ["-Xcc", "-march=x86-64-v3"]
+}
+#elseif arch(arm64)
+if arch == "native" { cpuFlags = ["-Xcc", "-mcpu=native", "-target-cpu", "native"] }
+#endif
+
+let package = Package(
+    name: "Tinh",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Tinh", targets: ["Tinh"]),
+        .executable(name: "tinh", targets: ["tinh"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // pkg-config "ompi-c" supplies MPI's include path and -lmpi to the C shim only.
+        .systemLibrary(name: "COpenMPI", path: "Sources/COpenMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        // The only code that includes <mpi.h>. Plain C types in, MPI error codes out.
+        .target(name: "CMPI", dependencies: ["COpenMPI"], path: "CMPI"),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(
+            name: "Tinh",
+            dependencies: ["CMPI", "CBLAS", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: [.unsafeFlags(cpuFlags)]),
+        .executableTarget(
+            name: "tinh",
+            dependencies: ["Tinh", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: [.unsafeFlags(cpuFlags)]),
+        .testTarget(name: "TinhTests", dependencies: ["Tinh", "tinh"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,48 @@
+import CBLAS
+
+/// The one place that calls OpenBLAS. Every matmul in Tinh goes through `gemm`.
+public enum BLAS {
+    public enum Transpose { case none, transpose }
+
+    /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, all row-major.
+    /// `lda`, `ldb`, `ldc` are the row strides of A, B, C as stored (defaults: packed).
+    @inline(__always)
+    public static func gemm(
+        _ transA: Transpose, _ transB: Transpose,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int? = nil,
+        b: UnsafePointer<Float>, ldb: Int? = nil,
+        beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+    ) {
+        if m == 0 || n == 0 { return }
+        let lda = lda ?? (transA == .none ? k : m)
+        let ldb = ldb ?? (transB == .none ? n : k)
+        let ldc = ldc ?? n
+        cblas_sgemm(
+            CblasRowMajor,
+            transA == .none ? CblasNoTrans : CblasTrans,
+            transB == .none ? CblasNoTrans : CblasTrans,
+            blasint(m), blasint(n), blasint(k),
+            alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
+    /// Threads OpenBLAS uses for each call.
+    public static var threads: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(newValue)) }
+    }
+
+    /// OpenBLAS's build configuration string (version, kernel, threading model).
+    public static var config: String {
+        guard let c = openblas_get_config() else { return "unknown" }
+        return String(cString: c)
+    }
+
+    /// The CPU kernel family OpenBLAS chose at run time (e.g. "Cooperlake").
+    public static var coreName: String {
+        guard let c = openblas_get_corename() else { return "unknown" }
+        return String(cString: c)
+    }
+}
