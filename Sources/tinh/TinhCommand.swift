@@ -1,0 +1,11 @@
+import ArgumentParser
+import Tinh
+
+@main
+struct TinhCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tinh",
+        abstract: "Parameter-efficient fine-tuning of language models on CPUs, data-parallel over MPI.",
+        discussion: "Run a command under mpirun (or launch/run -n N) and each process becomes one rank of the job.",
+        subcommands: [DoctorCommand.self, InjectAbortCommand.self])
+}

@@ -1,0 +1,72 @@
+import Foundation
+
+/// Runs the built `tinh` (or mpirun, or a launch script) for multi-process tests.
+enum TestProcess {
+    struct Result {
+        var status: Int32
+        var output: String
+        var seconds: Double
+        var timedOut: Bool
+    }
+
+    /// The folder that holds the test bundle, and next to it the `tinh` executable of the same build.
+    static var binDirectory: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    }
+    static var tinh: String { binDirectory.appendingPathComponent("tinh").path }
+
+    /// The package root (the folder with Package.swift).
+    static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// Runs `arguments[0]` with the rest, merging stdout and stderr. Kills the whole process
+    /// group after `timeout` seconds so a hung MPI job fails the test instead of hanging it.
+    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+        process.arguments = ["--wait"] + arguments  // own process group, so a timeout can kill every rank
+        var env = ProcessInfo.processInfo.environment
+        env["TINH_BIN"] = tinh
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        process.currentDirectoryURL = packageRoot
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let start = Date()
+        try process.run()
+        let pid = process.processIdentifier
+        let timedOut = TimeoutFlag()
+        let killer = DispatchWorkItem {
+            timedOut.set()
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()  // before waitUntilExit: a full pipe would block the child
+        process.waitUntilExit()
+        killer.cancel()
+        return Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self),
+                      seconds: Date().timeIntervalSince(start), timedOut: timedOut.value)
+    }
+
+    /// `launch/run -n N -- ARGS` with the test build's tinh.
+    static func launch(ranks: Int, _ arguments: [String], timeout: Double = 180) throws -> Result {
+        try run([packageRoot.appendingPathComponent("launch/run").path, "-n", "\(ranks)", "--"] + arguments, timeout: timeout)
+    }
+
+    /// Extracts the JSON document from output that may carry MPI's own lines around it.
+    static func jsonObject(in output: String) -> Data? {
+        guard let start = output.firstIndex(of: "{"), let end = output.lastIndex(of: "}") else { return nil }
+        return Data(output[start...end].utf8)
+    }
+}
+
+private final class TimeoutFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var flag = false
+    func set() { lock.lock(); flag = true; lock.unlock() }
+    var value: Bool { lock.lock(); defer { lock.unlock() }; return flag }
+}
