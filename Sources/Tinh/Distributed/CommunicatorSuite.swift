@@ -103,6 +103,13 @@ public enum CommunicatorSuite {
             let counted = try comm.sum(Int64(comm.localRank == 0 ? comm.localSize : 0))
             return counted == Int64(n) ? nil : "node sizes add up to \(counted), job has \(n) ranks"
         }
+        record("errors-return") {
+            // MPI errors must come back as Swift errors with MPI's message (MPI_ERRORS_RETURN).
+            guard let mpi = comm as? MPICommunicator else { return nil }
+            guard let error = mpi.provokeError() else { return "an invalid call did not fail" }
+            guard case TinhError.mpi(_, _, let message) = error, !message.isEmpty else { return "unexpected error \(error)" }
+            return nil
+        }
         record("barrier") {
             try comm.barrier()
             return nil

@@ -76,6 +76,17 @@ public final class MPICommunicator: Communicator {
         }
     }
 
+    /// Makes a call MPI must reject and returns the error it became, to show errors come back
+    /// as `TinhError.mpi` with MPI's message instead of killing the job.
+    func provokeError() -> Error? {
+        var byte: UInt8 = 0
+        do {
+            // A root outside the communicator: MPI's argument checks reject it on every rank.
+            try check(cmpi_bcast_bytes(&byte, 1, Int32(size + 5)), "MPI_Bcast(invalid root)")
+            return nil
+        } catch { return error }
+    }
+
     public func barrier() throws { try check(cmpi_barrier(), "MPI_Barrier") }
 
     public func wallTime() -> Double { cmpi_wtime() }

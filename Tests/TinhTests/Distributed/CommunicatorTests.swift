@@ -12,7 +12,7 @@ struct DoctorOutput: Decodable {
 @Suite struct LocalCommunicatorTests {
     @Test func suitePassesOnLocalCommunicator() {
         let results = CommunicatorSuite.run(LocalCommunicator(), largeCount: 10_000_000)
-        #expect(results.count == 11)
+        #expect(results.count == 12)
         for r in results { #expect(r.passed, "\(r.name): \(r.detail)") }
     }
 
