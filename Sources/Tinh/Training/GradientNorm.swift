@@ -1,0 +1,28 @@
+/// Global L2 norm of a flat gradient buffer and clipping to a maximum norm.
+public enum GradientNorm {
+    /// √(Σ g²), accumulated in Double so the norm of millions of entries stays exact enough to
+    /// be the same on every rank.
+    public static func l2(_ g: UnsafePointer<Float>, count: Int) -> Double {
+        var total: Double = 0
+        var i = 0
+        let w = 16
+        while i + w <= count {
+            let x = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
+            total += Double((x * x).sum())
+            i += w
+        }
+        while i < count { total += Double(g[i] * g[i]); i += 1 }
+        return total.squareRoot()
+    }
+
+    /// Scales `g` so its norm is at most `maxNorm` (no-op when it already is, or maxNorm ≤ 0).
+    /// Returns the norm before clipping.
+    @discardableResult
+    public static func clip(_ g: UnsafeMutablePointer<Float>, count: Int, maxNorm: Float) -> Double {
+        let norm = l2(g, count: count)
+        guard maxNorm > 0, norm > Double(maxNorm), norm.isFinite else { return norm }
+        let scale = Float(Double(maxNorm) / (norm + 1e-6))
+        for i in 0..<count { g[i] *= scale }
+        return norm
+    }
+}
