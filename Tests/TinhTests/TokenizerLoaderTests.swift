@@ -4,7 +4,8 @@ import Testing
 
 struct TokenizerLoaderTests {
     /// A tiny tokenizer.json: byte tokens plus "he", "llo", "hello", one added special token.
-    static func tokenizerJSON(merges: Any, preTokenizer: Any? = nil, normalizer: Any? = nil) throws -> Data {
+    static func tokenizerJSON(merges: Any, preTokenizer: Any? = nil, normalizer: Any? = nil,
+                              postProcessor: Any? = nil) throws -> Data {
         var vocab: [String: Int] = [:]
         for b in 0..<256 { vocab[String(ByteLevel.byteToScalar[b])] = b }
         vocab["he"] = 256; vocab["ll"] = 257; vocab["llo"] = 258; vocab["hello"] = 259
@@ -16,6 +17,7 @@ struct TokenizerLoaderTests {
                 ["type": "Digits", "individual_digits": true],
                 ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true]]],
             "model": ["type": "BPE", "vocab": vocab, "merges": merges],
+            "post_processor": postProcessor ?? NSNull(),
         ]
         return try JSONSerialization.data(withJSONObject: root)
     }
@@ -30,6 +32,16 @@ struct TokenizerLoaderTests {
             #expect(tok.isControl(260) && !tok.isControl(261))
             #expect(tok.chatTemplate?.style == .chatML(defaultSystemPrompt: nil))
         }
+    }
+
+    /// Llama 3 states its BOS only in the post-processor template.
+    @Test func bosFromPostProcessor() throws {
+        let config = try JSONSerialization.data(withJSONObject: ["bos_token": "<|im_end|>"])
+        let post: [String: Any] = ["type": "TemplateProcessing",
+                                   "single": [["SpecialToken": ["id": "<|im_end|>", "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]]]]
+        let with = try Tokenizer(tokenizerJSON: Self.tokenizerJSON(merges: [String](), postProcessor: post), tokenizerConfig: config)
+        let without = try Tokenizer(tokenizerJSON: Self.tokenizerJSON(merges: [String]()), tokenizerConfig: config)
+        #expect(with.addsBosToken && !without.addsBosToken)
     }
 
     @Test func recognizesPreTokenizers() throws {
@@ -75,6 +87,11 @@ struct TokenizerLoaderTests {
         #expect(tok.preTokenizer == .gpt2IndividualDigits)
         #expect(tok.chatTemplate == .smolLM2)
         #expect(try Tokenizer(gguf: GGUFTokenizerFields(metadata: Self.ggufMetadata(pre: nil))).preTokenizer == .gpt2)
+        #expect(!tok.addsBosToken)
+        var meta = Self.ggufMetadata()
+        meta["tokenizer.ggml.add_bos_token"] = .bool(true)
+        meta["tokenizer.ggml.bos_token_id"] = .uint32(0)
+        #expect(try Tokenizer(gguf: GGUFTokenizerFields(metadata: meta)).addsBosToken)
     }
 
     @Test func rejectsBadGGUFMetadata() throws {

@@ -33,6 +33,8 @@ struct TokenizerSmolLM2Tests {
         #expect(tok.specialIds == SpecialTokenIds(bos: 1, eos: 2, pad: 2, unk: 0))
         #expect(tok.chatTemplate == .smolLM2)
         #expect(tok.encode("<|im_start|><|im_end|><|endoftext|>") == [1, 2, 0])
+        #expect(!tok.addsBosToken)
+        print("SmolLM2 tokenizer: \(tok.summary)")
     }
 
     @Test func chatPromptTokens() throws {

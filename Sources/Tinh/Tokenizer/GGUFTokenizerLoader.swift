@@ -10,9 +10,11 @@ public struct GGUFTokenizerFields: Sendable {
     public var specialIds: SpecialTokenIds
     /// `tokenizer.chat_template`.
     public var chatTemplate: String?
+    /// `tokenizer.ggml.add_bos_token`.
+    public var addBosToken: Bool
 
     public init(model: String, pre: String?, tokens: [String], merges: [String], tokenTypes: [Int32]?,
-                specialIds: SpecialTokenIds, chatTemplate: String?) {
+                specialIds: SpecialTokenIds, chatTemplate: String?, addBosToken: Bool = false) {
         self.model = model
         self.pre = pre
         self.tokens = tokens
@@ -20,6 +22,7 @@ public struct GGUFTokenizerFields: Sendable {
         self.tokenTypes = tokenTypes
         self.specialIds = specialIds
         self.chatTemplate = chatTemplate
+        self.addBosToken = addBosToken
     }
 }
 
@@ -41,7 +44,8 @@ extension Tokenizer {
         }
         do {
             try self.init(tokens: fields.tokens, merges: fields.merges, tokenTypes: fields.tokenTypes,
-                          specialIds: fields.specialIds, preTokenizer: kind, chatTemplate: fields.chatTemplate)
+                          specialIds: fields.specialIds, preTokenizer: kind, chatTemplate: fields.chatTemplate,
+                          addsBosToken: fields.addBosToken)
         } catch let TinhError.invalidInput(reason) {
             throw TinhError.badFile(path: path, reason: reason)
         }
@@ -84,7 +88,8 @@ extension GGUFTokenizerFields {
                                               eos: try optionalId("tokenizer.ggml.eos_token_id"),
                                               pad: try optionalId("tokenizer.ggml.padding_token_id"),
                                               unk: try optionalId("tokenizer.ggml.unknown_token_id")),
-                  chatTemplate: try optionalString("tokenizer.chat_template"))
+                  chatTemplate: try optionalString("tokenizer.chat_template"),
+                  addBosToken: metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false)
     }
 }
 

@@ -1,7 +1,7 @@
 /// Turns token ids into text one id at a time, for generation. A token can end in the middle of a
 /// UTF-8 sequence (an emoji often spans two or three tokens), so bytes of an unfinished sequence are
 /// held back until it completes. The concatenated output equals `decode` of all the ids.
-public struct StreamingDecoder {
+public struct StreamingDecoder: Sendable {
     private let tokenizer: Tokenizer
     private let skipSpecial: Bool
     private var pending: [UInt8] = []

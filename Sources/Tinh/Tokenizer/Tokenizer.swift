@@ -15,6 +15,11 @@ public final class Tokenizer: @unchecked Sendable {
     public let chatTemplateSource: String?
     /// The template style recognized in `chatTemplateSource`; nil if none or not recognized.
     public let chatTemplate: ChatTemplate?
+    /// Whether the model expects `specialIds.bos` before plain text (GGUF `add_bos_token`).
+    /// `encode` never adds it; callers prepend it. Rendered chats already hold what the template writes.
+    public let addsBosToken: Bool
+    /// Number of distinct merges in use.
+    public let mergeCount: Int
 
     private let vocabulary: [String: Int32]
     /// What each id decodes to.
@@ -35,7 +40,7 @@ public final class Tokenizer: @unchecked Sendable {
     public convenience init(tokens: [String], merges: [String], tokenTypes: [Int32]? = nil,
                             specialIds: SpecialTokenIds = SpecialTokenIds(),
                             preTokenizer: PreTokenizerKind = .gpt2, chatTemplate: String? = nil,
-                            ignoreMerges: Bool = false) throws {
+                            ignoreMerges: Bool = false, addsBosToken: Bool = false) throws {
         var pairs: [(String, String)] = []
         pairs.reserveCapacity(merges.count)
         for (rank, m) in merges.enumerated() {
@@ -46,13 +51,14 @@ public final class Tokenizer: @unchecked Sendable {
             pairs.append((String(parts[0]), String(parts[1])))
         }
         try self.init(tokens: tokens, mergePairs: pairs, tokenTypes: tokenTypes, specialIds: specialIds,
-                      preTokenizer: preTokenizer, chatTemplate: chatTemplate, ignoreMerges: ignoreMerges)
+                      preTokenizer: preTokenizer, chatTemplate: chatTemplate, ignoreMerges: ignoreMerges,
+                      addsBosToken: addsBosToken)
     }
 
     public init(tokens: [String], mergePairs: [(String, String)], tokenTypes: [Int32]? = nil,
                 specialIds: SpecialTokenIds = SpecialTokenIds(),
                 preTokenizer: PreTokenizerKind = .gpt2, chatTemplate: String? = nil,
-                ignoreMerges: Bool = false) throws {
+                ignoreMerges: Bool = false, addsBosToken: Bool = false) throws {
         guard !tokens.isEmpty, tokens.count < Int(Int32.max) else {
             throw TinhError.invalidInput("tokenizer: vocabulary has \(tokens.count) tokens")
         }
@@ -110,6 +116,23 @@ public final class Tokenizer: @unchecked Sendable {
         self.matcher = SpecialTokenMatcher(specials)
         self.splitter = PreTokenizer(kind: preTokenizer)
         self.ignoreMerges = ignoreMerges
+        self.addsBosToken = addsBosToken && specialIds.bos != nil
+        self.mergeCount = merges.count
+    }
+
+    /// One line for `tinh inspect`.
+    public var summary: String {
+        let controls = tokenTypes.filter { $0 == TokenType.control.rawValue }.count
+        let ids = [("bos", specialIds.bos), ("eos", specialIds.eos), ("pad", specialIds.pad), ("unk", specialIds.unk)]
+            .compactMap { name, id in id.map { "\(name)=\($0)" } }.joined(separator: " ")
+        let template: String
+        switch chatTemplate?.style {
+        case .chatML(let system)?: template = system == nil ? "ChatML" : "ChatML with default system prompt"
+        case .llama3?: template = "Llama 3"
+        case nil: template = chatTemplateSource == nil ? "none" : "unrecognized"
+        }
+        return "byte-level BPE, \(tokens.count) tokens, \(mergeCount) merges, pre-tokenizer \(preTokenizer.rawValue), "
+            + "\(controls) control tokens, \(ids.isEmpty ? "no special ids" : ids), add BOS \(addsBosToken), chat template: \(template)"
     }
 
     // MARK: Lookup

@@ -87,9 +87,24 @@ extension Tokenizer {
         do {
             try self.init(tokens: tokens, mergePairs: pairs, tokenTypes: tokenTypes, specialIds: specialIds,
                           preTokenizer: preTokenizer, chatTemplate: Tokenizer.chatTemplate(in: config),
-                          ignoreMerges: model["ignore_merges"] as? Bool ?? false)
+                          ignoreMerges: model["ignore_merges"] as? Bool ?? false,
+                          addsBosToken: config["add_bos_token"] as? Bool
+                            ?? Tokenizer.postProcessorStartsWithBos(root["post_processor"], bos: specialIds.bos.map { tokens[Int($0)] }))
         } catch let TinhError.invalidInput(reason) {
             throw fail(reason)
+        }
+    }
+
+    /// Llama 3 states its BOS only in the post-processor: a `TemplateProcessing` whose single-text
+    /// template starts with the bos token.
+    private static func postProcessorStartsWithBos(_ value: Any?, bos: String?) -> Bool {
+        guard let bos, let object = value as? [String: Any] else { return false }
+        let steps = object["type"] as? String == "Sequence" ? (object["processors"] as? [[String: Any]] ?? []) : [object]
+        return steps.contains { step in
+            guard step["type"] as? String == "TemplateProcessing",
+                  let first = (step["single"] as? [[String: Any]])?.first,
+                  let special = first["SpecialToken"] as? [String: Any] else { return false }
+            return special["id"] as? String == bos
         }
     }
 
