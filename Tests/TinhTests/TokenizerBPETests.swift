@@ -122,6 +122,22 @@ struct TokenizerBPETests {
         #expect(tok.encode("") == [])
     }
 
+    /// The shared word cache gives the same answers under concurrent use.
+    @Test func concurrentEncodingAgrees() throws {
+        let tok = try TokenizerFixtures.tiny()
+        var rng = TokenizerTestRNG(state: 77)
+        let texts = (0..<64).map { _ in TokenizerFixtures.randomText(&rng) }
+        let expected = texts.map { tok.encode($0) }
+        let lock = NSLock()
+        nonisolated(unsafe) var mismatches = 0
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for (i, text) in texts.enumerated() where tok.encode(text) != expected[i] {
+                lock.withLock { mismatches += 1 }
+            }
+        }
+        #expect(mismatches == 0)
+    }
+
     @Test func longWordsStayFast() throws {
         let tok = try TokenizerFixtures.tiny()
         let text = String(repeating: "a", count: 100_000) + String(repeating: " ", count: 50_000)
