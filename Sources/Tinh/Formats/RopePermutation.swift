@@ -1,0 +1,37 @@
+/// llama.cpp's converter reorders the rows of attn_q / attn_k so that each head's rotary pairs
+/// are interleaved (GPT-J style, rows 2i and 2i+1) instead of split in halves (HF rotate_half,
+/// rows i and i + head_dim/2). Forward, per head: permuted[2i + j] = original[j * head_dim/2 + i].
+/// Tinh uses HF's layout, so GGUF rows are un-permuted on load.
+public enum RopePermutation {
+    /// HF layout -> llama.cpp layout (what the converter did); used to test the inverse.
+    public static func permute(_ t: Tensor, heads: Int) throws -> Tensor {
+        try reorder(t, heads: heads, toHF: false)
+    }
+
+    /// llama.cpp layout -> HF layout.
+    public static func unpermute(_ t: Tensor, heads: Int) throws -> Tensor {
+        try reorder(t, heads: heads, toHF: true)
+    }
+
+    private static func reorder(_ t: Tensor, heads: Int, toHF: Bool) throws -> Tensor {
+        guard t.rank >= 1, t.rank <= 2 else { throw TinhError.invalidInput("rope permutation needs a matrix or vector, got \(t.shape)") }
+        let rows = t.shape[0]
+        let cols = t.rank == 2 ? t.shape[1] : 1
+        guard heads > 0, rows % heads == 0, (rows / heads) % 2 == 0 else {
+            throw TinhError.invalidInput("cannot split \(rows) rows into \(heads) heads of even size")
+        }
+        let headDim = rows / heads, half = headDim / 2
+        let out = Tensor(shape: t.shape)
+        for h in 0 ..< heads {
+            for i in 0 ..< half {
+                for j in 0 ..< 2 {
+                    let interleaved = h * headDim + 2 * i + j
+                    let split = h * headDim + j * half + i
+                    let (from, to) = toHF ? (interleaved, split) : (split, interleaved)
+                    (out.data + to * cols).update(from: t.data + from * cols, count: cols)
+                }
+            }
+        }
+        return out
+    }
+}
