@@ -22,8 +22,8 @@ import Testing
 
     @Test func halfConversionMatchesPortableForEveryBitPattern() {
         for bits in 0 ... UInt16.max {
-            let a = floatFromHalfBits(bits), b = floatFromHalfBitsPortable(bits)
-            #expect(a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN), "half bits \(bits)")
+            let a = floatFromHalfBits(bits), b = floatFromHalfBitsPortable(bits), c = Float(Float16(bitPattern: bits))
+            #expect(a.bitPattern == b.bitPattern && (a.bitPattern == c.bitPattern || c.isNaN), "half bits \(bits)")
         }
         #expect(floatFromBFloat16Bits(0x3FC0) == 1.5 && floatFromBFloat16Bits(0xC000) == -2)
     }
