@@ -119,6 +119,14 @@ import Testing
         var b = GGUFBuilder()
         b.metadata = [("general.architecture", .string("llama")), ("llama.embedding_length", .uint32(8))]
         #expect(message { try LlamaGGUFLoader.load(path: try b.write()) }?.contains("'llama.attention.head_count' is missing") == true)
+        var h = GGUFBuilder()
+        h.metadata = [("general.architecture", .string("llama")), ("llama.embedding_length", .uint64(8)),
+                      ("llama.feed_forward_length", .uint64(8)), ("llama.attention.head_count", .uint32(2)),
+                      ("llama.block_count", .uint64(100)), ("llama.vocab_size", .uint32(4))]
+        #expect(message { try LlamaGGUFLoader.load(path: try h.write()) }?.contains("declares 100 layers, but there are only 0 tensors") == true)
+        h.metadata[4] = ("llama.block_count", .uint32(1))
+        h.metadata[1] = ("llama.embedding_length", .int64(1 << 50))
+        #expect(message { try LlamaGGUFLoader.load(path: try h.write()) }?.contains("implausible model dimensions") == true)
         var c = GGUFBuilder()
         c.metadata = [("general.architecture", .string("gpt2"))]
         #expect(message { try LlamaGGUFLoader.load(path: try c.write()) }?.contains("architecture 'gpt2'") == true)
