@@ -66,7 +66,7 @@ public struct ByteReader {
         let at = offset
         let v = try u64(what())
         guard v <= UInt64(max(limit, 0)) else {
-            throw error("\(what()) at offset \(at) declares \(v), more than the \(limit) possible with \(remaining) bytes left")
+            throw error("truncated or corrupt at offset \(at): \(what()) is \(v), more than the \(max(limit, 0)) that fit in the \(remaining) bytes left")
         }
         return Int(v)
     }

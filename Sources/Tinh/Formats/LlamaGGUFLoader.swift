@@ -9,20 +9,24 @@ public enum LlamaGGUFLoader {
     public static func load(_ g: GGUFFile) throws -> (LlamaConfig, [String: Tensor]) {
         let config = try config(g)
         var weights: [String: Tensor] = [:]
-        let unpermute = g.architecture == "llama"
         for info in g.tensors {
             guard let hf = hfName(info.name) else {
                 throw TinhError.unsupported("tensor '\(info.name)' in \(g.path) has no Llama equivalent Tinh knows")
             }
-            var t = try g.tensor(info.name)
-            if unpermute, info.name.hasSuffix(".attn_q.weight") || info.name.hasSuffix(".attn_q.bias") {
-                t = try RopePermutation.unpermute(t, heads: config.numHeads)
-            } else if unpermute, info.name.hasSuffix(".attn_k.weight") || info.name.hasSuffix(".attn_k.bias") {
-                t = try RopePermutation.unpermute(t, heads: config.numKVHeads)
-            }
-            weights[hf] = t
+            weights[hf] = try g.tensor(info.name)
         }
+        // Shapes first, so a bad file gets a shape error rather than a permutation error.
         try LlamaWeightNames.validate(weights, config: config, source: g.path)
+        if g.architecture == "llama" {
+            for i in 0 ..< config.numLayers {
+                for (proj, heads) in [("q_proj", config.numHeads), ("k_proj", config.numKVHeads)] {
+                    for kind in ["weight", "bias"] {
+                        let name = "\(LlamaConfig.blockPrefix(i))self_attn.\(proj).\(kind)"
+                        if let t = weights[name] { weights[name] = try RopePermutation.unpermute(t, heads: heads) }
+                    }
+                }
+            }
+        }
         return (config, weights)
     }
 

@@ -31,6 +31,7 @@ public enum LlamaWeightNames {
 
     /// Throws a clear error for a missing, unexpected or mis-shaped tensor (shapes compare exactly).
     public static func validate(_ weights: [String: Tensor], config: LlamaConfig, source: String) throws {
+        try checkPlausible(config, tensorCount: weights.count, source: source)
         let expected = expectedShapes(config)
         for name in expected.keys.sorted() {
             guard let t = weights[name] else {
@@ -44,6 +45,19 @@ public enum LlamaWeightNames {
         if let extra = weights.keys.sorted().first(where: { expected[$0] == nil }) {
             throw TinhError.badFile(path: source, reason: "unexpected tensor '\(extra)' for this config"
                 + (extra == "lm_head.weight" ? " (the config says the head is tied to the embedding)" : ""))
+        }
+    }
+
+    /// Guards `expectedShapes` against numbers from a lying file: no dimension beyond 2^31, no
+    /// product that overflows, and no more layers than the tensors present could describe.
+    static func checkPlausible(_ c: LlamaConfig, tensorCount: Int, source: String) throws {
+        let limit = 1 << 31
+        let dims = [c.vocabSize, c.hiddenSize, c.intermediateSize, c.numLayers, c.numHeads, c.numKVHeads, c.headDim]
+        guard dims.allSatisfy({ $0 > 0 && $0 <= limit }), c.numHeads * c.headDim <= limit else {
+            throw TinhError.badFile(path: source, reason: "implausible model dimensions \(dims)")
+        }
+        guard c.numLayers <= tensorCount / 9 else {
+            throw TinhError.badFile(path: source, reason: "the config declares \(c.numLayers) layers, but there are only \(tensorCount) tensors")
         }
     }
 }

@@ -141,7 +141,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
             return Tensor(shape: info.shape, borrowing: p, owner: file)
         }
         let t = Tensor(shape: info.shape)
-        let src = bytes.baseAddressOrDummy
+        guard let src = bytes.baseAddress else { return t }  // empty tensor
         switch info.dtype {
         case .F16: Dequantize.f16(src, t.data, t.count)
         case .BF16: Dequantize.bf16(src, t.data, t.count)
