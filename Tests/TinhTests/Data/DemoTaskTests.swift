@@ -19,6 +19,9 @@ import Testing
         }
         let train = try JSONLReader.read(path: a.appendingPathComponent("train.jsonl").path).records
         #expect(train.count == 300)
+        let data = try TrainingDataset(path: a.appendingPathComponent("train.jsonl").path, tokenizer: Tokenizer.tiny(),
+                                       options: DataOptions(seq: 128, validPath: a.appendingPathComponent("valid.jsonl").path))
+        #expect(data.train.count == 300 && data.valid.count == 50 && data.stats.truncated == 0 && data.stats.chatRecords == 300)
         #expect(try DemoTask.evaluationPairs(path: a.appendingPathComponent("valid.jsonl").path).count == 50)
     }
 
