@@ -36,6 +36,10 @@ import Testing
         let out = Tensor(shape: q.shape), probs = Tensor(shape: [s.probsCount])
         Attention.forward(out: out.data, probs: probs.data, q: q.data, k: k.data, v: v.data, shape: s)
         #expect(maxAbsDiff(out.data, Self.reference(q: q, k: k, v: v, s: s)) < 1e-5)
+        // Without saving probabilities (inference scratch of one row block): the same output.
+        let out2 = Tensor(shape: q.shape), scratch = Tensor(shape: [s.scratchCount])
+        Attention.forward(out: out2.data, probs: scratch.data, q: q.data, k: k.data, v: v.data, shape: s, saveProbs: false)
+        #expect(out2.array == out.array)
     }
 
     /// Queries after `past` cached positions in a longer cache buffer (the KV-cache path).

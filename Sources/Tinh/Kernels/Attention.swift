@@ -11,6 +11,8 @@ public struct AttentionShape: Sendable {
     public var groupSize: Int { heads / kvHeads }
     /// Floats in the saved probabilities [batch, heads, seqQ, seqK].
     public var probsCount: Int { batch * heads * seqQ * seqK }
+    /// Floats of scratch for a forward that keeps no probabilities (inference): one row block.
+    public var scratchCount: Int { min(Attention.rowBlock, seqQ) * seqK }
 
     public init(batch: Int, seqQ: Int, past: Int = 0, heads: Int, kvHeads: Int, headDim: Int,
                 kvBatchStride: Int? = nil) {
@@ -26,7 +28,7 @@ public struct AttentionShape: Sendable {
 /// Query rows go in blocks; a block computes scores only for the keys its last row can see,
 /// so most of the masked upper triangle is never computed.
 public enum Attention {
-    static let rowBlock = 32
+    public static let rowBlock = 32
 
     @inline(__always) static func blocks(_ s: AttentionShape, _ body: (_ r0: Int, _ rows: Int, _ cols: Int) -> Void) {
         var r0 = 0
@@ -37,10 +39,13 @@ public enum Attention {
         }
     }
 
-    /// Writes `out` [batch, seqQ, heads·headDim] and the probabilities `probs` that backward needs.
+    /// Writes `out` [batch, seqQ, heads·headDim]. With `saveProbs`, `probs` receives the
+    /// probabilities backward needs (`probsCount` floats); without, it is scratch of `scratchCount`
+    /// floats reused for every row block (inference, where a long prompt would otherwise need
+    /// heads·seq² floats).
     public static func forward(out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
                                q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                               shape s: AttentionShape) {
+                               shape s: AttentionShape, saveProbs: Bool = true) {
         let scale = 1 / Float(s.headDim).squareRoot()
         let tk = s.seqK
         for b in 0..<s.batch {
@@ -52,7 +57,7 @@ public enum Attention {
                 let oh = out + b * s.qBatchStride + h * s.headDim
                 let p = probs + (b * s.heads + h) * s.seqQ * tk
                 blocks(s) { r0, rows, cols in
-                    let pr = p + r0 * tk
+                    let pr = saveProbs ? p + r0 * tk : probs
                     BLAS.gemm(.none, .transpose, m: rows, n: cols, k: s.headDim, alpha: scale,
                               a: qh + r0 * s.qStride, lda: s.qStride, b: kh, ldb: s.kvStride, c: pr, ldc: tk)
                     Softmax.causalForward(pr, rows: rows, cols: tk, past: s.past + r0)

@@ -45,7 +45,7 @@ final class BlockActivations {
 final class Workspace {
     // forward
     let proj = GrowableBuffer()        // [rows, hidden] o_proj / down_proj output before the residual add
-    let probs = GrowableBuffer()       // attention probabilities when nothing is saved (inference)
+    let probs = GrowableBuffer()       // one row block of attention probabilities when nothing is saved (inference)
     // backward
     let dResidual = GrowableBuffer()   // [rows, hidden] gradient of the residual stream, updated in place
     let dLn = GrowableBuffer()         // [rows, hidden] gradient of a norm's output

@@ -61,7 +61,7 @@ public final class LlamaBlock {
                                    kvHeads: c.numKVHeads, headDim: c.headDim,
                                    kvBatchStride: cache.map { $0.maxTokens * kvDim })
         a.reserve(rows: rows, probs: training ? shape.probsCount : 0, config: c)
-        let probs = training ? a.probs.ptr : ws.probs.reserve(shape.probsCount)
+        let probs = training ? a.probs.ptr : ws.probs.reserve(shape.scratchCount)
         ws.proj.reserve(rows * hid)
 
         RMSNorm.forward(out: a.ln1.ptr, rstd: a.rstd1.ptr, inp: x, weight: inputNorm.weight.data,
@@ -83,7 +83,7 @@ public final class LlamaBlock {
         } else {
             shape.kvBatchStride = seq * kvDim
         }
-        Attention.forward(out: a.attnOut.ptr, probs: probs, q: a.q.ptr, k: keys, v: values, shape: shape)
+        Attention.forward(out: a.attnOut.ptr, probs: probs, q: a.q.ptr, k: keys, v: values, shape: shape, saveProbs: training)
 
         o.forward(a.attnOut.ptr, ws.proj.ptr, rows: rows, training: training)
         add(a.res2.ptr, x, ws.proj.ptr, rows * hid)
