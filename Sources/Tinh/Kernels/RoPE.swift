@@ -18,10 +18,13 @@ public final class RoPE: @unchecked Sendable {
         half = headDim / 2
         cosTable = Tensor(shape: [maxPositions, half])
         sinTable = Tensor(shape: [maxPositions, half])
+        // As transformers does it: inverse frequencies and angles rounded to Float32, then cos/sin.
+        // (At position ~1000 the Float32 angle differs from the exact one by ~1e-4 rad; matching
+        // the reference matters more than the exact angle.)
         for i in 0..<half {
-            let invFreq = 1 / pow(Double(theta), Double(2 * i) / Double(headDim))
+            let invFreq = Float(1 / pow(Double(theta), Double(Float(2 * i) / Float(headDim))))
             for p in 0..<maxPositions {
-                let angle = Double(p) * invFreq
+                let angle = Double(Float(p) * invFreq)
                 cosTable.data[p * half + i] = Float(cos(angle))
                 sinTable.data[p * half + i] = Float(sin(angle))
             }

@@ -9,7 +9,8 @@ public struct LossResult: Sendable, Equatable {
 }
 
 extension LlamaModel {
-    /// Training forward over `tokens` [batch, seq] (row-major). Position i counts in the loss when
+    /// Training forward over `tokens` [batch, seq] (row-major). `targets[i]` is the token that should
+    /// follow position i (the caller shifts the labels). Position i counts in the loss when
     /// `targets[i] >= 0` (use `CrossEntropy.ignoreIndex`) and `lossMask?[i] ?? true`. Only counted
     /// positions go through the final norm and LM head. Saves activations for `backward`.
     @discardableResult
