@@ -1,0 +1,108 @@
+/// Where attention's operands live. Queries are [batch, seqQ, heads·headDim] with row stride
+/// `qStride`; keys and values are [batch, ≥ past+seqQ, kvHeads·headDim] with row stride
+/// `kvStride` and batch stride `kvBatchStride` (a KV cache can be longer than what is used).
+/// Query row i sits at position past + i and sees keys 0...past+i.
+public struct AttentionShape: Sendable {
+    public var batch, seqQ, past, heads, kvHeads, headDim: Int
+    public var qStride, kvStride, kvBatchStride: Int
+    public var seqK: Int { past + seqQ }
+    public var qBatchStride: Int { seqQ * qStride }
+    /// Query heads per KV head (grouped-query attention).
+    public var groupSize: Int { heads / kvHeads }
+    /// Floats in the saved probabilities [batch, heads, seqQ, seqK].
+    public var probsCount: Int { batch * heads * seqQ * seqK }
+    /// Floats of scratch for a forward that keeps no probabilities (inference): one row block.
+    public var scratchCount: Int { min(Attention.rowBlock, seqQ) * seqK }
+
+    public init(batch: Int, seqQ: Int, past: Int = 0, heads: Int, kvHeads: Int, headDim: Int,
+                kvBatchStride: Int? = nil) {
+        self.batch = batch; self.seqQ = seqQ; self.past = past
+        self.heads = heads; self.kvHeads = kvHeads; self.headDim = headDim
+        qStride = heads * headDim
+        kvStride = kvHeads * headDim
+        self.kvBatchStride = kvBatchStride ?? (past + seqQ) * kvHeads * headDim
+    }
+}
+
+/// Grouped-query causal attention, softmax(Q·Kᵀ/√d)·V per (batch, head), through GEMMs.
+/// Query rows go in blocks; a block computes scores only for the keys its last row can see,
+/// so most of the masked upper triangle is never computed.
+public enum Attention {
+    public static let rowBlock = 32
+
+    @inline(__always) static func blocks(_ s: AttentionShape, _ body: (_ r0: Int, _ rows: Int, _ cols: Int) -> Void) {
+        var r0 = 0
+        while r0 < s.seqQ {
+            let rows = min(rowBlock, s.seqQ - r0)
+            body(r0, rows, min(s.past + r0 + rows, s.seqK))
+            r0 += rows
+        }
+    }
+
+    /// Writes `out` [batch, seqQ, heads·headDim]. With `saveProbs`, `probs` receives the
+    /// probabilities backward needs (`probsCount` floats); without, it is scratch of `scratchCount`
+    /// floats reused for every row block (inference, where a long prompt would otherwise need
+    /// heads·seq² floats).
+    public static func forward(out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
+                               q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                               shape s: AttentionShape, saveProbs: Bool = true) {
+        let scale = 1 / Float(s.headDim).squareRoot()
+        let tk = s.seqK
+        for b in 0..<s.batch {
+            for h in 0..<s.heads {
+                let g = h / s.groupSize
+                let qh = q + b * s.qBatchStride + h * s.headDim
+                let kh = k + b * s.kvBatchStride + g * s.headDim
+                let vh = v + b * s.kvBatchStride + g * s.headDim
+                let oh = out + b * s.qBatchStride + h * s.headDim
+                let p = probs + (b * s.heads + h) * s.seqQ * tk
+                blocks(s) { r0, rows, cols in
+                    let pr = saveProbs ? p + r0 * tk : probs
+                    BLAS.gemm(.none, .transpose, m: rows, n: cols, k: s.headDim, alpha: scale,
+                              a: qh + r0 * s.qStride, lda: s.qStride, b: kh, ldb: s.kvStride, c: pr, ldc: tk)
+                    Softmax.causalForward(pr, rows: rows, cols: tk, past: s.past + r0)
+                    BLAS.gemm(.none, .none, m: rows, n: s.headDim, k: cols,
+                              a: pr, lda: tk, b: vh, ldb: s.kvStride, c: oh + r0 * s.qStride, ldc: s.qStride)
+                }
+            }
+        }
+    }
+
+    /// From dout (same layout as out) writes dq, and dk, dv ([batch, seqK, kvHeads·headDim], packed:
+    /// kvBatchStride must equal seqK·kvStride). `scratch` holds ≥ seqQ·seqK floats.
+    public static func backward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+                                scratch: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                probs: UnsafePointer<Float>, shape s: AttentionShape) {
+        precondition(s.kvBatchStride == s.seqK * s.kvStride, "attention backward needs packed K/V")
+        let scale = 1 / Float(s.headDim).squareRoot()
+        let tk = s.seqK
+        dk.update(repeating: 0, count: s.batch * s.kvBatchStride)
+        dv.update(repeating: 0, count: s.batch * s.kvBatchStride)
+        for b in 0..<s.batch {
+            for h in 0..<s.heads {
+                let g = h / s.groupSize
+                let qOff = b * s.qBatchStride + h * s.headDim
+                let kvOff = b * s.kvBatchStride + g * s.headDim
+                let p = probs + (b * s.heads + h) * s.seqQ * tk
+                blocks(s) { r0, rows, cols in
+                    let pr = p + r0 * tk, dpr = scratch + r0 * tk
+                    let doutR = dout + qOff + r0 * s.qStride
+                    // dP = dOut · Vᵀ, then dS = softmax backward (in place).
+                    BLAS.gemm(.none, .transpose, m: rows, n: cols, k: s.headDim,
+                              a: doutR, lda: s.qStride, b: v + kvOff, ldb: s.kvStride, c: dpr, ldc: tk)
+                    Softmax.causalBackward(dpr, probs: pr, rows: rows, cols: tk, past: s.past + r0)
+                    // dQ = scale · dS · K
+                    BLAS.gemm(.none, .none, m: rows, n: s.headDim, k: cols, alpha: scale,
+                              a: dpr, lda: tk, b: k + kvOff, ldb: s.kvStride, c: dq + qOff + r0 * s.qStride, ldc: s.qStride)
+                    // dK += scale · dSᵀ · Q,  dV += Pᵀ · dOut  (heads of a group add into the same KV head)
+                    BLAS.gemm(.transpose, .none, m: cols, n: s.headDim, k: rows, alpha: scale,
+                              a: dpr, lda: tk, b: q + qOff + r0 * s.qStride, ldb: s.qStride,
+                              beta: 1, c: dk + kvOff, ldc: s.kvStride)
+                    BLAS.gemm(.transpose, .none, m: cols, n: s.headDim, k: rows,
+                              a: pr, lda: tk, b: doutR, ldb: s.qStride, beta: 1, c: dv + kvOff, ldc: s.kvStride)
+                }
+            }
+        }
+    }
+}

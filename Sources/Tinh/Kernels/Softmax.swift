@@ -1,0 +1,75 @@
+/// Softmax over rows, with the causal variant used by attention.
+public enum Softmax {
+    /// Largest of `n` > 0 floats.
+    @inline(__always) static func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        let vecEnd = n & ~15
+        var m = F16(repeating: -.infinity)
+        var i = 0
+        while i < vecEnd { let v = load16(x + i); m.replace(with: v, where: v .> m); i += 16 }
+        var best = m.max()
+        while i < n { if x[i] > best { best = x[i] }; i += 1 }
+        return best
+    }
+
+    /// out[i] = exp(x[i] − shift) for `n` floats (may alias); returns their sum.
+    @inline(__always) static func expShifted(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
+        let vecEnd = n & ~15
+        let sv = F16(repeating: shift)
+        var acc = F16()
+        var i = 0
+        while i < vecEnd { let e = simdExp(load16(x + i) - sv); acc += e; store16(e, out + i); i += 16 }
+        if i < n {
+            let e = simdExp(loadPartial16(x + i, n - i, pad: shift) - sv)
+            storePartial16(e, out + i, n - i)
+            for j in 0..<(n - i) { acc[j] += e[j] }
+        }
+        return acc.sum()
+    }
+
+    @inline(__always) static func scale(_ x: UnsafeMutablePointer<Float>, _ n: Int, by s: Float) {
+        let vecEnd = n & ~15
+        let sv = F16(repeating: s)
+        var i = 0
+        while i < vecEnd { store16(load16(x + i) * sv, x + i); i += 16 }
+        while i < n { x[i] *= s; i += 1 }
+    }
+
+    /// Softmax in place over one row of `n` > 0 floats.
+    public static func forwardRow(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+        let m = rowMax(x, n)
+        let sum = expShifted(x, x, n, shift: m)
+        scale(x, n, by: 1 / sum)
+    }
+
+    /// Causal softmax in place over a [rows, cols] score matrix whose query row i sits at position
+    /// `past + i` among `cols` keys: it sees keys 0...past+i; the other entries become 0.
+    public static func causalForward(_ att: UnsafeMutablePointer<Float>, rows: Int, cols: Int, past: Int) {
+        for i in 0..<rows {
+            let row = att + i * cols
+            let n = min(past + i + 1, cols)
+            forwardRow(row, count: n)
+            if n < cols { (row + n).update(repeating: 0, count: cols - n) }
+        }
+    }
+
+    /// Backward of `causalForward`: on entry `datt` holds dL/dP, on exit dL/dScores (in place).
+    ///   dS_ij = P_ij · (dP_ij − Σ_k P_ik dP_ik); masked entries become 0.
+    public static func causalBackward(_ datt: UnsafeMutablePointer<Float>, probs: UnsafePointer<Float>,
+                                      rows: Int, cols: Int, past: Int) {
+        for i in 0..<rows {
+            let d = datt + i * cols, p = probs + i * cols
+            let n = min(past + i + 1, cols)
+            let vecEnd = n & ~15
+            var acc = F16()
+            var j = 0
+            while j < vecEnd { acc = acc.addingProduct(load16(p + j), load16(d + j)); j += 16 }
+            var dot = acc.sum()
+            while j < n { dot += p[j] * d[j]; j += 1 }
+            let dv = F16(repeating: dot)
+            j = 0
+            while j < vecEnd { store16(load16(p + j) * (load16(d + j) - dv), d + j); j += 16 }
+            while j < n { d[j] = p[j] * (d[j] - dot); j += 1 }
+            if n < cols { (d + n).update(repeating: 0, count: cols - n) }
+        }
+    }
+}

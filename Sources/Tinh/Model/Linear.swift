@@ -1,0 +1,66 @@
+/// A frozen projection y = x·Wᵀ (+ b) with W [out, in] in Hugging Face layout.
+/// Forward remembers its input (a pointer into the model's activation buffers, not a copy) for
+/// backward; backward produces dX only, unless a weight gradient was requested (`weightGrad`).
+/// An optional `adapter` adds a trainable term (see `LinearAdapter`).
+public final class Linear {
+    /// Hugging Face module name, e.g. "model.layers.0.self_attn.q_proj".
+    public let name: String
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let inFeatures: Int
+    public let outFeatures: Int
+    public var adapter: LinearAdapter?
+    /// When set, backward accumulates dL/dW [out, in] (+=). Frozen weights leave this nil.
+    public var weightGrad: Tensor?
+    /// When set, backward accumulates dL/db [out] (+=).
+    public var biasGrad: Tensor?
+
+    private var savedInput: UnsafePointer<Float>?
+    private var savedRows = 0
+
+    public init(name: String, weight: Tensor, bias: Tensor? = nil) {
+        precondition(weight.rank == 2, "Linear weight must be 2-D")
+        precondition(bias == nil || bias!.count == weight.shape[0], "bias size must equal out features")
+        self.name = name
+        self.weight = weight
+        self.bias = bias
+        outFeatures = weight.shape[0]
+        inFeatures = weight.shape[1]
+    }
+
+    /// y [rows, out] = x [rows, in] · Wᵀ (+ b) (+ adapter). `x` must stay valid until `backward`.
+    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, training: Bool = true) {
+        savedInput = x
+        savedRows = rows
+        BLAS.gemm(.none, .transpose, m: rows, n: outFeatures, k: inFeatures,
+                  a: x, lda: inFeatures, b: weight.data, ldb: inFeatures, c: y, ldc: outFeatures)
+        if let bias {
+            for r in 0..<rows {
+                let yr = y + r * outFeatures
+                for j in 0..<outFeatures { yr[j] += bias.data[j] }
+            }
+        }
+        adapter?.forward(linear: self, x: x, y: y, rows: rows, training: training)
+    }
+
+    /// dx [rows, in] = dy [rows, out] · W (written, or added when `accumulate`), plus the adapter's
+    /// term; also dW += dyᵀ·x and db += Σ dy when those gradients were requested.
+    public func backward(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        guard let x = savedInput else { preconditionFailure("\(name): backward without forward") }
+        let rows = savedRows
+        BLAS.gemm(.none, .none, m: rows, n: inFeatures, k: outFeatures,
+                  a: dy, lda: outFeatures, b: weight.data, ldb: inFeatures,
+                  beta: accumulate ? 1 : 0, c: dx, ldc: inFeatures)
+        if let dW = weightGrad {
+            BLAS.gemm(.transpose, .none, m: outFeatures, n: inFeatures, k: rows,
+                      a: dy, lda: outFeatures, b: x, ldb: inFeatures, beta: 1, c: dW.data, ldc: inFeatures)
+        }
+        if let db = biasGrad {
+            for r in 0..<rows {
+                let dyr = dy + r * outFeatures
+                for j in 0..<outFeatures { db.data[j] += dyr[j] }
+            }
+        }
+        adapter?.backward(linear: self, x: x, dy: dy, dx: dx, rows: rows)
+    }
+}

@@ -1,0 +1,17 @@
+/// A trainable term attached to a frozen `Linear` (LoRA and friends). The Linear calls it after its
+/// own base computation, so model code never changes when adapters are added:
+///
+///     forward:  y = x·Wᵀ (+ b),  then adapter.forward adds its term to y
+///     backward: dx = dy·W,       then adapter.backward accumulates its parameter gradients
+///                                (into its own storage, e.g. a view of one flat buffer) and adds its term to dx
+///
+/// `x` is the Linear's saved input; it stays valid from a training forward to the matching backward.
+/// An adapter saves whatever else it needs (e.g. x·Aᵀ) in its own buffers, sized by `rows`.
+public protocol LinearAdapter: AnyObject {
+    /// Adds the adapter's term to `y` [rows, out]. `training` is false for inference (no dropout, and
+    /// nothing needs saving for backward).
+    func forward(linear: Linear, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, rows: Int, training: Bool)
+
+    /// Given `dy` [rows, out], accumulates parameter gradients and adds dL/dx to `dx` [rows, in].
+    func backward(linear: Linear, x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, rows: Int)
+}

@@ -1,0 +1,107 @@
+/// A Llama-family decoder (Llama, SmolLM, Qwen2-style q/k/v biases) over frozen weights in Hugging
+/// Face names and layout. Training: `forward(tokens:targets:…)` then `backward(lossScale:)`
+/// (LlamaModel+Training.swift). Inference: `logits(tokens:…)` and KV-cache `decode`
+/// (LlamaModel+Inference.swift). Weights are shared, not copied: the tensors passed in stay the model's.
+///
+/// Not thread-safe: one model instance runs one pass at a time (its activation buffers are reused).
+public final class LlamaModel {
+    public let config: LlamaConfig
+    /// [vocab, hidden]
+    public let embedTokens: Tensor
+    public let blocks: [LlamaBlock]
+    public let finalNorm: NormWeight
+    /// The LM head; its weight is `embedTokens` when the head is tied.
+    public let lmHead: Linear
+    public let isTied: Bool
+    let rope: RoPE
+    let ws = Workspace()
+    /// residual[l] is block l's input [rows, hidden]; residual[numLayers] is the last block's output.
+    let residual: [GrowableBuffer]
+    /// dL/d(embed_tokens), when requested through `requestGradient(for:)`.
+    var embeddingGrad: Tensor?
+
+    // The last training forward, which `backward` continues.
+    var lastBatch = 0
+    var lastSeq = 0
+    var lastTokens: [Int32] = []
+    var hasTokens = false
+    var readyForBackward = false
+
+    public init(config: LlamaConfig, weights: [String: Tensor]) throws {
+        try config.validate()
+        guard config.maxPositions > 0 else { throw TinhError.invalidInput("model config: max_position_embeddings must be positive") }
+        let table = WeightTable(weights: weights)
+        self.config = config
+        embedTokens = try table.require("model.embed_tokens.weight", [config.vocabSize, config.hiddenSize])
+        blocks = try (0..<config.numLayers).map { try LlamaBlock(index: $0, config: config, table: table) }
+        finalNorm = NormWeight(name: "model.norm.weight", weight: try table.require("model.norm.weight", [config.hiddenSize]))
+        if let head = try table.optional("lm_head.weight", [config.vocabSize, config.hiddenSize]), !config.tieWordEmbeddings {
+            lmHead = Linear(name: "lm_head", weight: head)
+            isTied = false
+        } else if config.tieWordEmbeddings {
+            lmHead = Linear(name: "lm_head", weight: embedTokens)
+            isTied = true
+        } else {
+            throw TinhError.invalidInput("model weights: missing tensor 'lm_head.weight' (tie_word_embeddings is false)")
+        }
+        rope = RoPE(headDim: config.headDim, maxPositions: config.maxPositions, theta: config.ropeTheta)
+        residual = (0...config.numLayers).map { _ in GrowableBuffer() }
+    }
+
+    /// Every projection, in block order then lm_head; names are Hugging Face module names.
+    public var linears: [Linear] { blocks.flatMap(\.linears) + [lmHead] }
+
+    public func linear(named name: String) -> Linear? { linears.first { $0.name == name } }
+
+    // MARK: shared pieces of the passes
+
+    func checkShape(batch: Int, seq: Int, count: Int, what: String, past: Int = 0) throws {
+        guard batch > 0, seq > 0 else { throw TinhError.invalidInput("batch (\(batch)) and sequence length (\(seq)) must be positive") }
+        guard count == batch * seq else {
+            throw TinhError.invalidInput("\(what): \(count) values for batch \(batch) × seq \(seq)")
+        }
+        guard past + seq <= config.maxPositions else {
+            throw TinhError.invalidInput("sequence of \(past + seq) positions exceeds the model's maximum of \(config.maxPositions)")
+        }
+    }
+
+    func checkTokens(_ tokens: [Int32]) throws {
+        let v = Int32(config.vocabSize)
+        if let bad = tokens.first(where: { $0 < 0 || $0 >= v }) {
+            throw TinhError.invalidInput("token id \(bad) outside the vocabulary (0..<\(v))")
+        }
+    }
+
+    /// residual[0] = embedding rows of `tokens`.
+    func embed(_ tokens: [Int32]) {
+        let rows = tokens.count, hid = config.hiddenSize
+        residual[0].reserve(rows * hid)
+        tokens.withUnsafeBufferPointer {
+            Embedding.forward(out: residual[0].ptr, tokens: $0.baseAddress!, table: embedTokens.data, rows: rows, dim: hid)
+        }
+    }
+
+    /// Runs every block from residual[0]; the result is in residual[numLayers].
+    func runBlocks(batch: Int, seq: Int, training: Bool, cache: KVCache? = nil) {
+        let rows = batch * seq, hid = config.hiddenSize
+        for (l, block) in blocks.enumerated() {
+            residual[l + 1].reserve(rows * hid)
+            block.forward(x: residual[l].ptr, out: residual[l + 1].ptr, batch: batch, seq: seq,
+                          rope: rope, ws: ws, cache: cache?.slot(layer: l), training: training)
+        }
+    }
+
+    /// Final norm + LM head for the given rows of the last residual: writes ws.lossIn/lossNorm/logits.
+    func head(rows selected: [Int], training: Bool) {
+        let n = selected.count, hid = config.hiddenSize, vocab = config.vocabSize
+        ws.lossIn.reserve(n * hid); ws.lossNorm.reserve(n * hid); ws.lossRstd.reserve(n)
+        ws.logits.reserve(n * vocab)
+        let last = residual[config.numLayers].ptr
+        for (i, r) in selected.enumerated() {
+            (ws.lossIn.ptr + i * hid).update(from: last + r * hid, count: hid)
+        }
+        RMSNorm.forward(out: ws.lossNorm.ptr, rstd: ws.lossRstd.ptr, inp: ws.lossIn.ptr, weight: finalNorm.weight.data,
+                        rows: n, dim: hid, eps: config.rmsNormEps)
+        lmHead.forward(ws.lossNorm.ptr, ws.logits.ptr, rows: n, training: training)
+    }
+}
