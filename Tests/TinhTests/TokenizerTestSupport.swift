@@ -3,22 +3,7 @@ import Foundation
 
 /// Shared fixtures for the tokenizer tests.
 enum TokenizerFixtures {
-    /// `shared/reference`: `$TINH_REFERENCE_DIR`, else the first ancestor of this file that has a
-    /// `shared/reference` directory (CI clones the repo with `shared/` beside it).
-    static func referenceDirectory(filePath: String = #filePath) -> URL? {
-        let fm = FileManager.default
-        if let dir = ProcessInfo.processInfo.environment["TINH_REFERENCE_DIR"], !dir.isEmpty {
-            return URL(fileURLWithPath: dir, isDirectory: true)
-        }
-        var dir = URL(fileURLWithPath: filePath).deletingLastPathComponent()
-        while dir.path != "/" && !dir.path.isEmpty {
-            let candidate = dir.appendingPathComponent("shared/reference", isDirectory: true)
-            var isDir: ObjCBool = false
-            if fm.fileExists(atPath: candidate.path, isDirectory: &isDir), isDir.boolValue { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return nil
-    }
+    static func referenceDirectory() -> URL? { ReferenceFiles.directory() }
 
     /// SmolLM2's tokenizer from the cached GGUF, or nil after printing why the caller skips.
     static func smolLM2(for test: String) throws -> Tokenizer? {
