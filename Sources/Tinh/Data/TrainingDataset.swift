@@ -56,6 +56,15 @@ public struct TrainingDataset: Sendable {
         self.fingerprint = fingerprint.hex
     }
 
+    /// Every example of one file with loss tokens, unsplit and unpacked (for `tinh eval`).
+    public static func evaluationSet(path: String, tokenizer: Tokenizer, options: DataOptions) throws -> (ExampleSet, DataStats) {
+        let encoder = try ExampleEncoder(tokenizer: tokenizer, seq: options.seq, trainOnPrompt: options.trainOnPrompt)
+        var (examples, stats) = try encodeFile(path, encoder, options)
+        examples.removeAll { $0.lossTokens == 0 }
+        let padId = tokenizer.specialIds.pad ?? tokenizer.specialIds.eos ?? 0
+        return (ExampleSet(examples: examples, seq: options.seq, padId: padId), stats)
+    }
+
     /// Log lines: each file's stats, then the split.
     public var summary: String {
         var lines = [stats.summary]

@@ -1,0 +1,77 @@
+import Foundation
+
+/// What `tinh inspect` shows: architecture, tensors with their stored types and shapes,
+/// parameter counts, tokenizer and chat template.
+public struct ModelSummary: Codable, Sendable {
+    public struct TensorRow: Codable, Sendable {
+        public var name: String
+        public var type: String
+        public var shape: [Int]
+    }
+
+    public var model: String
+    public var path: String?
+    public var format: String
+    public var architecture: String
+    public var config: LlamaConfig
+    public var parameters: Int
+    /// Parameters per Llama block and in the embedding/head, for a sense of where they sit.
+    public var parametersPerBlock: Int
+    public var tensors: [TensorRow]
+    public var tokenizer: String
+    public var chatTemplate: String?
+    public var loadSeconds: Double
+
+    public init(_ loaded: LoadedModel) {
+        model = loaded.spec
+        path = loaded.path
+        config = loaded.config
+        tokenizer = loaded.tokenizer.summary
+        chatTemplate = loaded.tokenizer.chatTemplateSource
+        loadSeconds = loaded.loadSeconds
+        let c = loaded.config
+        let qkv = c.hiddenSize * (c.numHeads + 2 * c.numKVHeads) * c.headDim + (c.attentionBias ? (c.numHeads + 2 * c.numKVHeads) * c.headDim : 0)
+        parametersPerBlock = qkv + c.numHeads * c.headDim * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize + 2 * c.hiddenSize
+        parameters = c.numLayers * parametersPerBlock + c.vocabSize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2) + c.hiddenSize
+        if let gguf = loaded.gguf {
+            format = "GGUF v\(gguf.version)"
+            architecture = gguf.architecture ?? "unknown"
+            tensors = gguf.tensors.map { TensorRow(name: $0.name, type: $0.type.name, shape: $0.shape) }
+        } else {
+            format = loaded.path == nil ? "built in (random weights)" : "Hugging Face directory"
+            architecture = "llama"
+            tensors = loaded.model.linears.map { TensorRow(name: $0.name + ".weight", type: "F32", shape: $0.weight.shape) }
+        }
+    }
+
+    public var text: String {
+        let c = config
+        var lines = [
+            "model:        \(model)\(path.map { " (\($0))" } ?? "")",
+            "format:       \(format), architecture \(architecture), loaded in \(String(format: "%.2f", loadSeconds)) s",
+            "shape:        \(c.numLayers) layers, hidden \(c.hiddenSize), MLP \(c.intermediateSize), \(c.numHeads) heads / \(c.numKVHeads) KV heads × \(c.headDim), vocab \(c.vocabSize)",
+            "              RoPE θ \(c.ropeTheta), RMSNorm ε \(c.rmsNormEps), context \(c.maxPositions), head \(c.tieWordEmbeddings ? "tied to the embedding" : "separate")\(c.attentionBias ? ", q/k/v biases" : "")",
+            "parameters:   \(Self.grouped(parameters)) (\(Self.grouped(parametersPerBlock)) per block)",
+            "tokenizer:    \(tokenizer)",
+        ]
+        var types: [String: Int] = [:]
+        for t in tensors { types[t.type, default: 0] += 1 }
+        lines.append("tensors:      \(tensors.count) (" + types.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + ")")
+        for t in tensors {
+            lines.append("  " + t.name.padding(toLength: max(44, t.name.count), withPad: " ", startingAt: 0)
+                         + t.type.padding(toLength: 6, withPad: " ", startingAt: 0) + " " + t.shape.map(String.init).joined(separator: " × "))
+        }
+        if let chatTemplate { lines.append("chat template:\n" + chatTemplate) }
+        return lines.joined(separator: "\n")
+    }
+
+    static func grouped(_ n: Int) -> String {
+        let s = String(n)
+        var out = ""
+        for (i, ch) in s.enumerated() {
+            if i > 0 && (s.count - i) % 3 == 0 { out.append(",") }
+            out.append(ch)
+        }
+        return out
+    }
+}

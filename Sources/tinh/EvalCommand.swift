@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import Tinh
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Mean loss, perplexity and next-token accuracy of a model on JSONL data.",
+        discussion: "Lines are {\"text\"}, {\"prompt\",\"completion\"} or {\"messages\"}; as in training, only completions and assistant turns count unless --train-on-prompt. Under mpirun the batches are shared out over the ranks.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var communicator: CommunicatorOptions
+    @Option(help: "JSONL file.") var data: String
+    @Option(help: "Tokens per example (longer ones are cut).") var seq = 512
+    @Option(help: "Examples per forward pass.") var batch = 4
+    @Flag(help: "Count every token, prompts included.") var trainOnPrompt = false
+    @Flag(help: "Skip malformed lines (counted) instead of stopping.") var skipBadLines = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let comm: Communicator
+        do { comm = try communicator.make() } catch { fail("cannot start: \(error)") }
+        let loaded = modelOptions.load()
+        do {
+            let options = DataOptions(seq: seq, trainOnPrompt: trainOnPrompt, skipBadLines: skipBadLines)
+            let (set, stats) = try TrainingDataset.evaluationSet(path: data, tokenizer: loaded.tokenizer, options: options)
+            let result = try Evaluator.evaluate(loaded.model, set, batchSize: batch, comm: comm)
+            if comm.isRoot {
+                if json { printJSON(result) } else {
+                    printError(stats.summary)
+                    print(String(format: "loss %.4f  perplexity %.3f  accuracy %.2f%%  (%d tokens in %d examples)",
+                                 result.loss, result.perplexity, 100 * result.accuracy, result.tokens, result.examples))
+                }
+            }
+        } catch {
+            fail("\(error)", comm: comm)
+        }
+        MPICommunicator.finalizeIfStarted()
+    }
+}
