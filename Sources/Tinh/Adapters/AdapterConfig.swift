@@ -1,0 +1,74 @@
+/// The adapter settings of a run: which method, which modules, what rank and scale. Saved in
+/// checkpoints and compared across ranks; `PEFTAdapterConfig` turns it into adapter_config.json.
+public struct AdapterConfig: Codable, Equatable, Sendable {
+    public var method: String
+    public var rank: Int
+    public var alpha: Float
+    /// Scale α/√r instead of α/r.
+    public var rsLoRA: Bool
+    /// Short names: q, k, v, o, gate, up, down.
+    public var targets: [String]
+    /// Block indices to adapt; nil = all.
+    public var layers: [Int]?
+    /// Seed of the adapter's initial values.
+    public var seed: UInt64
+
+    public init(method: String = "lora", rank: Int = 8, alpha: Float = 16, rsLoRA: Bool = false,
+                targets: [String] = ["q", "v"], layers: [Int]? = nil, seed: UInt64 = 0) {
+        self.method = method
+        self.rank = rank
+        self.alpha = alpha
+        self.rsLoRA = rsLoRA
+        self.targets = targets
+        self.layers = layers
+        self.seed = seed
+    }
+
+    /// s in y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ.
+    public var scale: Float { rsLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank) }
+
+    /// Module name suffix for each short target name (Hugging Face Llama naming).
+    public static let moduleNames: [String: String] = [
+        "q": "self_attn.q_proj", "k": "self_attn.k_proj", "v": "self_attn.v_proj", "o": "self_attn.o_proj",
+        "gate": "mlp.gate_proj", "up": "mlp.up_proj", "down": "mlp.down_proj",
+    ]
+    public static let targetOrder = ["q", "k", "v", "o", "gate", "up", "down"]
+
+    /// PEFT's `target_modules` entries ("q_proj", ...).
+    public var peftTargetModules: [String] {
+        targets.compactMap { Self.moduleNames[$0].map { String($0.split(separator: ".").last!) } }
+    }
+
+    /// Parses "0-9,12" into block indices.
+    public static func parseLayers(_ text: String) throws -> [Int] {
+        var out: [Int] = []
+        for part in text.split(separator: ",") {
+            let bounds = part.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            switch bounds.count {
+            case 1: if let a = bounds[0], a >= 0 { out.append(a); continue }
+            case 2: if let a = bounds[0], let b = bounds[1], a >= 0, a <= b { out += Array(a...b); continue }
+            default: break
+            }
+            throw TinhError.invalidInput("--layers: cannot read '\(part)'; use a list and ranges such as 0-3,8")
+        }
+        return Array(Set(out)).sorted()
+    }
+
+    /// Checks the settings against the model they will be attached to.
+    public func validate(for config: LlamaConfig) throws {
+        guard rank > 0 else { throw TinhError.invalidInput("--rank must be positive, got \(rank)") }
+        guard alpha > 0, alpha.isFinite else { throw TinhError.invalidInput("--alpha must be positive, got \(alpha)") }
+        guard !targets.isEmpty else { throw TinhError.invalidInput("--targets is empty; choose from \(Self.targetOrder.joined(separator: ","))") }
+        for t in targets where Self.moduleNames[t] == nil {
+            throw TinhError.invalidInput("unknown target '\(t)'; choose from \(Self.targetOrder.joined(separator: ","))")
+        }
+        if let layers {
+            guard !layers.isEmpty else { throw TinhError.invalidInput("--layers selects no block") }
+            if let bad = layers.first(where: { $0 >= config.numLayers }) {
+                throw TinhError.invalidInput("--layers: block \(bad) does not exist; the model has blocks 0-\(config.numLayers - 1)")
+            }
+        }
+    }
+}
+
+import Foundation

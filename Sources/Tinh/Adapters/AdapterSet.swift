@@ -1,0 +1,44 @@
+/// The adapters of one model: attached to the targeted Linears, their parameters in one flat
+/// buffer, initialised from the config's seed (so every rank starts identical).
+public final class AdapterSet {
+    public let config: AdapterConfig
+    public let parameters: AdapterParameters
+    /// Adapted module names in model order, and their adapters.
+    public let modules: [(name: String, adapter: Adapter)]
+    private let linears: [Linear]
+
+    /// Attaches `config.method` to every targeted Linear of `model`; replaces any earlier adapter.
+    public init(model: LlamaModel, config: AdapterConfig) throws {
+        try config.validate(for: model.config)
+        let type = try AdapterMethods.type(named: config.method)
+        let parameters = AdapterParameters()
+        let suffixes = Set(config.targets.compactMap { AdapterConfig.moduleNames[$0] })
+        let layers = config.layers.map(Set.init)
+        var modules: [(String, Adapter)] = []
+        var linears: [Linear] = []
+        for block in model.blocks where layers?.contains(block.index) ?? true {
+            for linear in block.linears where suffixes.contains(where: { linear.name.hasSuffix("." + $0) }) {
+                modules.append((linear.name, try type.init(linear: linear, config: config, parameters: parameters)))
+                linears.append(linear)
+            }
+        }
+        parameters.seal()
+        var rng = SeededGenerator(seed: config.seed)
+        for (_, adapter) in modules { adapter.initialize(rng: &rng) }
+        for (linear, (_, adapter)) in zip(linears, modules) { linear.adapter = adapter }
+        self.config = config
+        self.parameters = parameters
+        self.modules = modules
+        self.linears = linears
+    }
+
+    /// Removes the adapters from the model (the base computes alone again).
+    public func detach() {
+        for linear in linears { linear.adapter = nil }
+    }
+
+    /// Optimizer groups: `lrScale` per group name (LoRA+ sets "lora_B" to its ratio).
+    public func optimizerGroups(lrScale: [String: Float] = [:], weightDecay: Float = 0) -> [ParameterGroup] {
+        parameters.groups().map { ParameterGroup(name: $0.group, range: $0.range, lrScale: lrScale[$0.group] ?? 1, weightDecay: weightDecay) }
+    }
+}

@@ -1,0 +1,55 @@
+/// LoRA (Hu et al., 2021): y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ with A [r, in] and B [out, r] trainable and W
+/// frozen. A starts Kaiming-uniform and B at zero (PEFT's defaults), so training starts from the
+/// base model exactly. Forward keeps x·Aᵀ [rows, r] for backward; x itself is the Linear's.
+public final class LoRA: Adapter {
+    public let rank: Int
+    public let scale: Float
+    let inFeatures: Int
+    let outFeatures: Int
+    let parameters: AdapterParameters
+    let slotA: Int
+    let slotB: Int
+    /// x·Aᵀ of the last training forward, and scratch for its gradient: [rows, r] each.
+    private let xA = GrowableBuffer()
+    private let dxA = GrowableBuffer()
+
+    public init(linear: Linear, config: AdapterConfig, parameters: AdapterParameters) throws {
+        let r = config.rank
+        guard r <= min(linear.inFeatures, linear.outFeatures) else {
+            throw TinhError.invalidInput("--rank \(r) is larger than \(linear.name) allows (\(linear.outFeatures)×\(linear.inFeatures))")
+        }
+        rank = r
+        scale = config.scale
+        inFeatures = linear.inFeatures
+        outFeatures = linear.outFeatures
+        self.parameters = parameters
+        let key = PEFTNames.module(linear.name)
+        slotA = parameters.reserve(name: key + ".lora_A.weight", shape: [r, inFeatures], group: "lora_A")
+        slotB = parameters.reserve(name: key + ".lora_B.weight", shape: [outFeatures, r], group: "lora_B")
+    }
+
+    public func initialize(rng: inout SeededGenerator) {
+        // PEFT: kaiming_uniform_(a=√5) on A [r, in], i.e. U(-b, b) with b = 1/√in; B = 0.
+        let bound = 1 / Float(inFeatures).squareRoot()
+        rng.fillUniform(parameters.value(slotA), count: rank * inFeatures, lo: -bound, hi: bound)
+        parameters.value(slotB).update(repeating: 0, count: outFeatures * rank)
+    }
+
+    public func forward(linear: Linear, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, rows: Int, training: Bool) {
+        let a = parameters.value(slotA), b = parameters.value(slotB)
+        let xa = xA.reserve(rows * rank)
+        BLAS.gemm(.none, .transpose, m: rows, n: rank, k: inFeatures, a: x, b: a, c: xa)
+        BLAS.gemm(.none, .transpose, m: rows, n: outFeatures, k: rank, alpha: scale, a: xa, b: b, beta: 1, c: y)
+    }
+
+    public func backward(linear: Linear, x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, rows: Int) {
+        let a = parameters.value(slotA), b = parameters.value(slotB)
+        let gA = parameters.grad(slotA), gB = parameters.grad(slotB)
+        let xa = xA.ptr, dxa = dxA.reserve(rows * rank)
+        // dB += s·dyᵀ·(xAᵀ); d(xAᵀ) = s·dy·B; dA += d(xAᵀ)ᵀ·x; dx += d(xAᵀ)·A.
+        BLAS.gemm(.transpose, .none, m: outFeatures, n: rank, k: rows, alpha: scale, a: dy, b: xa, beta: 1, c: gB)
+        BLAS.gemm(.none, .none, m: rows, n: rank, k: outFeatures, alpha: scale, a: dy, b: b, c: dxa)
+        BLAS.gemm(.transpose, .none, m: rank, n: inFeatures, k: rows, a: dxa, b: x, beta: 1, c: gA)
+        BLAS.gemm(.none, .none, m: rows, n: inFeatures, k: rank, a: dxa, b: a, beta: 1, c: dx)
+    }
+}
