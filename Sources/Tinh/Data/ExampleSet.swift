@@ -4,7 +4,7 @@ public struct ExampleSet: Sendable {
     public let seq: Int
     /// Input token past an example's end: the tokenizer's pad, else EOS, else 0.
     public let padId: Int32
-    /// `DataFingerprint` of the examples, as hex.
+    /// `Fingerprint` of the examples, as hex.
     public let fingerprint: String
     public let lossTokens: Int
 
@@ -12,7 +12,7 @@ public struct ExampleSet: Sendable {
         self.examples = examples
         self.seq = seq
         self.padId = padId
-        self.fingerprint = DataFingerprint(examples).hex
+        self.fingerprint = Fingerprint(examples).hex
         self.lossTokens = examples.reduce(0) { $0 + $1.lossTokens }
     }
 

@@ -49,7 +49,7 @@ public struct TrainingDataset: Sendable {
         self.valid = ExampleSet(examples: validExamples, seq: options.seq, padId: padId)
         self.stats = stats
         self.validStats = validStats
-        var fingerprint = DataFingerprint()
+        var fingerprint = Fingerprint()
         fingerprint.combine(UInt64(options.seq))
         fingerprint.combine(trainExamples)
         fingerprint.combine(validExamples)

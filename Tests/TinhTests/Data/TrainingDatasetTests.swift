@@ -124,14 +124,14 @@ import Testing
 
     @Test func fingerprintIsStableAndSensitive() throws {
         let examples = [F.example([1, 2, 3], [false, true, true]), F.example([4, 5])]
-        let fp = DataFingerprint(examples).hex
+        let fp = Fingerprint(examples).hex
         #expect(fp == "488d37978f73a766") // pinned (checked with a Python FNV-1a): the same data must hash the same in every build
-        #expect(DataFingerprint([]).hex.count == 16)
+        #expect(Fingerprint([]).hex.count == 16)
         var otherId = examples; otherId[1].ids[1] = 6
         var otherMask = examples; otherMask[0].lossMask[2] = false
         let moved = [F.example([1, 2]), F.example([3, 4, 5])] // same tokens, other boundaries
         let reordered = [examples[1], examples[0]]
-        let all = [fp] + [otherId, otherMask, moved, reordered].map { DataFingerprint($0).hex }
+        let all = [fp] + [otherId, otherMask, moved, reordered].map { Fingerprint($0).hex }
         #expect(Set(all).count == all.count)
     }
 }

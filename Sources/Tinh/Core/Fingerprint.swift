@@ -1,7 +1,7 @@
-/// A stable 64-bit FNV-1a hash of a list of examples (each one's length, ids and mask, in order,
+/// A stable 64-bit FNV-1a hash (of data, weights, configs), e.g. of a list of examples (each one's length, ids and mask, in order,
 /// serialized little-endian), as 16 hex digits. Ranks compare it at start: any difference in data,
 /// tokenizer, truncation, masking, split or packing changes it.
-public struct DataFingerprint: Equatable, Sendable {
+public struct Fingerprint: Equatable, Sendable {
     public private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
 
     public init() {}
@@ -34,5 +34,21 @@ public struct DataFingerprint: Equatable, Sendable {
     public var hex: String {
         let digits = String(value, radix: 16)
         return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
+
+extension Fingerprint {
+    public mutating func combine(_ text: String) {
+        combine(UInt64(text.utf8.count))
+        for b in text.utf8 { combine(byte: b) }
+    }
+
+    /// Every `stride`-th float of a buffer (bit patterns) and its length: cheap, yet any load
+    /// or conversion difference in a weight matrix changes it with near certainty.
+    public mutating func combine(sampling p: UnsafePointer<Float>, count: Int, stride step: Int = 61) {
+        combine(UInt64(count))
+        var i = 0
+        while i < count { combine(p[i].bitPattern); i += step }
+        if count > 0 { combine(p[count - 1].bitPattern) }
     }
 }

@@ -1,0 +1,15 @@
+extension LlamaModel {
+    /// A hash of the shape and a sample of every weight, for checking that all ranks loaded the same model.
+    public var fingerprint: String {
+        var f = Fingerprint()
+        f.combine("\(config)")
+        f.combine(sampling: embedTokens.data, count: embedTokens.count)
+        for linear in linears { f.combine(sampling: linear.weight.data, count: linear.weight.count) }
+        for block in blocks {
+            f.combine(sampling: block.inputNorm.weight.data, count: block.inputNorm.weight.count, stride: 1)
+            f.combine(sampling: block.postAttentionNorm.weight.data, count: block.postAttentionNorm.weight.count, stride: 1)
+        }
+        f.combine(sampling: finalNorm.weight.data, count: finalNorm.weight.count, stride: 1)
+        return f.hex
+    }
+}

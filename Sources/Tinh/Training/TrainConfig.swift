@@ -1,0 +1,84 @@
+import Foundation
+
+/// Everything that decides a training run, fully resolved. Written to OUT/config.json, stored in
+/// checkpoints, and compared across ranks at start.
+public struct TrainConfig: Codable, Equatable, Sendable {
+    public var model: String
+    public var data: String
+    /// A separate validation file; without one, `validFraction` of `data` is held out.
+    public var valid: String?
+    public var validFraction: Double = 0.05
+    public var out: String
+    public var adapter: AdapterConfig
+
+    public var steps: Int = 100
+    /// Examples per optimizer step over all ranks (each rank takes batch / ranks).
+    public var batch: Int = 8
+    /// Micro-batches per rank per step (each rank's share is split into this many passes).
+    public var gradAccum: Int = 1
+    public var seq: Int = 256
+    public var lr: Float = 2e-4
+    public var schedule: LearningRateSchedule.Decay = .cosine
+    public var warmup: Int = 0
+    public var minLRRatio: Float = 0
+    public var weightDecay: Float = 0
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var epsilon: Float = 1e-8
+    /// Global-norm clipping (0 = off).
+    public var maxGradNorm: Float = 1
+    /// LoRA+: learning-rate multiplier of B over A (1 = plain LoRA).
+    public var loraPlusRatio: Float = 1
+    /// Data order and split.
+    public var seed: UInt64 = 0
+
+    public var trainOnPrompt: Bool = false
+    public var pack: Bool = false
+    public var skipBadLines: Bool = false
+
+    /// Evaluate every this many steps (0: only at the end).
+    public var evalEvery: Int = 0
+    /// Checkpoint every this many steps (0: only at the end).
+    public var saveEvery: Int = 0
+    public var keepLast: Int = 3
+    public var logEvery: Int = 1
+    /// Stop with an error after this many skipped (NaN/Inf) steps.
+    public var maxBadSteps: Int = 10
+
+    public init(model: String, data: String, out: String, adapter: AdapterConfig = AdapterConfig()) {
+        self.model = model
+        self.data = data
+        self.out = out
+        self.adapter = adapter
+    }
+
+    /// Checks what can be checked before loading anything.
+    public func validate(worldSize: Int) throws {
+        func need(_ ok: Bool, _ message: @autoclosure () -> String) throws {
+            if !ok { throw TinhError.invalidInput(message()) }
+        }
+        try need(steps > 0, "--steps must be positive, got \(steps)")
+        try need(batch > 0 && gradAccum > 0, "--batch and --grad-accum must be positive")
+        try need(batch % worldSize == 0, "--batch \(batch) does not divide over \(worldSize) ranks; use a multiple of \(worldSize)")
+        try need((batch / worldSize) % gradAccum == 0,
+                 "each rank's share of the batch (\(batch / worldSize)) does not split into --grad-accum \(gradAccum) micro-batches")
+        try need(seq > 0, "--seq must be positive")
+        try need(lr > 0 && lr.isFinite, "--lr must be positive")
+        try need(warmup >= 0 && (warmup == 0 || warmup < steps), "--warmup (\(warmup)) must be below --steps (\(steps))")
+        try need(validFraction >= 0 && validFraction < 1, "--valid-fraction must be in [0, 1)")
+        try need(evalEvery >= 0 && saveEvery >= 0 && logEvery > 0 && keepLast > 0 && maxBadSteps >= 0,
+                 "--eval-every, --save-every must be ≥ 0 and --log-every, --keep-last positive")
+        try need(loraPlusRatio > 0, "--lora-plus-ratio must be positive")
+    }
+
+    public func microBatch(worldSize: Int) -> Int { batch / worldSize / gradAccum }
+
+    public var dataOptions: DataOptions {
+        DataOptions(seq: seq, trainOnPrompt: trainOnPrompt, pack: pack, skipBadLines: skipBadLines,
+                    validFraction: valid == nil ? validFraction : 0, validPath: valid, seed: seed)
+    }
+
+    public var learningRate: LearningRateSchedule {
+        LearningRateSchedule(peak: lr, warmupSteps: warmup, totalSteps: steps, decay: schedule, minRatio: minLRRatio)
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+
+/// Data-parallel fine-tuning of adapters on a frozen base. Every rank holds the model and the
+/// same adapter init; each step, each rank runs forward/backward on its slice of the global batch,
+/// then one all-reduce sums the flat adapter-gradient buffer (plus one of the loss and token count),
+/// and every rank applies the same AdamW update. Rank 0 alone writes logs, metrics and checkpoints.
+public final class Trainer {
+    public let config: TrainConfig
+    public let comm: Communicator
+    public let loaded: LoadedModel
+    public let data: TrainingDataset
+    public let adapters: AdapterSet
+    public let optimizer: AdamW
+    let sampler: BatchSampler
+    let groups: [ParameterGroup]
+    let outDirectory: URL
+    /// The next optimizer step to run (0-based).
+    public internal(set) var step = 0
+    var badSteps = 0
+    private var metricsFile: FileHandle?
+
+    public init(config: TrainConfig, comm: Communicator, loaded: LoadedModel? = nil) throws {
+        try config.validate(worldSize: comm.size)
+        self.config = config
+        self.comm = comm
+        let out = URL(fileURLWithPath: config.out, isDirectory: true)
+        outDirectory = out
+        // Rank 0 owns the output directory; every rank learns whether it is usable.
+        try comm.together("preparing --out \(config.out)") {
+            if comm.isRoot { try Trainer.prepareOutput(out) }
+        }
+        var model: LoadedModel!
+        var dataset: TrainingDataset!
+        var adapterSet: AdapterSet!
+        try comm.together("loading the model, data and adapters") {
+            model = try loaded ?? ModelSource.load(config.model)
+            dataset = try TrainingDataset(path: config.data, tokenizer: model.tokenizer, options: config.dataOptions)
+            adapterSet = try AdapterSet(model: model.model, config: config.adapter)
+        }
+        self.loaded = model
+        self.data = dataset
+        self.adapters = adapterSet
+        var initial = Fingerprint()
+        initial.combine(sampling: adapterSet.parameters.values.data, count: adapterSet.parameters.count, stride: 1)
+        try RankAgreement.check([
+            "config": String(decoding: try JSONEncoder.sorted.encode(config), as: UTF8.self),
+            "model": model.model.fingerprint,
+            "data": dataset.fingerprint,
+            "adapter init": initial.hex,
+        ], comm: comm)
+        optimizer = AdamW(parameterCount: adapterSet.parameters.count, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon)
+        groups = adapterSet.optimizerGroups(lrScale: ["lora_B": config.loraPlusRatio], weightDecay: config.weightDecay)
+        sampler = try BatchSampler(datasetSize: dataset.train.count, globalBatch: config.batch, seed: config.seed)
+    }
+
+    static func prepareOutput(_ dir: URL) throws {
+        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+            throw TinhError.invalidInput("cannot create --out \(dir.path): \(error.localizedDescription)")
+        }
+        let probe = dir.appendingPathComponent(".tinh-write-test-\(getpid())")
+        guard FileManager.default.createFile(atPath: probe.path, contents: Data()) else {
+            throw TinhError.invalidInput("--out \(dir.path) is not writable")
+        }
+        try? FileManager.default.removeItem(at: probe)
+    }
+
+    /// Trains from `step` to `config.steps`, reporting on rank 0 through `onEvent`.
+    public func run(onEvent: (TrainingEvent) -> Void = { _ in }) throws {
+        if comm.isRoot {
+            try AtomicFile.write(try JSONEncoder.pretty.encode(config), to: outDirectory.appendingPathComponent("config.json").path)
+            metricsFile = try openMetrics()
+            onEvent(.started(startSummary))
+        }
+        defer { try? metricsFile?.close(); metricsFile = nil }
+        let runStart = comm.wallTime()
+        let firstStep = step
+        while step < config.steps {
+            let metrics = try trainStep(step)
+            if comm.isRoot {
+                try appendMetrics(metrics)
+                if step % config.logEvery == 0 || step == config.steps - 1 || metrics.skipped {
+                    let done = step - firstStep + 1
+                    let eta = (comm.wallTime() - runStart) / Double(done) * Double(config.steps - step - 1)
+                    onEvent(.step(metrics, totalSteps: config.steps, etaSeconds: eta))
+                }
+            }
+            let last = step == config.steps - 1
+            if (config.evalEvery > 0 && (step + 1) % config.evalEvery == 0) || last, !data.valid.isEmpty {
+                let result = try evaluate()
+                if comm.isRoot { onEvent(.eval(step: step, result)) }
+            }
+            step += 1
+        }
+    }
+
+    /// Validation loss, perplexity and accuracy with the current adapters (batches shared over ranks).
+    public func evaluate() throws -> EvalResult {
+        try Evaluator.evaluate(loaded.model, data.valid, batchSize: config.microBatch(worldSize: comm.size), comm: comm)
+    }
+
+    /// One optimizer step over the global batch `step`.
+    func trainStep(_ step: Int) throws -> StepMetrics {
+        let start = comm.wallTime()
+        let grads = adapters.parameters.grads
+        grads.zero()
+        let mine = try sampler.indices(step: step, rank: comm.rank, worldSize: comm.size)
+        let micro = config.microBatch(worldSize: comm.size)
+        var forwardTime = 0.0, backwardTime = 0.0
+        var sums: [Double] = [0, 0]  // loss, loss tokens
+        for first in stride(from: 0, to: mine.count, by: micro) {
+            let batch = try data.train.batch(Array(mine[first..<(first + micro)]))
+            let t0 = comm.wallTime()
+            let result = try loaded.model.forward(tokens: batch.tokens, targets: batch.targets, batch: batch.batch, seq: batch.seq)
+            let t1 = comm.wallTime()
+            // Gradients of the summed loss; divided by the global token count after the all-reduce,
+            // so N ranks make exactly the update 1 rank makes with the same global batch.
+            loaded.model.backward(lossScale: 1)
+            backwardTime += comm.wallTime() - t1
+            forwardTime += t1 - t0
+            sums[0] += result.loss
+            sums[1] += Double(result.count)
+        }
+        let t2 = comm.wallTime()
+        try comm.allreduceSum(grads.buffer)
+        try comm.allreduceSum(&sums)
+        let allreduceTime = comm.wallTime() - t2
+
+        let t3 = comm.wallTime()
+        let tokens = sums[1]
+        let loss = tokens > 0 ? sums[0] / tokens : .nan
+        let scale = Float(1 / max(tokens, 1)), n = grads.count, g = grads.data
+        for i in 0..<n { g[i] *= scale }
+        let gradNorm = GradientNorm.clip(grads.data, count: n, maxNorm: config.maxGradNorm)
+        let lr = config.learningRate.rate(at: step)
+        let skipped = !loss.isFinite || !gradNorm.isFinite || tokens == 0
+        if skipped {
+            badSteps += 1
+            if badSteps > config.maxBadSteps {
+                throw TinhError.invalidInput("stopping: \(badSteps) steps had a non-finite loss or gradient (--max-bad-steps \(config.maxBadSteps)); try a lower --lr")
+            }
+        } else {
+            optimizer.step(params: adapters.parameters.values.data, grads: grads.data, groups: groups, lr: lr)
+        }
+        let optimizerTime = comm.wallTime() - t3
+        let seconds = comm.wallTime() - start
+        let positions = config.batch * config.seq
+        return StepMetrics(step: step, loss: loss, lr: lr, gradNorm: gradNorm, lossTokens: Int(tokens), tokens: positions,
+                           tokensPerSecond: Double(positions) / seconds, seconds: seconds,
+                           forwardSeconds: forwardTime, backwardSeconds: backwardTime, allreduceSeconds: allreduceTime,
+                           optimizerSeconds: optimizerTime, peakRSSMB: peakRSSMegabytes(), world: comm.size, skipped: skipped)
+    }
+
+    var startSummary: String {
+        let p = adapters.parameters.count
+        return """
+            model \(loaded.spec): \(loaded.config.numLayers) layers, hidden \(loaded.config.hiddenSize), loaded in \(String(format: "%.1f", loaded.loadSeconds)) s
+            \(data.summary)
+            \(config.adapter.method) r=\(config.adapter.rank) α=\(config.adapter.alpha) on \(config.adapter.targets.joined(separator: ",")): \(adapters.modules.count) modules, \(p) trainable parameters (\(p * 4 / 1024) KiB all-reduced per step)
+            \(comm.size) rank(s), global batch \(config.batch) (\(config.microBatch(worldSize: comm.size)) per micro-batch × \(config.gradAccum) per rank), seq \(config.seq), \(config.steps) steps, lr \(config.lr) \(config.schedule.rawValue)
+            """
+    }
+
+    private func openMetrics() throws -> FileHandle {
+        let url = outDirectory.appendingPathComponent("metrics.jsonl")
+        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        do {
+            let handle = try FileHandle(forWritingTo: url)
+            try handle.seekToEnd()
+            return handle
+        } catch {
+            throw TinhError.badFile(path: url.path, reason: "cannot open for appending: \(error.localizedDescription)")
+        }
+    }
+
+    private func appendMetrics(_ m: StepMetrics) throws {
+        var line = try JSONEncoder.compact.encode(m)
+        line.append(0x0A)
+        do { try metricsFile?.write(contentsOf: line) } catch {
+            throw TinhError.badFile(path: outDirectory.appendingPathComponent("metrics.jsonl").path, reason: "cannot write: \(error.localizedDescription)")
+        }
+    }
+}
+
+extension JSONEncoder {
+    static var sorted: JSONEncoder { let e = JSONEncoder(); e.outputFormatting = [.sortedKeys]; return e }
+    static var pretty: JSONEncoder { let e = JSONEncoder(); e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]; return e }
+    static var compact: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return e
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+/// One optimizer step as rank 0 logs it (a line of OUT/metrics.jsonl).
+public struct StepMetrics: Codable, Sendable {
+    public var step: Int
+    public var loss: Double
+    public var lr: Float
+    public var gradNorm: Double
+    /// Tokens whose loss counted, over all ranks.
+    public var lossTokens: Int
+    /// Input positions processed (batch × seq over all ranks, padding included).
+    public var tokens: Int
+    public var tokensPerSecond: Double
+    public var seconds: Double
+    public var forwardSeconds: Double
+    public var backwardSeconds: Double
+    public var allreduceSeconds: Double
+    public var optimizerSeconds: Double
+    public var peakRSSMB: Double
+    public var world: Int
+    /// True when the step's loss or gradient was not finite and no update was made.
+    public var skipped: Bool
+}
+
+/// What the trainer reports as it goes (on rank 0), for the CLI to print.
+public enum TrainingEvent: CustomStringConvertible {
+    case started(String)
+    case step(StepMetrics, totalSteps: Int, etaSeconds: Double)
+    case eval(step: Int, EvalResult)
+    case checkpoint(step: Int, path: String)
+    case message(String)
+
+    public var description: String {
+        switch self {
+        case .started(let text), .message(let text):
+            return text
+        case .step(let m, let total, let eta):
+            let skipped = m.skipped ? "  SKIPPED (non-finite loss or gradient)" : ""
+            return String(format: "step %d/%d  loss %.4f  lr %.2e  grad %.3f  %.0f tok/s  eta %@%@",
+                          m.step + 1, total, m.loss, m.lr, m.gradNorm, m.tokensPerSecond, formatDuration(eta) as NSString, skipped as NSString)
+        case .eval(let step, let r):
+            return String(format: "eval after step %d: loss %.4f  perplexity %.3f  accuracy %.2f%% (%d tokens)",
+                          step + 1, r.loss, r.perplexity, 100 * r.accuracy, r.tokens)
+        case .checkpoint(let step, let path):
+            return "checkpoint after step \(step + 1): \(path)"
+        }
+    }
+}
+
+func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0 else { return "?" }
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+}
+
+/// Peak resident memory of this process so far, in MB.
+public func peakRSSMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}

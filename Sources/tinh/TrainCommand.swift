@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import Tinh
+
+extension LearningRateSchedule.Decay: ExpressibleByArgument {}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Fine-tune adapters on a frozen model; under mpirun, data-parallel over the ranks.",
+        discussion: "Writes OUT/config.json, OUT/metrics.jsonl, OUT/checkpoints/ and OUT/adapter/ (PEFT format).")
+
+    @Option(help: "A .gguf file, a Hugging Face directory, smollm2 or tiny[:seed].") var model: String
+    @Option(help: "Training data, JSONL ({\"text\"}, {\"prompt\",\"completion\"} or {\"messages\"}).") var data: String
+    @Option(help: "Validation data; without it --valid-fraction of --data is held out.") var valid: String?
+    @Option(help: "Share of --data held out for validation when there is no --valid.") var validFraction = 0.05
+    @Option(help: "Output directory.") var out: String
+
+    @Option(help: "Adapter method: lora.") var method = "lora"
+    @Option(help: "Adapter rank r.") var rank = 8
+    @Option(help: "Adapter scale numerator α (scale α/r).") var alpha: Float = 16
+    @Flag(help: "Scale by α/√r (rsLoRA).") var rslora = false
+    @Option(help: "Projections to adapt: any of q,k,v,o,gate,up,down.") var targets = "q,v"
+    @Option(help: "Blocks to adapt, e.g. 0-11 or 0,5,7 (default: all).") var layers: String?
+    @Option(help: "LoRA+: learning-rate ratio of B to A.") var loraPlusRatio: Float = 1
+
+    @Option(help: "Optimizer steps.") var steps = 100
+    @Option(help: "Examples per step over all ranks (each rank takes batch/ranks).") var batch = 8
+    @Option(help: "Micro-batches each rank's share is split into.") var gradAccum = 1
+    @Option(help: "Tokens per example (longer ones are cut).") var seq = 256
+    @Option(help: "Peak learning rate.") var lr: Float = 2e-4
+    @Option(help: "Decay after warm-up: cosine, linear or constant.") var schedule: LearningRateSchedule.Decay = .cosine
+    @Option(help: "Warm-up steps.") var warmup = 0
+    @Option(help: "Final learning rate as a fraction of --lr.") var minLrRatio: Float = 0
+    @Option(help: "Decoupled weight decay.") var weightDecay: Float = 0
+    @Option(help: "Clip the global gradient norm to this (0 = off).") var maxGradNorm: Float = 1
+    @Option(help: "Seed of the adapter init, data order and split.") var seed: UInt64 = 0
+
+    @Flag(help: "Train on prompts and user turns too.") var trainOnPrompt = false
+    @Flag(help: "Pack short examples into full rows.") var pack = false
+    @Flag(help: "Skip malformed JSONL lines (counted) instead of stopping.") var skipBadLines = false
+
+    @Option(help: "Evaluate every N steps (0: at the end only).") var evalEvery = 0
+    @Option(help: "Checkpoint every N steps (0: at the end only).") var saveEvery = 0
+    @Option(help: "Checkpoints to keep.") var keepLast = 3
+    @Option(help: "Print a progress line every N steps.") var logEvery = 1
+    @Option(help: "Stop after this many steps with a non-finite loss or gradient.") var maxBadSteps = 10
+
+    @OptionGroup var communicator: CommunicatorOptions
+
+    func run() throws {
+        let comm: Communicator
+        do { comm = try communicator.make() } catch { fail("cannot start: \(error)") }
+        do {
+            let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank), comm: comm)
+            let interactive = comm.isRoot && isatty(STDOUT_FILENO) == 1
+            try trainer.run { event in
+                if interactive, case .step = event {
+                    print("\r\u{1B}[K" + event.description, terminator: "")
+                    fflush(stdout)
+                } else {
+                    if interactive { print("") }
+                    print(event.description)
+                }
+            }
+            if comm.isRoot { print("done: \(out)") }
+        } catch {
+            fail("\(error)", comm: comm)
+        }
+        MPICommunicator.finalizeIfStarted()
+    }
+
+    func resolvedConfig(rank: Int) throws -> TrainConfig {
+        var adapter = AdapterConfig(method: method, rank: self.rank, alpha: alpha, rsLoRA: rslora,
+                                    targets: targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+                                    layers: try layers.map(AdapterConfig.parseLayers), seed: seed)
+        var c = TrainConfig(model: model, data: data, out: out, adapter: adapter)
+        c.valid = valid
+        c.validFraction = validFraction
+        c.steps = steps; c.batch = batch; c.gradAccum = gradAccum; c.seq = seq
+        c.lr = lr; c.schedule = schedule; c.warmup = warmup; c.minLRRatio = minLrRatio
+        c.weightDecay = weightDecay; c.maxGradNorm = maxGradNorm; c.loraPlusRatio = loraPlusRatio; c.seed = seed
+        c.trainOnPrompt = trainOnPrompt; c.pack = pack; c.skipBadLines = skipBadLines
+        c.evalEvery = evalEvery; c.saveEvery = saveEvery; c.keepLast = keepLast; c.logEvery = logEvery; c.maxBadSteps = maxBadSteps
+        // Testing aid: TINH_TEST_RANK_SEED="RANK:SEED" gives one rank another seed, to show that
+        // ranks which disagree fail at start with a clear error.
+        if let spec = ProcessInfo.processInfo.environment["TINH_TEST_RANK_SEED"] {
+            let parts = spec.split(separator: ":").compactMap { UInt64($0) }
+            if parts.count == 2, parts[0] == UInt64(rank) {
+                c.seed = parts[1]
+                adapter.seed = parts[1]
+                c.adapter = adapter
+            }
+        }
+        return c
+    }
+}
