@@ -7,9 +7,11 @@ import Testing
 @Suite struct ModelBenchmarkTests {
     @Test(.enabled(if: ProcessInfo.processInfo.environment["TINH_BENCH"] != nil))
     func smolLM2Shapes() throws {
-        let r = try ForwardBenchmark.run()
-        print(r.summary)
-        #expect(r.forwardTokensPerSecond > 0)
+        for fraction in [1.0, 0.5] {
+            let r = try ForwardBenchmark.run(lossFraction: fraction)
+            print(r.summary)
+            #expect(r.forwardTokensPerSecond > 0)
+        }
     }
 
     /// The benchmark itself works (on tiny, quickly).

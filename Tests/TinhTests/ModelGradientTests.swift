@@ -83,19 +83,27 @@ import Testing
         #expect(throws: TinhError.self) { try model.requestGradient(for: "model.layers.9.mlp.up_proj.weight") }
     }
 
-    @Test func adapterInsideModelGetsGradients() throws {
+    /// Adapters on several projections (whose inputs backward recomputes: norm outputs, silu(gate)·up)
+    /// see the right input in backward and get the right gradients.
+    @Test func adaptersInsideModelGetGradients() throws {
         let c = ModelFixture.config()
         let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
         var d = TestData(seed: 31)
-        let q = model.blocks[1].q
-        let adapter = ScaledMatrixAdapter(m: d.tensor([q.outFeatures, q.inFeatures], std: 0.2), s: 0.5)
-        q.adapter = adapter
-        let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
-        func loss() -> Double { try! model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq).loss }
+        let targets = [model.blocks[1].q, model.blocks[0].v, model.blocks[0].gate, model.blocks[1].up, model.blocks[0].down]
+        let adapters = targets.map { lin in
+            let a = ScaledMatrixAdapter(m: d.tensor([lin.outFeatures, lin.inFeatures], std: 0.2), s: 0.5)
+            lin.adapter = a
+            return a
+        }
+        let (tokens, targets_, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
+        func loss() -> Double { try! model.forward(tokens: tokens, targets: targets_, lossMask: mask, batch: batch, seq: seq).loss }
         _ = loss()
         model.backward(lossScale: 1)
-        #expect(adapter.forwardCalls == 1 && adapter.backwardCalls == 1)
-        checker.check("adapter on layer 1 q_proj", param: adapter.m.data, analytic: adapter.dm.array,
-                          indices: d.sample(20, of: adapter.m.count), loss: loss)
+        #expect(adapters.allSatisfy { $0.forwardCalls == 1 && $0.backwardCalls == 1 })
+        for (lin, adapter) in zip(targets, adapters) {
+            checker.check("adapter on \(lin.name)", param: adapter.m.data, analytic: adapter.dm.array,
+                          indices: d.sample(12, of: adapter.m.count), loss: loss)
+        }
     }
+
 }

@@ -17,6 +17,22 @@ public enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int? = nil
     ) {
         if m == 0 || n == 0 { return }
+        if m == 1 && k > 0 {
+            // One row (token-by-token decoding): a matrix-vector product, which streams B once
+            // instead of packing it as sgemm does (about 2× faster for memory-bound decoding).
+            // Row-major B is [n, k] for op(B) = Bᵀ and [k, n] for op(B) = B; x is A's only row,
+            // whose elements sit `lda` apart when A is transposed.
+            let ldb = ldb ?? (transB == .none ? n : k)
+            let incX = transA == .none ? 1 : (lda ?? 1)
+            if transB == .transpose {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(n), blasint(k), alpha, b, blasint(ldb),
+                            a, blasint(incX), beta, c, 1)
+            } else {
+                cblas_sgemv(CblasRowMajor, CblasTrans, blasint(k), blasint(n), alpha, b, blasint(ldb),
+                            a, blasint(incX), beta, c, 1)
+            }
+            return
+        }
         let lda = lda ?? (transA == .none ? k : m)
         let ldb = ldb ?? (transB == .none ? n : k)
         let ldc = ldc ?? n

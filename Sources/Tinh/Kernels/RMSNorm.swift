@@ -16,11 +16,26 @@ public enum RMSNorm {
             while i < dim { ss += x[i] * x[i]; i += 1 }
             let rs = 1 / (ss / Float(dim) + eps).squareRoot()
             rstd[r] = rs
-            let rv = F16(repeating: rs)
-            i = 0
-            while i < vecEnd { store16(load16(x + i) * rv * load16(weight + i), y + i); i += 16 }
-            while i < dim { y[i] = x[i] * rs * weight[i]; i += 1 }
+            scaleRow(y, x, weight, rs, dim)
         }
+    }
+
+    /// Recomputes `out` from `inp` and the `rstd` a forward saved, bit for bit as that forward wrote it
+    /// (so backward can recompute a norm's output instead of keeping it).
+    public static func recompute(
+        out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        rstd: UnsafePointer<Float>, rows: Int, dim: Int
+    ) {
+        for r in 0..<rows { scaleRow(out + r * dim, inp + r * dim, weight, rstd[r], dim) }
+    }
+
+    @inline(__always) static func scaleRow(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                           _ weight: UnsafePointer<Float>, _ rs: Float, _ dim: Int) {
+        let vecEnd = dim & ~15
+        let rv = F16(repeating: rs)
+        var i = 0
+        while i < vecEnd { store16(load16(x + i) * rv * load16(weight + i), y + i); i += 16 }
+        while i < dim { y[i] = x[i] * rs * weight[i]; i += 1 }
     }
 
     /// Accumulates into `dinp` (+=) the gradient through the norm, and into `dweight` (+=) if given.

@@ -15,35 +15,36 @@ final class GrowableBuffer {
 
 /// What one decoder block saves in a training forward for its backward (llm.c style names).
 /// Rows are batch·seq positions.
+/// The norms' outputs and silu(gate)·up are not kept: backward recomputes them (cheaply, bit for bit)
+/// into the shared `Workspace.ln` / `Workspace.h`, which the Linears' saved inputs point to.
 final class BlockActivations {
-    let ln1 = GrowableBuffer()      // [rows, hidden]   input_layernorm output
-    let rstd1 = GrowableBuffer()    // [rows]
+    let rstd1 = GrowableBuffer()    // [rows]           input_layernorm's 1/rms
     let q = GrowableBuffer()        // [rows, heads·headDim]    after RoPE
     let k = GrowableBuffer()        // [rows, kvHeads·headDim]  after RoPE
     let v = GrowableBuffer()        // [rows, kvHeads·headDim]
     let probs = GrowableBuffer()    // [batch, heads, seq, seq] attention probabilities
     let attnOut = GrowableBuffer()  // [rows, heads·headDim]    input of o_proj
     let res2 = GrowableBuffer()     // [rows, hidden]   residual after attention
-    let ln2 = GrowableBuffer()      // [rows, hidden]   post_attention_layernorm output
-    let rstd2 = GrowableBuffer()    // [rows]
+    let rstd2 = GrowableBuffer()    // [rows]           post_attention_layernorm's 1/rms
     let gate = GrowableBuffer()     // [rows, intermediate]
     let up = GrowableBuffer()       // [rows, intermediate]
-    let h = GrowableBuffer()        // [rows, intermediate]     silu(gate)·up, input of down_proj
 
     func reserve(rows: Int, probs probsCount: Int, config c: LlamaConfig) {
         let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
-        ln1.reserve(rows * c.hiddenSize); rstd1.reserve(rows)
+        rstd1.reserve(rows)
         q.reserve(rows * qDim); k.reserve(rows * kvDim); v.reserve(rows * kvDim)
         probs.reserve(probsCount)
         attnOut.reserve(rows * qDim)
-        res2.reserve(rows * c.hiddenSize); ln2.reserve(rows * c.hiddenSize); rstd2.reserve(rows)
-        gate.reserve(rows * c.intermediateSize); up.reserve(rows * c.intermediateSize); h.reserve(rows * c.intermediateSize)
+        res2.reserve(rows * c.hiddenSize); rstd2.reserve(rows)
+        gate.reserve(rows * c.intermediateSize); up.reserve(rows * c.intermediateSize)
     }
 }
 
 /// Scratch shared by all blocks (used by one block at a time), and the loss path's buffers.
 final class Workspace {
-    // forward
+    // forward (and recomputed in backward)
+    let ln = GrowableBuffer()          // [rows, hidden] the current norm's output, input of q/k/v or gate/up
+    let h = GrowableBuffer()           // [rows, intermediate] silu(gate)·up, input of down_proj
     let proj = GrowableBuffer()        // [rows, hidden] o_proj / down_proj output before the residual add
     let probs = GrowableBuffer()       // one row block of attention probabilities when nothing is saved (inference)
     // backward

@@ -15,6 +15,9 @@ public final class Linear {
     /// When set, backward accumulates dL/db [out] (+=).
     public var biasGrad: Tensor?
 
+    /// Whether backward reads the saved input (for dW or an adapter); otherwise it needs only dy.
+    public var backwardNeedsInput: Bool { weightGrad != nil || biasGrad != nil || adapter != nil }
+
     private var savedInput: UnsafePointer<Float>?
     private var savedRows = 0
 

@@ -62,13 +62,13 @@ public final class LlamaBlock {
                                    kvBatchStride: cache.map { $0.maxTokens * kvDim })
         a.reserve(rows: rows, probs: training ? shape.probsCount : 0, config: c)
         let probs = training ? a.probs.ptr : ws.probs.reserve(shape.scratchCount)
-        ws.proj.reserve(rows * hid)
+        ws.proj.reserve(rows * hid); ws.ln.reserve(rows * hid); ws.h.reserve(rows * c.intermediateSize)
 
-        RMSNorm.forward(out: a.ln1.ptr, rstd: a.rstd1.ptr, inp: x, weight: inputNorm.weight.data,
+        RMSNorm.forward(out: ws.ln.ptr, rstd: a.rstd1.ptr, inp: x, weight: inputNorm.weight.data,
                         rows: rows, dim: hid, eps: c.rmsNormEps)
-        q.forward(a.ln1.ptr, a.q.ptr, rows: rows, training: training)
-        k.forward(a.ln1.ptr, a.k.ptr, rows: rows, training: training)
-        v.forward(a.ln1.ptr, a.v.ptr, rows: rows, training: training)
+        q.forward(ws.ln.ptr, a.q.ptr, rows: rows, training: training)
+        k.forward(ws.ln.ptr, a.k.ptr, rows: rows, training: training)
+        v.forward(ws.ln.ptr, a.v.ptr, rows: rows, training: training)
         rope.forward(a.q.ptr, batch: batch, seq: seq, heads: c.numHeads, startPos: past)
         rope.forward(a.k.ptr, batch: batch, seq: seq, heads: c.numKVHeads, startPos: past)
 
@@ -87,12 +87,12 @@ public final class LlamaBlock {
 
         o.forward(a.attnOut.ptr, ws.proj.ptr, rows: rows, training: training)
         add(a.res2.ptr, x, ws.proj.ptr, rows * hid)
-        RMSNorm.forward(out: a.ln2.ptr, rstd: a.rstd2.ptr, inp: a.res2.ptr, weight: postAttentionNorm.weight.data,
+        RMSNorm.forward(out: ws.ln.ptr, rstd: a.rstd2.ptr, inp: a.res2.ptr, weight: postAttentionNorm.weight.data,
                         rows: rows, dim: hid, eps: c.rmsNormEps)
-        gate.forward(a.ln2.ptr, a.gate.ptr, rows: rows, training: training)
-        up.forward(a.ln2.ptr, a.up.ptr, rows: rows, training: training)
-        SwiGLU.forward(h: a.h.ptr, gate: a.gate.ptr, up: a.up.ptr, count: rows * c.intermediateSize)
-        down.forward(a.h.ptr, ws.proj.ptr, rows: rows, training: training)
+        gate.forward(ws.ln.ptr, a.gate.ptr, rows: rows, training: training)
+        up.forward(ws.ln.ptr, a.up.ptr, rows: rows, training: training)
+        SwiGLU.forward(h: ws.h.ptr, gate: a.gate.ptr, up: a.up.ptr, count: rows * c.intermediateSize)
+        down.forward(ws.h.ptr, ws.proj.ptr, rows: rows, training: training)
         add(out, a.res2.ptr, ws.proj.ptr, rows * hid)
     }
 
@@ -101,10 +101,19 @@ public final class LlamaBlock {
     func backward(x: UnsafePointer<Float>, batch: Int, seq: Int, rope: RoPE, ws: Workspace) {
         let c = config, a = acts, rows = batch * seq, hid = c.hiddenSize
         let dRes = ws.dResidual.ptr
+        // The Linears saved ws.h / ws.ln as their inputs; refill them (bit for bit) before each backward
+        // that may read its input (a requested dW or an adapter).
         // MLP: out = res2 + down(silu(gate(ln2))·up(ln2))
+        if down.backwardNeedsInput {
+            SwiGLU.forward(h: ws.h.ptr, gate: a.gate.ptr, up: a.up.ptr, count: rows * c.intermediateSize)
+        }
         down.backward(dRes, ws.dH.ptr)
         SwiGLU.backward(dgate: ws.dH.ptr, dup: ws.dUp.ptr, dh: ws.dH.ptr, gate: a.gate.ptr, up: a.up.ptr,
                         count: rows * c.intermediateSize)
+        if gate.backwardNeedsInput || up.backwardNeedsInput {
+            RMSNorm.recompute(out: ws.ln.ptr, inp: a.res2.ptr, weight: postAttentionNorm.weight.data, rstd: a.rstd2.ptr,
+                              rows: rows, dim: hid)
+        }
         gate.backward(ws.dH.ptr, ws.dLn.ptr)
         up.backward(ws.dUp.ptr, ws.dLn.ptr, accumulate: true)
         RMSNorm.backward(dinp: dRes, dweight: postAttentionNorm.grad?.data, dout: ws.dLn.ptr, inp: a.res2.ptr,
@@ -116,6 +125,9 @@ public final class LlamaBlock {
                            q: a.q.ptr, k: a.k.ptr, v: a.v.ptr, probs: a.probs.ptr, shape: shape)
         rope.backward(ws.dq.ptr, batch: batch, seq: seq, heads: c.numHeads)
         rope.backward(ws.dk.ptr, batch: batch, seq: seq, heads: c.numKVHeads)
+        if q.backwardNeedsInput || k.backwardNeedsInput || v.backwardNeedsInput {
+            RMSNorm.recompute(out: ws.ln.ptr, inp: x, weight: inputNorm.weight.data, rstd: a.rstd1.ptr, rows: rows, dim: hid)
+        }
         q.backward(ws.dq.ptr, ws.dLn.ptr)
         k.backward(ws.dk.ptr, ws.dLn.ptr, accumulate: true)
         v.backward(ws.dv.ptr, ws.dLn.ptr, accumulate: true)
