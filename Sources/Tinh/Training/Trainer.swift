@@ -147,7 +147,7 @@ public final class Trainer {
         return StepMetrics(step: step, loss: loss, lr: lr, gradNorm: gradNorm, lossTokens: Int(tokens), tokens: positions,
                            tokensPerSecond: Double(positions) / seconds, seconds: seconds,
                            forwardSeconds: forwardTime, backwardSeconds: backwardTime, allreduceSeconds: allreduceTime,
-                           optimizerSeconds: optimizerTime, peakRSSMB: peakRSSMegabytes(), world: comm.size, skipped: skipped)
+                           optimizerSeconds: optimizerTime, peakRssMegabytes: peakRSSMegabytes(), world: comm.size, skipped: skipped)
     }
 
     var startSummary: String {

@@ -16,7 +16,7 @@ public struct StepMetrics: Codable, Sendable {
     public var backwardSeconds: Double
     public var allreduceSeconds: Double
     public var optimizerSeconds: Double
-    public var peakRSSMB: Double
+    public var peakRssMegabytes: Double
     public var world: Int
     /// True when the step's loss or gradient was not finite and no update was made.
     public var skipped: Bool
