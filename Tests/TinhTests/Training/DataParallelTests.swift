@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+@testable import Tinh
+
+/// N ranks with the same global batch must train exactly what 1 rank trains.
+@Suite(.serialized) struct DataParallelTests {
+    static let data: String = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tinh-dp-\(UUID().uuidString)")
+        try! DemoTask.write(to: dir, trainCount: 64, validCount: 8, seed: 1)
+        return dir.appendingPathComponent("train.jsonl").path
+    }()
+
+    func train(ranks: Int, out: String, extra: [String] = []) throws -> [[String: Any]] {
+        let args = ["train", "--model", "tiny:2", "--data", Self.data, "--out", out, "--steps", "20", "--batch", "8",
+                    "--seq", "48", "--lr", "5e-3", "--targets", "q,k,v,o,gate,up,down", "--rank", "4",
+                    "--warmup", "2", "--valid-fraction", "0.1"] + extra
+        let result = ranks == 1 ? try TestProcess.run([TestProcess.tinh] + args, timeout: 300)
+                                : try TestProcess.launch(ranks: ranks, args, timeout: 300)
+        #expect(result.status == 0, "\(ranks) rank(s):\n\(result.output)")
+        let lines = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        return try lines.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+    }
+
+    func outDir(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("tinh-dp-\(name)-\(UUID().uuidString)").path
+    }
+
+    @Test func twoAndFourRanksFollowTheOneRankTrajectory() throws {
+        let one = try train(ranks: 1, out: outDir("1"))
+        #expect(one.count == 20)
+        for ranks in [2, 4] {
+            let many = try train(ranks: ranks, out: outDir("\(ranks)"))
+            #expect(many.count == 20)
+            for (a, b) in zip(one, many) {
+                let la = try #require(a["loss"] as? Double), lb = try #require(b["loss"] as? Double)
+                let ga = try #require(a["grad_norm"] as? Double), gb = try #require(b["grad_norm"] as? Double)
+                #expect(abs(la - lb) <= 1e-5 * abs(la), "step \(a["step"]!): loss \(la) (1 rank) vs \(lb) (\(ranks) ranks)")
+                #expect(abs(ga - gb) <= 1e-4 * abs(ga), "step \(a["step"]!): grad norm \(ga) vs \(gb)")
+                #expect(b["world"] as? Int == ranks && a["loss_tokens"] as? Int == b["loss_tokens"] as? Int)
+            }
+            // It learned something (the same thing).
+            #expect((many.last?["loss"] as? Double ?? 99) < (many.first?["loss"] as? Double ?? 0))
+        }
+    }
+
+    @Test func ranksThatDisagreeFailAtStartOnEveryRank() throws {
+        let out = outDir("mismatch")
+        let result = try TestProcess.run([TestProcess.packageRoot.appendingPathComponent("launch/run").path, "-n", "2", "--",
+                                          "train", "--model", "tiny", "--data", Self.data, "--out", out, "--steps", "2", "--batch", "2", "--seq", "32"],
+                                         environment: ["TINH_TEST_RANK_SEED": "1:99"], timeout: 120)
+        #expect(!result.timedOut)
+        #expect(result.status != 0)
+        #expect(result.output.contains("ranks disagree") && result.output.contains("rank 1 has"), "\(result.output)")
+    }
+}
