@@ -15,12 +15,16 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Examples per forward pass.") var batch = 4
     @Flag(help: "Count every token, prompts included.") var trainOnPrompt = false
     @Flag(help: "Skip malformed lines (counted) instead of stopping.") var skipBadLines = false
+    @Flag(help: "Instead of loss: answer each chat/prompt record greedily and count answers equal to the reference reply.")
+    var exactMatch = false
+    @Option(help: "With --exact-match: most tokens per answer.") var maxTokens = 32
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         let comm: Communicator
         do { comm = try communicator.make() } catch { fail("cannot start: \(error)") }
         let loaded = modelOptions.load()
+        if exactMatch { return runExactMatch(loaded, comm) }
         do {
             let options = DataOptions(seq: seq, trainOnPrompt: trainOnPrompt, skipBadLines: skipBadLines)
             let (set, stats) = try TrainingDataset.evaluationSet(path: data, tokenizer: loaded.tokenizer, options: options)
@@ -30,6 +34,24 @@ struct EvalCommand: ParsableCommand {
                     printError(stats.summary)
                     print(String(format: "loss %.4f  perplexity %.3f  accuracy %.2f%%  (%d tokens in %d examples)",
                                  result.loss, result.perplexity, 100 * result.accuracy, result.tokens, result.examples))
+                }
+            }
+        } catch {
+            fail("\(error)", comm: comm)
+        }
+        MPICommunicator.finalizeIfStarted()
+    }
+
+    func runExactMatch(_ loaded: LoadedModel, _ comm: Communicator) {
+        do {
+            let records = try JSONLReader.read(path: data, skipBadLines: skipBadLines).records.map(\.record)
+            let result = try ExactMatch.evaluate(loaded, records: records, maxTokens: maxTokens, comm: comm)
+            if comm.isRoot {
+                if json { printJSON(result) } else {
+                    print(String(format: "exact match %.1f%% (%d of %d)", 100 * result.accuracy, result.correct, result.count))
+                    for s in result.samples {
+                        print("  \(s.correct ? "✓" : "✗") \(s.prompt.debugDescription) -> \(s.answer.debugDescription) (expected \(s.expected.debugDescription))")
+                    }
                 }
             }
         } catch {

@@ -53,7 +53,8 @@ struct TrainCommand: ParsableCommand {
         do { comm = try communicator.make() } catch { fail("cannot start: \(error)") }
         do {
             let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank), comm: comm)
-            let interactive = comm.isRoot && isatty(STDOUT_FILENO) == 1
+            // Under mpirun, stdout is a pseudo-terminal even when redirected: print plain lines there.
+            let interactive = comm.isRoot && isatty(STDOUT_FILENO) == 1 && !Communicators.launchedByMPI
             try trainer.run { event in
                 if interactive, case .step = event {
                     print("\r\u{1B}[K" + event.description, terminator: "")
