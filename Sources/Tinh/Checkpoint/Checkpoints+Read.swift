@@ -7,6 +7,12 @@ public struct VerifiedCheckpoint {
     public let trainerState: Data
     let adapter: SafeTensorsFile
     let optimizer: SafeTensorsFile
+
+    /// The MODEL spec the trainer recorded as "model" in its state, if it did.
+    public var modelSpec: String? {
+        let object = try? JSONSerialization.jsonObject(with: trainerState) as? [String: Any]
+        return object?["model"] as? String
+    }
 }
 
 extension Checkpoints {

@@ -92,3 +92,17 @@ public enum Merge {
         return written
     }
 }
+
+extension Merge {
+    /// Merges into a loaded model's directory layout: tokenizer files are copied when the model came
+    /// from a Hugging Face directory; otherwise `note` says that none were written.
+    public static func write(loaded: LoadedModel, adapters: AdapterSet, to file: String) throws -> (files: [String], note: String?) {
+        var isDirectory: ObjCBool = false
+        let hfDirectory = loaded.path.flatMap { FileManager.default.fileExists(atPath: $0, isDirectory: &isDirectory) && isDirectory.boolValue ? $0 : nil }
+        let files = try write(model: loaded.model, adapters: adapters, to: file, tokenizerSource: hfDirectory)
+        let note = hfDirectory == nil
+            ? "\(loaded.spec) is not a Hugging Face directory, so no tokenizer files were written (Tinh cannot write tokenizer.json yet); copy the original model's tokenizer.json and tokenizer_config.json beside the weights to load them"
+            : nil
+        return (files, note)
+    }
+}

@@ -15,10 +15,12 @@ public enum PEFTExport {
                   baseModelName: baseModelName, to: directory)
     }
 
-    /// Exports a saved checkpoint (verified first) without loading the model.
+    /// Exports a saved checkpoint (verified first) without loading the model. A nil
+    /// `baseModelName` takes the "model" the trainer recorded in its state, if any.
     @discardableResult
     public static func write(checkpoint url: URL, baseModelName: String?, to directory: URL) throws -> VerifiedCheckpoint {
         let checkpoint = try Checkpoints.read(url)
+        let baseModelName = baseModelName ?? checkpoint.modelSpec.map(Self.baseModelName(forSpec:))
         var tensors: [String: Tensor] = [:]
         for info in checkpoint.adapter.tensors {
             guard PEFTNames.split(info.name) != nil else {
