@@ -57,6 +57,21 @@ public enum Checkpoints {
         let replacing = FileManager.default.fileExists(atPath: target.path)
         if replacing { try AtomicDirectory.rename(target, to: aside) }
 
+        do {
+            try writeDirectory(target, step: step, adapters: adapters, optimizer: optimizer, trainer: trainer, beforeMarker: beforeMarker)
+        } catch {
+            if replacing { try? AtomicDirectory.rename(aside, to: target) }  // put the old one back
+            throw error
+        }
+        if replacing { try? FileManager.default.removeItem(at: aside) }
+        try AtomicFile.write(Data((name + "\n").utf8), to: directory.appendingPathComponent(latestFile).path)
+        try prune(directory, keepLast: keepLast, keeping: name)
+        return target
+    }
+
+    static func writeDirectory(_ target: URL, step: Int, adapters: AdapterSet, optimizer: AdamW, trainer: Data,
+                               beforeMarker: (URL) throws -> Void) throws {
+        let parameters = adapters.parameters
         try AtomicDirectory.create(at: target, marker: marker) { tmp in
             let adapterPath = tmp.appendingPathComponent(adapterFile).path
             let optimizerPath = tmp.appendingPathComponent(optimizerFile).path
@@ -80,10 +95,6 @@ public enum Checkpoints {
                                  to: tmp.appendingPathComponent(stateFile).path)
             try beforeMarker(tmp)
         }
-        if replacing { try? FileManager.default.removeItem(at: aside) }
-        try AtomicFile.write(Data((name + "\n").utf8), to: directory.appendingPathComponent(latestFile).path)
-        try prune(directory, keepLast: keepLast, keeping: name)
-        return target
     }
 
     /// Restores adapter values, AdamW moments and step count bit-exactly from `url` (a checkpoint

@@ -57,7 +57,8 @@ public enum Merge {
     /// Writes the merged weights to `file`, `config.json` beside it, and the tokenizer files of
     /// `tokenizerSource` (a Hugging Face directory) if given. Returns the paths written.
     @discardableResult
-    public static func write(model: LlamaModel, adapters: AdapterSet, to file: String, tokenizerSource: String? = nil) throws -> [String] {
+    public static func write(model: LlamaModel, adapters: AdapterSet, to file: String, tokenizerSource: String? = nil,
+                             special: SpecialTokenIds? = nil) throws -> [String] {
         let target = URL(fileURLWithPath: (file as NSString).expandingTildeInPath).standardizedFileURL
         guard target.pathExtension == "safetensors" else {
             throw TinhError.invalidInput("merge: --out must name a .safetensors file, got \(file)")
@@ -72,7 +73,7 @@ public enum Merge {
         let weights = try mergedWeights(model: model, adapters: adapters)
         try SafeTensorsWriter.write(weights, metadata: ["format": "pt"], to: target.path)
         let configPath = directory.appendingPathComponent("config.json").path
-        try AtomicFile.write(configJSON(model.config), to: configPath)
+        try AtomicFile.write(configJSON(model.config, special: special), to: configPath)
         var written = [target.path, configPath]
         if let source = tokenizerSource {
             let from = URL(fileURLWithPath: source, isDirectory: true).standardizedFileURL
@@ -99,7 +100,8 @@ extension Merge {
     public static func write(loaded: LoadedModel, adapters: AdapterSet, to file: String) throws -> (files: [String], note: String?) {
         var isDirectory: ObjCBool = false
         let hfDirectory = loaded.path.flatMap { FileManager.default.fileExists(atPath: $0, isDirectory: &isDirectory) && isDirectory.boolValue ? $0 : nil }
-        let files = try write(model: loaded.model, adapters: adapters, to: file, tokenizerSource: hfDirectory)
+        let files = try write(model: loaded.model, adapters: adapters, to: file, tokenizerSource: hfDirectory,
+                              special: loaded.tokenizer.specialIds)
         let note = hfDirectory == nil
             ? "\(loaded.spec) is not a Hugging Face directory, so no tokenizer files were written (Tinh cannot write tokenizer.json yet); copy the original model's tokenizer.json and tokenizer_config.json beside the weights to load them"
             : nil

@@ -52,6 +52,13 @@ import Testing
                 "no temporary directory or half checkpoint left")
         let (step, _) = try Checkpoints.load(from: run, adapters: set, optimizer: opt)
         #expect(step == 1)
+        // A failed replacement of an existing step puts the old directory back.
+        #expect(throws: DiskFull.self) {
+            try Checkpoints.save(step: 1, adapters: set, optimizer: opt, trainerState: F.trainerState(step: 5),
+                                 runDirectory: run, keepLast: 3, beforeMarker: { _ in throw DiskFull() })
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: checkpoints.path).sorted() == ["latest", "step-00000001"])
+        #expect(try Checkpoints.load(from: run, adapters: set, optimizer: opt).trainerState == F.trainerState(step: 1))
     }
 
     @Test func corruptFileNamesItAndOffersThePrevious() throws {
