@@ -28,6 +28,14 @@ extension Checkpoints {
         }
     }
 
+    /// A checkpoint of a run named by the user: "step-00000100", "step-100", "100", or a path.
+    public static func named(_ name: String, run: URL) -> URL {
+        if name.contains("/") { return URL(fileURLWithPath: name, isDirectory: true) }
+        let digits = name.hasPrefix("step-") ? String(name.dropFirst(5)) : name
+        let directory = Int(digits).map { directoryName(step: $0) } ?? name
+        return checkpointsDirectory(run: run).appendingPathComponent(directory, isDirectory: true)
+    }
+
     /// The checkpoint directory `url` stands for.
     public static func resolve(_ url: URL) throws -> URL {
         let fm = FileManager.default

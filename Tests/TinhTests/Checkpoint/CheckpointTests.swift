@@ -82,7 +82,8 @@ import Testing
             #expect(message.contains("step-00000010: pass it instead"), "\(message)")
         }
         #expect(set.parameters.values.array == before, "a failed load changes nothing")
-        let (step, state) = try Checkpoints.load(from: run.appendingPathComponent("checkpoints/step-00000010"), adapters: set, optimizer: opt)
+        #expect(Checkpoints.named("10", run: run) == Checkpoints.named("step-00000010", run: run))
+        let (step, state) = try Checkpoints.load(from: Checkpoints.named("step-10", run: run), adapters: set, optimizer: opt)
         #expect(step == 10 && state == F.trainerState(step: 10))
     }
 
