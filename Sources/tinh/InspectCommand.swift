@@ -18,5 +18,6 @@ extension ModelOptions {
     init(model: String) {
         self.init()
         self.model = model
+        self.adapter = nil  // an unparsed @Option must be set before it is read
     }
 }

@@ -7,8 +7,18 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "A .gguf file, a Hugging Face directory, smollm2 (after `tinh fetch smollm2`) or tiny[:seed].")
     var model: String
 
-    func load() -> LoadedModel {
-        do { return try ModelSource.load(model) } catch { fail("\(error)") }
+    @Option(help: "A PEFT-format LoRA adapter directory (adapter_config.json + adapter_model.safetensors, from `tinh export` or Hugging Face PEFT) applied on top of the model.")
+    var adapter: String?
+
+    func load() -> LoadedModel { loadWithAdapter().loaded }
+
+    /// The model, with the `--adapter` attached when given.
+    func loadWithAdapter() -> (loaded: LoadedModel, adapters: AdapterSet?) {
+        do {
+            let loaded = try ModelSource.load(model)
+            let adapters = try adapter.map { try PEFTAdapter.load(dir: $0, into: loaded.model) }
+            return (loaded, adapters)
+        } catch { fail("\(error)") }
     }
 }
 

@@ -1,0 +1,104 @@
+import Foundation
+
+/// Loads a PEFT-format LoRA adapter directory (Tinh's export or one PEFT saved) onto a model.
+public enum PEFTAdapter {
+    /// Reads `dir`, attaches a LoRA adapter set to `model` and fills it from the weights.
+    /// Any problem is an error naming the file; on error the model is left without adapters.
+    public static func load(dir: String, into model: LlamaModel) throws -> AdapterSet {
+        let directory = URL(fileURLWithPath: (dir as NSString).expandingTildeInPath, isDirectory: true)
+        let configPath = directory.appendingPathComponent(PEFTExport.configFile).path
+        let weightsPath = directory.appendingPathComponent(PEFTExport.weightsFile).path
+        guard FileManager.default.fileExists(atPath: configPath) else {
+            throw TinhError.badFile(path: directory.path, reason: "no \(PEFTExport.configFile) (an adapter directory holds \(PEFTExport.configFile) and \(PEFTExport.weightsFile))")
+        }
+        let peft = try PEFTAdapterConfig.read(path: configPath)
+        let config = try adapterConfig(peft, model: model.config, path: configPath)
+        let weights = try SafeTensorsFile(path: weightsPath)
+        let set: AdapterSet
+        do { set = try AdapterSet(model: model, config: config) } catch let TinhError.invalidInput(m) {
+            throw TinhError.badFile(path: configPath, reason: m)
+        }
+        do {
+            let slots = set.parameters.slots
+            let names = try AdapterTensors.check(weights, slots: slots, key: canonicalKey, requireF32: false)
+            try AdapterTensors.copy(from: weights, names: names, slots: slots, into: set.parameters.values)
+        } catch {
+            set.detach()
+            throw error
+        }
+        return set
+    }
+
+    /// A PEFT key without the adapter-name segment PEFT sometimes keeps
+    /// ("...q_proj.lora_A.default.weight" -> "...q_proj.lora_A.weight").
+    static func canonicalKey(_ key: String) -> String {
+        guard let (module, tensor) = PEFTNames.split(key) else { return key }
+        let parts = tensor.split(separator: ".")
+        guard parts.count == 3 else { return key }
+        return PEFTNames.module(module) + "." + parts[0] + "." + parts[2]
+    }
+
+    /// The Tinh settings equivalent to a PEFT LoRA config on this model, or a clear error for
+    /// what Tinh cannot apply.
+    static func adapterConfig(_ p: PEFTAdapterConfig, model: LlamaConfig, path: String) throws -> AdapterConfig {
+        func unsupported(_ what: String) -> TinhError { .unsupported("\(what) in \(path); Tinh loads plain LoRA adapters") }
+        guard p.peftType.uppercased() == "LORA" else { throw unsupported("peft_type '\(p.peftType)'") }
+        if p.useDoRA { throw unsupported("use_dora (DoRA)") }
+        if p.bias != "none" { throw unsupported("bias '\(p.bias)'") }
+        if p.fanInFanOut { throw unsupported("fan_in_fan_out") }
+        if p.loraBias { throw unsupported("lora_bias") }
+        if let m = p.modulesToSave, !m.isEmpty { throw unsupported("modules_to_save \(m)") }
+        if !p.rankPattern.isEmpty || !p.alphaPattern.isEmpty { throw unsupported("per-module rank_pattern/alpha_pattern") }
+        if p.layerReplication != nil { throw unsupported("layer_replication") }
+        guard p.r > 0, p.loraAlpha.isFinite, p.loraAlpha > 0 else {
+            throw TinhError.badFile(path: path, reason: "r (\(p.r)) and lora_alpha (\(p.loraAlpha)) must be positive")
+        }
+
+        let matches = try matcher(p.targetModules, path: path)
+        let allowed = p.layersToTransform.map(Set.init)
+        var pairs = Set<String>(), targets: [String] = [], layers = Set<Int>()
+        for i in 0..<model.numLayers where allowed?.contains(i) ?? true {
+            for t in AdapterConfig.targetOrder {
+                guard let suffix = AdapterConfig.moduleNames[t], matches(LlamaConfig.blockPrefix(i) + suffix) else { continue }
+                pairs.insert("\(i).\(t)")
+                layers.insert(i)
+                if !targets.contains(t) { targets.append(t) }
+            }
+        }
+        guard !pairs.isEmpty else {
+            throw TinhError.badFile(path: path, reason: "target_modules \(describe(p.targetModules)) matches no projection of this model")
+        }
+        // Tinh adapts the same projections in every selected block.
+        guard pairs.count == targets.count * layers.count else {
+            throw unsupported("target_modules \(describe(p.targetModules)) selecting different projections in different blocks")
+        }
+        let all = layers.count == model.numLayers
+        return AdapterConfig(method: "lora", rank: p.r, alpha: p.loraAlpha, rsLoRA: p.useRSLoRA, targets: targets,
+                             layers: all ? nil : layers.sorted())
+    }
+
+    /// PEFT's rule: a listed name matches a module named exactly so or ending in ".name"; a
+    /// string is a regex that must match the whole module name.
+    static func matcher(_ targets: PEFTAdapterConfig.TargetModules, path: String) throws -> (String) -> Bool {
+        switch targets {
+        case .names(let names):
+            return { module in names.contains { module == $0 || module.hasSuffix("." + $0) } }
+        case .regex(let pattern):
+            let regex: NSRegularExpression
+            do { regex = try NSRegularExpression(pattern: "^(?:" + pattern + ")$") } catch {
+                throw TinhError.badFile(path: path, reason: "target_modules '\(pattern)' is not a regular expression")
+            }
+            return { module in
+                let range = NSRange(module.startIndex..., in: module)
+                return regex.firstMatch(in: module, range: range) != nil
+            }
+        }
+    }
+
+    static func describe(_ t: PEFTAdapterConfig.TargetModules) -> String {
+        switch t {
+        case .names(let n): return "[\(n.joined(separator: ", "))]"
+        case .regex(let r): return "'\(r)'"
+        }
+    }
+}

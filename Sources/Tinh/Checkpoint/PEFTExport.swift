@@ -1,0 +1,50 @@
+import Foundation
+
+/// Writes an adapter in Hugging Face PEFT's format: `adapter_config.json` and
+/// `adapter_model.safetensors` (F32, keys such as
+/// `base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight` [r, in] and `lora_B.weight` [out, r]),
+/// loadable with `PeftModel.from_pretrained(base, DIR)` and with `tinh ... --adapter DIR`.
+public enum PEFTExport {
+    public static let configFile = "adapter_config.json"
+    public static let weightsFile = "adapter_model.safetensors"
+
+    /// Exports the adapters attached to a model.
+    public static func write(adapters: AdapterSet, baseModelName: String?, to directory: URL) throws {
+        let p = adapters.parameters
+        try write(config: adapters.config, tensors: AdapterTensors.views(of: p.values, slots: p.slots),
+                  baseModelName: baseModelName, to: directory)
+    }
+
+    /// Exports a saved checkpoint (verified first) without loading the model. A nil
+    /// `baseModelName` takes the "model" the trainer recorded in its state, if any.
+    @discardableResult
+    public static func write(checkpoint url: URL, baseModelName: String?, to directory: URL) throws -> VerifiedCheckpoint {
+        let checkpoint = try Checkpoints.read(url)
+        let baseModelName = baseModelName ?? checkpoint.modelSpec.map(Self.baseModelName(forSpec:))
+        var tensors: [String: Tensor] = [:]
+        for info in checkpoint.adapter.tensors {
+            guard PEFTNames.split(info.name) != nil else {
+                throw TinhError.badFile(path: checkpoint.adapter.path, reason: "tensor '\(info.name)' has no PEFT module name")
+            }
+            tensors[info.name] = try checkpoint.adapter.tensor(info.name)
+        }
+        try write(config: checkpoint.state.adapter, tensors: tensors, baseModelName: baseModelName, to: directory)
+        return checkpoint
+    }
+
+    /// Weights first, config last, each replaced atomically: a directory with a config always
+    /// has complete weights beside it.
+    static func write(config: AdapterConfig, tensors: [String: Tensor], baseModelName: String?, to directory: URL) throws {
+        let peft = try PEFTAdapterConfig(config, baseModelName: baseModelName)
+        try AtomicDirectory.createDirectory(directory)
+        try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent(weightsFile).path)
+        try AtomicFile.write(peft.encoded(), to: directory.appendingPathComponent(configFile).path)
+    }
+
+    /// `base_model_name_or_path` for a MODEL spec: the Hub id for `smollm2`, an absolute path for files.
+    public static func baseModelName(forSpec spec: String) -> String {
+        if spec == "smollm2" { return "HuggingFaceTB/SmolLM2-135M-Instruct" }
+        if (try? TinyLlama.seed(fromSpec: spec)) ?? nil != nil { return spec }
+        return URL(fileURLWithPath: (spec as NSString).expandingTildeInPath).standardizedFileURL.path
+    }
+}

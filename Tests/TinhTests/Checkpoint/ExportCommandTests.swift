@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+@testable import Tinh
+
+/// `tinh export`, `tinh merge` and `--adapter` through the built executable, on tiny.
+@Suite struct ExportCommandTests {
+    typealias F = CheckpointFixture
+
+    func tinh(_ args: [String]) throws -> TestProcess.Result {
+        try TestProcess.run([TestProcess.tinh] + args, timeout: 120)
+    }
+
+    @Test func exportThenEvalWithTheAdapterMatchesTheLibrary() throws {
+        let root = try F.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let run = root.appendingPathComponent("run"), out = root.appendingPathComponent("adapter")
+        let (model, set) = try F.adaptedModel(seed: 2)
+        try Checkpoints.save(step: 6, adapters: set, optimizer: F.trainedOptimizer(set), trainerState: Data("{\"model\": \"tiny:2\"}".utf8),
+                             runDirectory: run, keepLast: 1)
+        let export = try tinh(["export", "--run", run.path, "--format", "peft", "--out", out.path])
+        #expect(export.status == 0 && export.output.contains("exported step-00000006"), "\(export.output)")
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("adapter_config.json"))) as? [String: Any]
+        #expect(config?["base_model_name_or_path"] as? String == "tiny:2", "the base model comes from the trainer state")
+
+        let data = root.appendingPathComponent("eval.jsonl")
+        try Data((0..<5).map { "{\"prompt\": \"question \($0)\", \"completion\": \" answer \($0 * 7)\"}" }.joined(separator: "\n").utf8).write(to: data)
+        let eval = try tinh(["eval", "--model", "tiny:2", "--adapter", out.path, "--data", data.path, "--seq", "32", "--batch", "2", "--json"])
+        #expect(eval.status == 0, "\(eval.output)")
+        let cli = try JSONDecoder().decode(EvalResult.self, from: try #require(TestProcess.jsonObject(in: eval.output)))
+        let (examples, _) = try TrainingDataset.evaluationSet(path: data.path, tokenizer: Tokenizer.tiny(vocabularySize: model.config.vocabSize),
+                                                              options: DataOptions(seq: 32))
+        let library = try Evaluator.evaluate(model, examples, batchSize: 2)
+        #expect(abs(cli.loss - library.loss) <= 1e-6 * abs(library.loss), "CLI \(cli.loss), library \(library.loss)")
+        set.detach()
+        #expect(abs(try Evaluator.evaluate(model, examples, batchSize: 2).loss - library.loss) > 1e-4, "the adapter matters")
+
+        let merged = root.appendingPathComponent("merged/model.safetensors")
+        let merge = try tinh(["merge", "--model", "tiny:2", "--adapter", out.path, "--out", merged.path])
+        #expect(merge.status == 0 && merge.output.contains("no tokenizer files were written"), "\(merge.output)")
+        #expect(FileManager.default.fileExists(atPath: merged.deletingLastPathComponent().appendingPathComponent("config.json").path))
+    }
+
+    @Test(arguments: [
+        (["export", "--run", "/nonexistent/run", "--out", "/tmp/x"], "not a checkpoint directory"),
+        (["export", "--run", "/tmp", "--format", "gguf", "--out", "/tmp/x"], "--format gguf is not supported"),
+        (["merge", "--model", "tiny", "--out", "/tmp/m.safetensors"], "merge needs --adapter"),
+        (["logits", "--model", "tiny", "--adapter", "/nonexistent/adapter", "--prompt", "a"], "no adapter_config.json"),
+    ])
+    func badInputIsAClearError(args: [String], message: String) throws {
+        let result = try tinh(args)
+        #expect(result.status == 1, "exit \(result.status): \(result.output)")
+        #expect(result.output.contains("tinh: ") && result.output.contains(message), "\(result.output)")
+    }
+}
