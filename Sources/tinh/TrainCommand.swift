@@ -46,6 +46,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Print a progress line every N steps.") var logEvery = 1
     @Option(help: "Stop after this many steps with a non-finite loss or gradient.") var maxBadSteps = 10
 
+    @Flag(help: "Continue from OUT's latest checkpoint (starts fresh when there is none).") var resume = false
+    @Option(help: "Continue from this checkpoint directory (or run directory).") var resumeFrom: String?
+
     @OptionGroup var communicator: CommunicatorOptions
 
     func run() throws {
@@ -55,13 +58,20 @@ struct TrainCommand: ParsableCommand {
             let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank), comm: comm)
             // Under mpirun, stdout is a pseudo-terminal even when redirected: print plain lines there.
             let interactive = comm.isRoot && isatty(STDOUT_FILENO) == 1 && !Communicators.launchedByMPI
-            try trainer.run { event in
+            var from = resumeFrom.map { URL(fileURLWithPath: $0) }
+            if resume, from == nil {
+                let run = URL(fileURLWithPath: out)
+                if !Checkpoints.complete(in: Checkpoints.checkpointsDirectory(run: run)).isEmpty { from = run }
+                else if comm.isRoot { print("--resume: no checkpoint in \(out) yet; starting from step 1") }
+            }
+            try trainer.run(resumeFrom: from) { event in
                 if interactive, case .step = event {
                     print("\r\u{1B}[K" + event.description, terminator: "")
                     fflush(stdout)
                 } else {
                     if interactive { print("") }
                     print(event.description)
+                    fflush(stdout)  // a killed or preempted job still leaves its log behind
                 }
             }
             if comm.isRoot { print("done: \(out)") }

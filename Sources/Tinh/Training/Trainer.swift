@@ -64,13 +64,19 @@ public final class Trainer {
         try? FileManager.default.removeItem(at: probe)
     }
 
-    /// Trains from `step` to `config.steps`, reporting on rank 0 through `onEvent`.
-    public func run(onEvent: (TrainingEvent) -> Void = { _ in }) throws {
-        if comm.isRoot {
-            try AtomicFile.write(try JSONEncoder.pretty.encode(config), to: outDirectory.appendingPathComponent("config.json").path)
-            metricsFile = try openMetrics()
-            onEvent(.started(startSummary))
+    /// Trains from `step` to `config.steps`, reporting on rank 0 through `onEvent`. With
+    /// `resumeFrom` (a checkpoint, or a run directory meaning its latest), continues that run.
+    public func run(resumeFrom: URL? = nil, onEvent: (TrainingEvent) -> Void = { _ in }) throws {
+        if let resumeFrom {
+            let note = try resume(from: resumeFrom)
+            if comm.isRoot { onEvent(.message(note)) }
         }
+        try comm.together("opening the output files") {
+            guard comm.isRoot else { return }
+            try AtomicFile.write(try JSONEncoder.pretty.encode(config), to: outDirectory.appendingPathComponent("config.json").path)
+            metricsFile = try openMetrics(keepingStepsBefore: step)
+        }
+        if comm.isRoot { onEvent(.started(startSummary)) }
         defer { try? metricsFile?.close(); metricsFile = nil }
         let runStart = comm.wallTime()
         let firstStep = step
@@ -90,7 +96,70 @@ public final class Trainer {
                 if comm.isRoot { onEvent(.eval(step: step, result)) }
             }
             step += 1
+            if (config.saveEvery > 0 && step % config.saveEvery == 0) || last {
+                let path = try saveCheckpoint()
+                if comm.isRoot { onEvent(.checkpoint(step: step - 1, path: path)) }
+            }
+            if let kill = Trainer.testKillAfterStep, kill == step { raise(SIGKILL) }
         }
+        try comm.together("exporting the adapter") {
+            guard comm.isRoot else { return }
+            try PEFTExport.write(adapters: adapters, baseModelName: PEFTExport.baseModelName(forSpec: loaded.spec),
+                                 to: outDirectory.appendingPathComponent("adapter"))
+        }
+        if comm.isRoot { onEvent(.message("adapter (PEFT format): \(outDirectory.appendingPathComponent("adapter").path)")) }
+    }
+
+    /// Testing aid: TINH_TEST_KILL_AFTER_STEP=N kills the process (SIGKILL, no clean-up) once N steps are done.
+    static let testKillAfterStep: Int? = ProcessInfo.processInfo.environment["TINH_TEST_KILL_AFTER_STEP"].flatMap(Int.init)
+
+    var trainerState: TrainerState {
+        TrainerState(model: loaded.spec, config: config, nextStep: step, badSteps: badSteps, worldSize: comm.size)
+    }
+
+    /// Rank 0 writes a checkpoint of the steps done so far; every rank learns whether it worked.
+    func saveCheckpoint() throws -> String {
+        var path = ""
+        try comm.together("writing the checkpoint after step \(step)") {
+            guard comm.isRoot else { return }
+            path = try Checkpoints.save(step: step, adapters: adapters, optimizer: optimizer,
+                                        trainerState: try JSONEncoder.sorted.encode(trainerState),
+                                        runDirectory: outDirectory, keepLast: config.keepLast).path
+        }
+        return path
+    }
+
+    /// Rank 0 reads the checkpoint and sends adapter values, moments and counters to every rank,
+    /// so the ranks need no shared file system. Returns a line saying what was resumed.
+    func resume(from url: URL) throws -> String {
+        var state: TrainerState?
+        try comm.together("reading the checkpoint \(url.path)") {
+            guard comm.isRoot else { return }
+            let (_, bytes) = try Checkpoints.load(from: url, adapters: adapters, optimizer: optimizer)
+            state = try JSONDecoder().decode(TrainerState.self, from: bytes)
+        }
+        let shared = try comm.broadcastBytes(comm.isRoot ? Array(try JSONEncoder.sorted.encode(state!)) : [], root: 0)
+        let restored = try JSONDecoder().decode(TrainerState.self, from: Data(shared))
+        for buffer in [adapters.parameters.values, optimizer.m, optimizer.v] {
+            try comm.broadcast(UnsafeMutableRawBufferPointer(start: buffer.data, count: buffer.count * 4), root: 0)
+        }
+        var adamSteps = [Int64(optimizer.stepCount)]
+        try adamSteps.withUnsafeMutableBytes { try comm.broadcast($0, root: 0) }
+        optimizer.stepCount = Int(adamSteps[0])
+        step = restored.nextStep
+        badSteps = restored.badSteps
+        var note = "resuming after step \(restored.nextStep) from \(url.path)"
+        if restored.worldSize != comm.size {
+            note += " (written by \(restored.worldSize) rank(s), now \(comm.size): same global batch, so the same trajectory up to summation order)"
+        }
+        var differences: [String] = []
+        var old = restored.config, new = config
+        old.out = ""; new.out = ""
+        if old.steps != new.steps { differences.append("--steps \(old.steps) → \(new.steps)") }
+        old.steps = new.steps
+        if old != new { differences.append("other settings differ from the checkpoint's config.json") }
+        if !differences.isEmpty { note += "; note: " + differences.joined(separator: ", ") + " (the result will differ from an uninterrupted run)" }
+        return note
     }
 
     /// Validation loss, perplexity and accuracy with the current adapters (batches shared over ranks).
@@ -160,9 +229,17 @@ public final class Trainer {
             """
     }
 
-    private func openMetrics() throws -> FileHandle {
+    /// Opens OUT/metrics.jsonl for appending, first dropping lines of steps at or after `firstStep`
+    /// (a resumed run recomputes them).
+    private func openMetrics(keepingStepsBefore firstStep: Int) throws -> FileHandle {
         let url = outDirectory.appendingPathComponent("metrics.jsonl")
-        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        let old = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+        let kept = old.split(separator: "\n").filter { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let s = object["step"] as? Int else { return false }
+            return s < firstStep
+        }
+        try AtomicFile.write(Data(kept.map { $0 + "\n" }.joined().utf8), to: url.path)
         do {
             let handle = try FileHandle(forWritingTo: url)
             try handle.seekToEnd()

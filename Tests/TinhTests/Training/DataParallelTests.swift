@@ -26,10 +26,13 @@ import Testing
     }
 
     @Test func twoAndFourRanksFollowTheOneRankTrajectory() throws {
-        let one = try train(ranks: 1, out: outDir("1"))
+        let oneOut = outDir("1")
+        var manyOut: [Int: String] = [:]
+        let one = try train(ranks: 1, out: oneOut)
         #expect(one.count == 20)
         for ranks in [2, 4] {
-            let many = try train(ranks: ranks, out: outDir("\(ranks)"))
+            manyOut[ranks] = outDir("\(ranks)")
+            let many = try train(ranks: ranks, out: manyOut[ranks]!)
             #expect(many.count == 20)
             for (a, b) in zip(one, many) {
                 let la = try #require(a["loss"] as? Double), lb = try #require(b["loss"] as? Double)
@@ -40,7 +43,17 @@ import Testing
             }
             // It learned something (the same thing).
             #expect((many.last?["loss"] as? Double ?? 99) < (many.first?["loss"] as? Double ?? 0))
+            let a = try adapterValues(oneOut), b = try adapterValues(manyOut[ranks]!)
+            #expect(a.count == b.count && !a.isEmpty)
+            let scale = a.map { abs($0) }.max() ?? 1
+            let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-5 * scale, "final adapters differ by \(worst) (largest entry \(scale)) with \(ranks) ranks")
         }
+    }
+
+    func adapterValues(_ out: String) throws -> [Float] {
+        let file = try SafeTensorsFile(path: out + "/adapter/adapter_model.safetensors")
+        return try file.tensors.map(\.name).sorted().flatMap { try file.tensor($0).array }
     }
 
     @Test func ranksThatDisagreeFailAtStartOnEveryRank() throws {
