@@ -80,8 +80,11 @@ public final class Trainer {
         defer { try? metricsFile?.close(); metricsFile = nil }
         let runStart = comm.wallTime()
         let firstStep = step
+        var rates: [Double] = [], lastLoss = Double.nan, lastEval: EvalResult?
         while step < config.steps {
             let metrics = try trainStep(step)
+            rates.append(metrics.tokensPerSecond)
+            lastLoss = metrics.loss
             if comm.isRoot {
                 try appendMetrics(metrics)
                 if step % config.logEvery == 0 || step == config.steps - 1 || metrics.skipped {
@@ -93,6 +96,7 @@ public final class Trainer {
             let last = step == config.steps - 1
             if (config.evalEvery > 0 && (step + 1) % config.evalEvery == 0) || last, !data.valid.isEmpty {
                 let result = try evaluate()
+                lastEval = result
                 if comm.isRoot { onEvent(.eval(step: step, result)) }
             }
             step += 1
@@ -107,7 +111,13 @@ public final class Trainer {
             try PEFTExport.write(adapters: adapters, baseModelName: PEFTExport.baseModelName(forSpec: loaded.spec),
                                  to: outDirectory.appendingPathComponent("adapter"))
         }
-        if comm.isRoot { onEvent(.message("adapter (PEFT format): \(outDirectory.appendingPathComponent("adapter").path)")) }
+        if comm.isRoot {
+            onEvent(.message("adapter (PEFT format): \(outDirectory.appendingPathComponent("adapter").path)"))
+            rates.sort()
+            onEvent(.finished(TrainingSummary(steps: step - firstStep, seconds: comm.wallTime() - runStart,
+                                              medianTokensPerSecond: rates.isEmpty ? 0 : rates[rates.count / 2], lastLoss: lastLoss,
+                                              eval: lastEval, peakRssMegabytes: peakRSSMegabytes())))
+        }
     }
 
     /// Testing aid: TINH_TEST_KILL_AFTER_STEP=N kills the process (SIGKILL, no clean-up) once N steps are done.

@@ -22,6 +22,16 @@ public struct StepMetrics: Codable, Sendable {
     public var skipped: Bool
 }
 
+/// The end of a run, as the last line of its log.
+public struct TrainingSummary: Codable, Sendable {
+    public var steps: Int
+    public var seconds: Double
+    public var medianTokensPerSecond: Double
+    public var lastLoss: Double
+    public var eval: EvalResult?
+    public var peakRssMegabytes: Double
+}
+
 /// What the trainer reports as it goes (on rank 0), for the CLI to print.
 public enum TrainingEvent: CustomStringConvertible {
     case started(String)
@@ -29,6 +39,7 @@ public enum TrainingEvent: CustomStringConvertible {
     case eval(step: Int, EvalResult)
     case checkpoint(step: Int, path: String)
     case message(String)
+    case finished(TrainingSummary)
 
     public var description: String {
         switch self {
@@ -43,6 +54,11 @@ public enum TrainingEvent: CustomStringConvertible {
                           step + 1, r.loss, r.perplexity, 100 * r.accuracy, r.tokens)
         case .checkpoint(let step, let path):
             return "checkpoint after step \(step + 1): \(path)"
+        case .finished(let s):
+            var line = String(format: "finished %d step(s) in %@: %.0f tokens/s (median step), last loss %.4f, peak RSS %.0f MB on rank 0",
+                              s.steps, formatDuration(s.seconds) as NSString, s.medianTokensPerSecond, s.lastLoss, s.peakRssMegabytes)
+            if let e = s.eval { line += String(format: "; eval loss %.4f, accuracy %.2f%%", e.loss, 100 * e.accuracy) }
+            return line
         }
     }
 }
