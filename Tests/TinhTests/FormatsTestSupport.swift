@@ -107,7 +107,7 @@ func message(_ body: () throws -> Any) -> String? {
 }
 
 /// A deterministic generator for test data (SplitMix64).
-struct TestRNG {
+struct TestRNG: RandomNumberGenerator {
     var state: UInt64
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

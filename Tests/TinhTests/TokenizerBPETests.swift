@@ -45,7 +45,7 @@ struct TokenizerBPETests {
             }
             return symbols
         }
-        var rng = TokenizerTestRNG(state: 3)
+        var rng = TestRNG(state: 3)
         for _ in 0..<500 {
             let word = String((0..<Int.random(in: 1...30, using: &rng)).map { _ in "ab".randomElement(using: &rng)! })
             #expect(tok.encode(word).map { tok.token($0)! } == naive(word), "\(word)")
@@ -94,7 +94,7 @@ struct TokenizerBPETests {
 
     @Test func roundTripsRandomText() throws {
         let tok = try TokenizerFixtures.tiny()
-        var rng = TokenizerTestRNG(state: 42)
+        var rng = TestRNG(state: 42)
         for _ in 0..<500 {
             let text = TokenizerFixtures.randomText(&rng)
             #expect(tok.decode(tok.encode(text, parseSpecial: false)) == text)
@@ -125,7 +125,7 @@ struct TokenizerBPETests {
     /// The shared word cache gives the same answers under concurrent use.
     @Test func concurrentEncodingAgrees() throws {
         let tok = try TokenizerFixtures.tiny()
-        var rng = TokenizerTestRNG(state: 77)
+        var rng = TestRNG(state: 77)
         let texts = (0..<64).map { _ in TokenizerFixtures.randomText(&rng) }
         let expected = texts.map { tok.encode($0) }
         let lock = NSLock()

@@ -41,7 +41,7 @@ struct TokenizerPreTokenizerTests {
     }
 
     @Test func splitsCoverTheTextExactly() {
-        var rng = TokenizerTestRNG(state: 11)
+        var rng = TestRNG(state: 11)
         for _ in 0..<300 {
             let text = TokenizerFixtures.randomText(&rng)
             for kind in PreTokenizerKind.allCases {

@@ -48,7 +48,7 @@ struct TokenizerSmolLM2Tests {
 
     @Test func roundTripsRandomText() throws {
         guard let tok = try TokenizerFixtures.smolLM2(for: "roundTripsRandomText") else { return }
-        var rng = TokenizerTestRNG(state: 2026)
+        var rng = TestRNG(state: 2026)
         for _ in 0..<1000 {
             let text = TokenizerFixtures.randomText(&rng, maxLength: 60)
             let ids = tok.encode(text)

@@ -15,7 +15,7 @@ struct TokenizerStreamingTests {
     /// Streamed text equals one-shot decode, also for random (often invalid) byte sequences.
     @Test func streamEqualsDecode() throws {
         let tok = try TokenizerFixtures.tiny()
-        var rng = TokenizerTestRNG(state: 9)
+        var rng = TestRNG(state: 9)
         for round in 0..<400 {
             let ids: [Int32]
             if round % 2 == 0 {

@@ -11,7 +11,7 @@ struct TokenizerTinyTests {
         let ids = tok.encode("The capital of France is Paris.")
         #expect(ids.count < 15)  // merges learned from the built-in text apply
         #expect(ids.allSatisfy { $0 >= 0 && $0 < 512 })
-        var rng = TokenizerTestRNG(state: 5)
+        var rng = TestRNG(state: 5)
         for _ in 0..<200 {
             let text = TokenizerFixtures.randomText(&rng)
             #expect(tok.decode(tok.encode(text)) == text)

@@ -103,21 +103,8 @@ public enum DemoTask {
     }
 
     static func jsonLine(_ example: Example) -> String {
-        "{\"messages\":[{\"role\":\"user\",\"content\":\(jsonString(example.prompt))},"
-            + "{\"role\":\"assistant\",\"content\":\(jsonString(example.expected))}]}\n"
+        "{\"messages\":[{\"role\":\"user\",\"content\":\(JSONText.quoted(example.prompt))},"
+            + "{\"role\":\"assistant\",\"content\":\(JSONText.quoted(example.expected))}]}\n"
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
 }
