@@ -7,6 +7,20 @@ public protocol Adapter: LinearAdapter {
 
     /// Writes initial values into its slots (after the buffer is sealed), drawing from `rng`.
     func initialize(rng: inout SeededGenerator)
+
+    /// Runs on every rank after each optimizer step (`step` is 0-based). Delta-LoRA moves W here.
+    func afterOptimizerStep(step: Int)
+
+    /// State beyond the flat parameters that a checkpoint must keep for a bit-exact resume
+    /// (e.g. Delta-LoRA's change to W), by name; and its restore.
+    func extraState() -> [String: Tensor]
+    func restoreExtraState(_ tensors: [String: Tensor]) throws
+}
+
+extension Adapter {
+    public func afterOptimizerStep(step: Int) {}
+    public func extraState() -> [String: Tensor] { [:] }
+    public func restoreExtraState(_ tensors: [String: Tensor]) throws {}
 }
 
 /// The method names `--method` accepts and the type behind each.

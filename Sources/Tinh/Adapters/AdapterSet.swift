@@ -32,6 +32,29 @@ public final class AdapterSet {
         self.linears = linears
     }
 
+    /// After each optimizer step, on every rank, in module order.
+    public func afterOptimizerStep(step: Int) {
+        for (_, adapter) in modules { adapter.afterOptimizerStep(step: step) }
+    }
+
+    /// Every adapter's extra checkpoint state, names prefixed by module.
+    public func extraState() -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for (name, adapter) in modules {
+            for (key, tensor) in adapter.extraState() { out[PEFTNames.module(name) + "." + key] = tensor }
+        }
+        return out
+    }
+
+    public func restoreExtraState(_ tensors: [String: Tensor]) throws {
+        for (name, adapter) in modules {
+            let prefix = PEFTNames.module(name) + "."
+            var mine: [String: Tensor] = [:]
+            for (key, tensor) in tensors where key.hasPrefix(prefix) { mine[String(key.dropFirst(prefix.count))] = tensor }
+            try adapter.restoreExtraState(mine)
+        }
+    }
+
     /// Removes the adapters from the model (the base computes alone again).
     public func detach() {
         for linear in linears { linear.adapter = nil }

@@ -219,6 +219,7 @@ public final class Trainer {
             }
         } else {
             optimizer.step(params: adapters.parameters.values.data, grads: grads.data, groups: groups, lr: lr)
+            adapters.afterOptimizerStep(step: step)
         }
         let optimizerTime = comm.wallTime() - t3
         let seconds = comm.wallTime() - start
