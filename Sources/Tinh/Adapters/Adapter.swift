@@ -29,6 +29,9 @@ public enum AdapterMethods {
         "lora": LoRA.self,
     ]
 
+    /// Every method, LoRA first, then by name.
+    public static var names: [String] { ["lora"] + all.keys.filter { $0 != "lora" }.sorted() }
+
     public static func type(named name: String) throws -> Adapter.Type {
         guard let t = all[name] else {
             throw TinhError.invalidInput("unknown --method '\(name)'; available: \(all.keys.sorted().joined(separator: ", "))")

@@ -16,6 +16,8 @@ public final class Trainer {
     let outDirectory: URL
     /// The next optimizer step to run (0-based).
     public internal(set) var step = 0
+    /// Set when `run` finishes: what the run achieved (also the last event and OUT/summary.json).
+    public private(set) var summary: TrainingSummary?
     var badSteps = 0
     private var metricsFile: FileHandle?
 
@@ -111,12 +113,17 @@ public final class Trainer {
             try PEFTExport.write(adapters: adapters, baseModelName: PEFTExport.baseModelName(forSpec: loaded.spec),
                                  to: outDirectory.appendingPathComponent("adapter"))
         }
+        rates.sort()
+        let summary = TrainingSummary(method: config.adapter.method, steps: step - firstStep, seconds: comm.wallTime() - runStart,
+                                      medianTokensPerSecond: rates.isEmpty ? 0 : rates[rates.count / 2], lastLoss: lastLoss,
+                                      eval: lastEval, peakRssMegabytes: peakRSSMegabytes(),
+                                      trainableParameters: adapters.parameters.count, bytesAllReducedPerStep: adapters.parameters.count * 4 + 16,
+                                      world: comm.size)
+        self.summary = summary
         if comm.isRoot {
+            try AtomicFile.write(try JSONEncoder.pretty.encode(summary), to: outDirectory.appendingPathComponent("summary.json").path)
             onEvent(.message("adapter (PEFT format): \(outDirectory.appendingPathComponent("adapter").path)"))
-            rates.sort()
-            onEvent(.finished(TrainingSummary(steps: step - firstStep, seconds: comm.wallTime() - runStart,
-                                              medianTokensPerSecond: rates.isEmpty ? 0 : rates[rates.count / 2], lastLoss: lastLoss,
-                                              eval: lastEval, peakRssMegabytes: peakRSSMegabytes())))
+            onEvent(.finished(summary))
         }
     }
 

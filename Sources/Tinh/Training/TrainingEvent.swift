@@ -24,12 +24,17 @@ public struct StepMetrics: Codable, Sendable {
 
 /// The end of a run, as the last line of its log.
 public struct TrainingSummary: Codable, Sendable {
+    public var method: String
     public var steps: Int
     public var seconds: Double
     public var medianTokensPerSecond: Double
     public var lastLoss: Double
     public var eval: EvalResult?
     public var peakRssMegabytes: Double
+    public var trainableParameters: Int
+    /// The flat gradient buffer plus the loss and token count, per optimizer step.
+    public var bytesAllReducedPerStep: Int
+    public var world: Int
 }
 
 /// What the trainer reports as it goes (on rank 0), for the CLI to print.

@@ -1,0 +1,102 @@
+import Foundation
+
+/// Trains several methods on the same model, data, seed and token budget, one after the other in
+/// the same job, and tabulates what each costs and achieves. `launch/compare-methods` runs it on
+/// N ranks and plots the eval curves.
+public enum MethodComparison {
+    public struct Row: Codable, Sendable {
+        public var method: String
+        public var trainableParameters: Int
+        public var bytesAllReducedPerStep: Int
+        public var tokensPerSecond: Double
+        public var peakRssMegabytes: Double
+        public var finalTrainLoss: Double
+        public var finalEvalLoss: Double?
+        public var heldOutAccuracy: Double?
+        public var seconds: Double
+    }
+
+    public struct EvalPoint: Codable, Sendable {
+        public var method: String
+        public var step: Int
+        public var loss: Double
+    }
+
+    /// Settings that differ between methods for a fair comparison: VeRA needs a large rank and a
+    /// larger learning rate (its paper's ranges); LoRA+ uses the paper's ratio 16.
+    public static func config(for method: String, base: TrainConfig) -> TrainConfig {
+        var c = base
+        c.adapter.method = method
+        c.out = URL(fileURLWithPath: base.out).appendingPathComponent("runs/\(method)").path
+        switch method {
+        case "vera":
+            c.adapter.rank = max(base.adapter.rank, 256)
+            c.lr = base.lr * 5
+        case "lora-plus":
+            c.loraPlusRatio = 16
+        default:
+            break
+        }
+        return c
+    }
+
+    /// Runs every method; returns the table rows and every eval point (rank 0 has them all; the
+    /// numbers are the same on every rank). `exactMatchOn` names held-out chat data to score by generation.
+    public static func run(base: TrainConfig, methods: [String], comm: Communicator, exactMatchOn: String? = nil,
+                           maxAnswerTokens: Int = 16, onEvent: (String, TrainingEvent) -> Void = { _, _ in }) throws -> ([Row], [EvalPoint]) {
+        var rows: [Row] = []
+        var points: [EvalPoint] = []
+        for method in methods {
+            let config = Self.config(for: method, base: base)
+            // A fresh model per method: Delta-LoRA moves base weights, and no adapter may leak into the next run.
+            let trainer = try Trainer(config: config, comm: comm)
+            try trainer.run { event in
+                if case .eval(let step, let result) = event { points.append(EvalPoint(method: method, step: step + 1, loss: result.loss)) }
+                onEvent(method, event)
+            }
+            guard let summary = trainer.summary else { throw TinhError.invalidInput("\(method): the run ended without a summary") }
+            var accuracy: Double?
+            if let exactMatchOn {
+                let records = try JSONLReader.read(path: exactMatchOn).records.map(\.record)
+                accuracy = try ExactMatch.evaluate(trainer.loaded, records: records, maxTokens: maxAnswerTokens, comm: comm).accuracy
+            }
+            rows.append(Row(method: method, trainableParameters: summary.trainableParameters,
+                            bytesAllReducedPerStep: summary.bytesAllReducedPerStep, tokensPerSecond: summary.medianTokensPerSecond,
+                            peakRssMegabytes: summary.peakRssMegabytes, finalTrainLoss: summary.lastLoss,
+                            finalEvalLoss: summary.eval?.loss, heldOutAccuracy: accuracy, seconds: summary.seconds))
+        }
+        return (rows, points)
+    }
+
+    public static func csv(_ rows: [Row]) -> String {
+        var lines = ["method,trainable_parameters,bytes_allreduced_per_step,tokens_per_second,peak_rss_mb,final_train_loss,final_eval_loss,heldout_accuracy,seconds"]
+        for r in rows {
+            lines.append([r.method, "\(r.trainableParameters)", "\(r.bytesAllReducedPerStep)", String(format: "%.1f", r.tokensPerSecond),
+                          String(format: "%.0f", r.peakRssMegabytes), String(format: "%.4f", r.finalTrainLoss),
+                          r.finalEvalLoss.map { String(format: "%.4f", $0) } ?? "", r.heldOutAccuracy.map { String(format: "%.4f", $0) } ?? "",
+                          String(format: "%.1f", r.seconds)].joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public static func curvesCSV(_ points: [EvalPoint]) -> String {
+        (["method,step,eval_loss"] + points.map { "\($0.method),\($0.step),\(String(format: "%.5f", $0.loss))" }).joined(separator: "\n") + "\n"
+    }
+
+    public static func markdown(_ rows: [Row], world: Int) -> String {
+        var lines = [
+            "| method | trainable params | bytes all-reduced / step | tokens/s (\(world) rank\(world == 1 ? "" : "s")) | peak RSS / rank | final train loss | final eval loss | held-out exact match |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in rows {
+            lines.append("| \(r.method) | \(r.trainableParameters) | \(byteString(r.bytesAllReducedPerStep)) | \(String(format: "%.0f", r.tokensPerSecond)) | "
+                         + "\(String(format: "%.0f MB", r.peakRssMegabytes)) | \(String(format: "%.4f", r.finalTrainLoss)) | "
+                         + "\(r.finalEvalLoss.map { String(format: "%.4f", $0) } ?? "–") | \(r.heldOutAccuracy.map { String(format: "%.0f%%", 100 * $0) } ?? "–") |")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func byteString(_ n: Int) -> String {
+        n >= 1 << 20 ? String(format: "%.2f MiB", Double(n) / 1048576) : n >= 1 << 10 ? String(format: "%.1f KiB", Double(n) / 1024) : "\(n) B"
+    }
+}
