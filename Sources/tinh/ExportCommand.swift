@@ -22,7 +22,8 @@ struct ExportCommand: ParsableCommand {
             let base = model.map(PEFTExport.baseModelName(forSpec:))
             let saved = try PEFTExport.write(checkpoint: source, baseModelName: base, to: URL(fileURLWithPath: out, isDirectory: true))
             let a = saved.state.adapter
-            print("exported \(saved.directory.lastPathComponent) (LoRA r=\(a.rank) alpha=\(a.alpha), targets \(a.targets.joined(separator: ","))) to \(out)")
+            let settings = a.method == "vera" ? "VeRA r=\(a.rank) seed=\(a.veraProjectionSeed)" : "LoRA r=\(a.rank) alpha=\(a.alpha)"
+            print("exported \(saved.directory.lastPathComponent) (\(settings), targets \(a.targets.joined(separator: ","))) to \(out)")
         } catch {
             fail("\(error)")
         }

@@ -16,13 +16,15 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Share of --data held out for validation when there is no --valid.") var validFraction = 0.05
     @Option(help: "Output directory.") var out: String
 
-    @Option(help: "Adapter method: lora.") var method = "lora"
-    @Option(help: "Adapter rank r.") var rank = 8
+    @Option(help: "Adapter method: lora or vera.") var method = "lora"
+    @Option(help: "Adapter rank r (VeRA: the shared projections' rank, typically 256-1024).") var rank = 8
     @Option(help: "Adapter scale numerator α (scale α/r).") var alpha: Float = 16
     @Flag(help: "Scale by α/√r (rsLoRA).") var rslora = false
     @Option(help: "Projections to adapt: any of q,k,v,o,gate,up,down.") var targets = "q,v"
     @Option(help: "Blocks to adapt, e.g. 0-11 or 0,5,7 (default: all).") var layers: String?
     @Option(help: "LoRA+: learning-rate ratio of B to A.") var loraPlusRatio: Float = 1
+    @Option(help: "VeRA: seed of the shared frozen projections A and B (PEFT's projection_prng_key; default 0).") var veraSeed: UInt64?
+    @Option(help: "VeRA: initial value of the trainable d vectors (PEFT's d_initial; default 0.1).") var veraDInit: Float?
 
     @Option(help: "Optimizer steps.") var steps = 100
     @Option(help: "Examples per step over all ranks (each rank takes batch/ranks).") var batch = 8
@@ -84,7 +86,8 @@ struct TrainCommand: ParsableCommand {
     func resolvedConfig(rank: Int) throws -> TrainConfig {
         var adapter = AdapterConfig(method: method, rank: self.rank, alpha: alpha, rsLoRA: rslora,
                                     targets: targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
-                                    layers: try layers.map(AdapterConfig.parseLayers), seed: seed)
+                                    layers: try layers.map(AdapterConfig.parseLayers), seed: seed,
+                                    veraSeed: veraSeed, veraDInit: veraDInit)
         var c = TrainConfig(model: model, data: data, out: out, adapter: adapter)
         c.valid = valid
         c.validFraction = validFraction

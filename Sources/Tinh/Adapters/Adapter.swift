@@ -15,18 +15,24 @@ public protocol Adapter: LinearAdapter {
     /// (e.g. Delta-LoRA's change to W), by name; and its restore.
     func extraState() -> [String: Tensor]
     func restoreExtraState(_ tensors: [String: Tensor]) throws
+
+    /// Frozen tensors the PEFT export writes besides the slots, by PEFT key (VeRA's shared
+    /// projections). Several adapters may return the same key; it then names the same tensor.
+    func exportTensors() -> [String: Tensor]
 }
 
 extension Adapter {
     public func afterOptimizerStep(step: Int) {}
     public func extraState() -> [String: Tensor] { [:] }
     public func restoreExtraState(_ tensors: [String: Tensor]) throws {}
+    public func exportTensors() -> [String: Tensor] { [:] }
 }
 
 /// The method names `--method` accepts and the type behind each.
 public enum AdapterMethods {
     public static let all: [String: Adapter.Type] = [
         "lora": LoRA.self,
+        "vera": VeRA.self,
     ]
 
     /// Every method, LoRA first, then by name.

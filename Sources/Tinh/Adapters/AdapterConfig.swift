@@ -12,9 +12,15 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public var layers: [Int]?
     /// Seed of the adapter's initial values.
     public var seed: UInt64
+    /// VeRA: seed of the shared projections (PEFT's projection_prng_key); nil = 0. Optional, so
+    /// configs saved before VeRA existed still decode and other methods' JSON is unchanged.
+    public var veraSeed: UInt64?
+    /// VeRA: initial value of every d entry (PEFT's d_initial); nil = 0.1.
+    public var veraDInit: Float?
 
     public init(method: String = "lora", rank: Int = 8, alpha: Float = 16, rsLoRA: Bool = false,
-                targets: [String] = ["q", "v"], layers: [Int]? = nil, seed: UInt64 = 0) {
+                targets: [String] = ["q", "v"], layers: [Int]? = nil, seed: UInt64 = 0,
+                veraSeed: UInt64? = nil, veraDInit: Float? = nil) {
         self.method = method
         self.rank = rank
         self.alpha = alpha
@@ -22,7 +28,12 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         self.targets = targets
         self.layers = layers
         self.seed = seed
+        self.veraSeed = veraSeed
+        self.veraDInit = veraDInit
     }
+
+    public var veraProjectionSeed: UInt64 { veraSeed ?? 0 }
+    public var veraInitialD: Float { veraDInit ?? 0.1 }
 
     /// s in y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ.
     public var scale: Float { rsLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank) }
@@ -62,6 +73,10 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         for t in targets where Self.moduleNames[t] == nil {
             throw TinhError.invalidInput("unknown target '\(t)'; choose from \(Self.targetOrder.joined(separator: ","))")
         }
+        if method != "vera", veraSeed != nil || veraDInit != nil {
+            throw TinhError.invalidInput("--vera-seed and --vera-d-init apply to --method vera only")
+        }
+        if let d = veraDInit, !d.isFinite { throw TinhError.invalidInput("--vera-d-init must be finite, got \(d)") }
         if let layers {
             guard !layers.isEmpty else { throw TinhError.invalidInput("--layers selects no block") }
             if let bad = layers.first(where: { $0 >= config.numLayers }) {

@@ -14,6 +14,10 @@ enum AdapterConfigDiff {
         compare("targets", saved.targets.joined(separator: ","), current.targets.joined(separator: ","))
         compare("layers", layers(saved.layers), layers(current.layers))
         compare("seed", "\(saved.seed)", "\(current.seed)")
+        compare("vera seed", "\(saved.veraProjectionSeed)", "\(current.veraProjectionSeed)")
+        if saved.veraInitialD.bitPattern != current.veraInitialD.bitPattern {
+            compare("vera d init", "\(saved.veraInitialD)", "\(current.veraInitialD)")
+        }
         return out
     }
 }

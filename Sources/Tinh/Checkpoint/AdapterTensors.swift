@@ -13,9 +13,10 @@ enum AdapterTensors {
     }
 
     /// Checks that `file` holds exactly the tensors `slots` need (names with `suffix`, shapes),
-    /// and nothing else. `key` maps a file name to the slot name it stands for (PEFT spellings).
+    /// and nothing else but `alsoAllowed` names. `key` maps a file name to the slot name it stands for (PEFT spellings).
     static func check(_ file: SafeTensorsFile, slots: [AdapterParameters.Slot], suffix: String = "",
-                      key: (String) -> String = { $0 }, requireF32: Bool = true) throws -> [String: String] {
+                      key: (String) -> String = { $0 }, requireF32: Bool = true,
+                      alsoAllowed: Set<String> = []) throws -> [String: String] {
         var fileName: [String: String] = [:]  // slot name + suffix -> name in the file
         for info in file.tensors {
             let k = key(info.name)
@@ -24,7 +25,7 @@ enum AdapterTensors {
             }
             fileName[k] = info.name
         }
-        let wanted = Set(slots.map { $0.name + suffix })
+        let wanted = Set(slots.map { $0.name + suffix }).union(alsoAllowed)
         if let extra = fileName.keys.sorted().first(where: { !wanted.contains($0) }) {
             throw TinhError.badFile(path: file.path, reason: "tensor '\(fileName[extra] ?? extra)' matches no adapted module of this model and settings")
         }

@@ -12,6 +12,9 @@ public enum PEFTAdapter {
             throw TinhError.badFile(path: directory.path, reason: "no \(PEFTExport.configFile) (an adapter directory holds \(PEFTExport.configFile) and \(PEFTExport.weightsFile))")
         }
         let peft = try PEFTAdapterConfig.read(path: configPath)
+        if peft.peftType.uppercased() == "VERA" {
+            return try loadVeRA(config: PEFTVeRAConfig.read(path: configPath), configPath: configPath, weightsPath: weightsPath, into: model)
+        }
         let config = try adapterConfig(peft, model: model.config, path: configPath)
         let weights = try SafeTensorsFile(path: weightsPath)
         let set: AdapterSet
@@ -53,7 +56,14 @@ public enum PEFTAdapter {
         guard p.r > 0, p.loraAlpha.isFinite, p.loraAlpha > 0 else {
             throw TinhError.badFile(path: path, reason: "r (\(p.r)) and lora_alpha (\(p.loraAlpha)) must be positive")
         }
+        let (targets, layers) = try targetsAndLayers(p, model: model, path: path)
+        return AdapterConfig(method: "lora", rank: p.r, alpha: p.loraAlpha, rsLoRA: p.useRSLoRA, targets: targets, layers: layers)
+    }
 
+    /// Tinh's short target names and block list (nil = all) for PEFT's target_modules and
+    /// layers_to_transform on this model.
+    static func targetsAndLayers(_ p: PEFTAdapterConfig, model: LlamaConfig, path: String,
+                                 kind: String = "LoRA") throws -> (targets: [String], layers: [Int]?) {
         let matches = try matcher(p.targetModules, path: path)
         let allowed = p.layersToTransform.map(Set.init)
         var pairs = Set<String>(), targets: [String] = [], layers = Set<Int>()
@@ -70,11 +80,9 @@ public enum PEFTAdapter {
         }
         // Tinh adapts the same projections in every selected block.
         guard pairs.count == targets.count * layers.count else {
-            throw unsupported("target_modules \(describe(p.targetModules)) selecting different projections in different blocks")
+            throw TinhError.unsupported("target_modules \(describe(p.targetModules)) selecting different projections in different blocks in \(path); Tinh loads plain \(kind) adapters")
         }
-        let all = layers.count == model.numLayers
-        return AdapterConfig(method: "lora", rank: p.r, alpha: p.loraAlpha, rsLoRA: p.useRSLoRA, targets: targets,
-                             layers: all ? nil : layers.sorted())
+        return (targets, layers.count == model.numLayers ? nil : layers.sorted())
     }
 
     /// PEFT's rule: a listed name matches a module named exactly so or ending in ".name"; a

@@ -2,7 +2,9 @@ import Foundation
 
 /// Writes an adapter in Hugging Face PEFT's format: `adapter_config.json` and
 /// `adapter_model.safetensors` (F32, keys such as
-/// `base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight` [r, in] and `lora_B.weight` [out, r]),
+/// `base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight` [r, in] and `lora_B.weight` [out, r];
+/// for VeRA `...q_proj.vera_lambda_d` [r], `...vera_lambda_b` [out] and the shared
+/// `base_model.vera_A` [r, maxIn], `base_model.vera_B` [maxOut, r]),
 /// loadable with `PeftModel.from_pretrained(base, DIR)` and with `tinh ... --adapter DIR`.
 public enum PEFTExport {
     public static let configFile = "adapter_config.json"
@@ -11,8 +13,11 @@ public enum PEFTExport {
     /// Exports the adapters attached to a model.
     public static func write(adapters: AdapterSet, baseModelName: String?, to directory: URL) throws {
         let p = adapters.parameters
-        try write(config: adapters.config, tensors: AdapterTensors.views(of: p.values, slots: p.slots),
-                  baseModelName: baseModelName, to: directory)
+        var tensors = AdapterTensors.views(of: p.values, slots: p.slots)
+        for (_, adapter) in adapters.modules {
+            tensors.merge(adapter.exportTensors()) { first, _ in first }
+        }
+        try write(config: adapters.config, tensors: tensors, baseModelName: baseModelName, to: directory)
     }
 
     /// Exports a saved checkpoint (verified first) without loading the model. A nil
@@ -21,6 +26,10 @@ public enum PEFTExport {
     public static func write(checkpoint url: URL, baseModelName: String?, to directory: URL) throws -> VerifiedCheckpoint {
         let checkpoint = try Checkpoints.read(url)
         let baseModelName = baseModelName ?? checkpoint.modelSpec.map(Self.baseModelName(forSpec:))
+        if checkpoint.state.adapter.method == "vera" {
+            try writeVeRA(checkpoint, baseModelName: baseModelName, to: directory)
+            return checkpoint
+        }
         var tensors: [String: Tensor] = [:]
         for info in checkpoint.adapter.tensors {
             guard PEFTNames.split(info.name) != nil else {
@@ -35,10 +44,26 @@ public enum PEFTExport {
     /// Weights first, config last, each replaced atomically: a directory with a config always
     /// has complete weights beside it.
     static func write(config: AdapterConfig, tensors: [String: Tensor], baseModelName: String?, to directory: URL) throws {
-        let peft = try PEFTAdapterConfig(config, baseModelName: baseModelName)
+        let json = config.method == "vera" ? try PEFTVeRAConfig(config, baseModelName: baseModelName).encoded()
+                                           : try PEFTAdapterConfig(config, baseModelName: baseModelName).encoded()
         try AtomicDirectory.createDirectory(directory)
         try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent(weightsFile).path)
-        try AtomicFile.write(peft.encoded(), to: directory.appendingPathComponent(configFile).path)
+        try AtomicFile.write(json, to: directory.appendingPathComponent(configFile).path)
+    }
+
+    /// A VeRA checkpoint holds the vectors and the seed; the projections' shapes come from the
+    /// model, so the model the run recorded is loaded to regenerate them.
+    static func writeVeRA(_ checkpoint: VerifiedCheckpoint, baseModelName: String?, to directory: URL) throws {
+        guard let spec = checkpoint.modelSpec else {
+            throw TinhError.badFile(path: checkpoint.directory.path, reason: "records no model; a VeRA export needs it to regenerate the projections")
+        }
+        let loaded = try ModelSource.load(spec)
+        let set = try AdapterSet(model: loaded.model, config: checkpoint.state.adapter)
+        defer { set.detach() }
+        let slots = set.parameters.slots
+        let names = try AdapterTensors.check(checkpoint.adapter, slots: slots)
+        try AdapterTensors.copy(from: checkpoint.adapter, names: names, slots: slots, into: set.parameters.values)
+        try write(adapters: set, baseModelName: baseModelName, to: directory)
     }
 
     /// `base_model_name_or_path` for a MODEL spec: the Hub id for `smollm2`, an absolute path for files.

@@ -25,14 +25,21 @@ import Testing
         FileManager.default.temporaryDirectory.appendingPathComponent("tinh-dp-\(name)-\(UUID().uuidString)").path
     }
 
-    @Test func twoAndFourRanksFollowTheOneRankTrajectory() throws {
+    /// Each method's settings on top of the shared ones (a later option wins).
+    static let methodArgs: [String: [String]] = [
+        "lora": [],
+        "vera": ["--method", "vera", "--rank", "32", "--vera-seed", "7", "--lr", "1e-2"],
+    ]
+
+    @Test(arguments: ["lora", "vera"]) func twoAndFourRanksFollowTheOneRankTrajectory(method: String) throws {
+        let extra = try #require(Self.methodArgs[method])
         let oneOut = outDir("1")
         var manyOut: [Int: String] = [:]
-        let one = try train(ranks: 1, out: oneOut)
+        let one = try train(ranks: 1, out: oneOut, extra: extra)
         #expect(one.count == 20)
         for ranks in [2, 4] {
             manyOut[ranks] = outDir("\(ranks)")
-            let many = try train(ranks: ranks, out: manyOut[ranks]!)
+            let many = try train(ranks: ranks, out: manyOut[ranks]!, extra: extra)
             #expect(many.count == 20)
             for (a, b) in zip(one, many) {
                 let la = try #require(a["loss"] as? Double), lb = try #require(b["loss"] as? Double)

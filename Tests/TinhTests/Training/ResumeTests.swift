@@ -13,11 +13,21 @@ import Testing
         FileManager.default.temporaryDirectory.appendingPathComponent("tinh-resume-\(name)-\(UUID().uuidString)").path
     }
 
-    @Test func killedAtStepSevenAndResumedIsBitIdentical() throws {
+    /// Each method's settings on top of the shared ones (a later option wins).
+    static let methodArgs: [String: [String]] = [
+        "lora": [],
+        "vera": ["--method", "vera", "--rank", "32", "--vera-seed", "3", "--lr", "2e-2"],
+    ]
+
+    /// For VeRA the resumed process regenerates the projections from the seed: the exported
+    /// vera_A/vera_B must come out byte-identical too.
+    @Test(arguments: ["lora", "vera"]) func killedAtStepSevenAndResumedIsBitIdentical(method: String) throws {
         let dataDir = URL(fileURLWithPath: temp("data"))
         try DemoTask.write(to: dataDir, trainCount: 40, validCount: 4, seed: 2)
         let data = dataDir.appendingPathComponent("train.jsonl").path
         let whole = temp("whole"), cut = temp("cut")
+        let method = try #require(Self.methodArgs[method])
+        func args(_ out: String, _ data: String) -> [String] { self.args(out, data) + method }
         let a = try TestProcess.run([TestProcess.tinh] + args(whole, data))
         #expect(a.status == 0, "\(a.output)")
 
