@@ -12,9 +12,11 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public var layers: [Int]?
     /// Seed of the adapter's initial values.
     public var seed: UInt64
+    /// LoRA-FA: project B's gradient by (r/α)²·(A·Aᵀ)⁻¹ as PEFT's LoRA-FA optimizer does.
+    public var loraFAProjection: Bool
 
     public init(method: String = "lora", rank: Int = 8, alpha: Float = 16, rsLoRA: Bool = false,
-                targets: [String] = ["q", "v"], layers: [Int]? = nil, seed: UInt64 = 0) {
+                targets: [String] = ["q", "v"], layers: [Int]? = nil, seed: UInt64 = 0, loraFAProjection: Bool = false) {
         self.method = method
         self.rank = rank
         self.alpha = alpha
@@ -22,6 +24,19 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         self.targets = targets
         self.layers = layers
         self.seed = seed
+        self.loraFAProjection = loraFAProjection
+    }
+
+    enum CodingKeys: String, CodingKey { case method, rank, alpha, rsLoRA, targets, layers, seed, loraFAProjection }
+
+    /// Fields added after the first release are optional in older files.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(method: try c.decode(String.self, forKey: .method), rank: try c.decode(Int.self, forKey: .rank),
+                  alpha: try c.decode(Float.self, forKey: .alpha), rsLoRA: try c.decode(Bool.self, forKey: .rsLoRA),
+                  targets: try c.decode([String].self, forKey: .targets), layers: try c.decodeIfPresent([Int].self, forKey: .layers),
+                  seed: try c.decode(UInt64.self, forKey: .seed),
+                  loraFAProjection: try c.decodeIfPresent(Bool.self, forKey: .loraFAProjection) ?? false)
     }
 
     /// s in y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ.
@@ -56,6 +71,9 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
 
     /// Checks the settings against the model they will be attached to.
     public func validate(for config: LlamaConfig) throws {
+        if loraFAProjection, method != "lora-fa" {
+            throw TinhError.invalidInput("--lora-fa-projection applies to --method lora-fa only (this run uses \(method))")
+        }
         guard rank > 0 else { throw TinhError.invalidInput("--rank must be positive, got \(rank)") }
         guard alpha > 0, alpha.isFinite else { throw TinhError.invalidInput("--alpha must be positive, got \(alpha)") }
         guard !targets.isEmpty else { throw TinhError.invalidInput("--targets is empty; choose from \(Self.targetOrder.joined(separator: ","))") }

@@ -14,6 +14,7 @@ enum AdapterConfigDiff {
         compare("targets", saved.targets.joined(separator: ","), current.targets.joined(separator: ","))
         compare("layers", layers(saved.layers), layers(current.layers))
         compare("seed", "\(saved.seed)", "\(current.seed)")
+        compare("lora-fa-projection", "\(saved.loraFAProjection)", "\(current.loraFAProjection)")
         return out
     }
 }

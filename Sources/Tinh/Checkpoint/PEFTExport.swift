@@ -11,8 +11,8 @@ public enum PEFTExport {
     /// Exports the adapters attached to a model.
     public static func write(adapters: AdapterSet, baseModelName: String?, to directory: URL) throws {
         let p = adapters.parameters
-        try write(config: adapters.config, tensors: AdapterTensors.views(of: p.values, slots: p.slots),
-                  baseModelName: baseModelName, to: directory)
+        let tensors = AdapterTensors.views(of: p.values, slots: p.slots).merging(adapters.frozenTensors()) { a, _ in a }
+        try write(config: adapters.config, tensors: tensors, baseModelName: baseModelName, to: directory)
     }
 
     /// Exports a saved checkpoint (verified first) without loading the model. A nil
