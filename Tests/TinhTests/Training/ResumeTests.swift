@@ -2,10 +2,10 @@ import Foundation
 import Testing
 @testable import Tinh
 
-/// A run killed mid-way and resumed ends bit-identical to a run never stopped.
+/// A run killed mid-way and resumed ends bit-identical to a run never stopped, for every method.
 @Suite(.serialized) struct ResumeTests {
-    func args(_ out: String, _ data: String) -> [String] {
-        ["train", "--model", "tiny:4", "--data", data, "--out", out, "--steps", "12", "--batch", "4", "--seq", "48",
+    func args(_ out: String, _ data: String, method: String = "lora") -> [String] {
+        ["train", "--method", method, "--model", "tiny:4", "--data", data, "--out", out, "--steps", "12", "--batch", "4", "--seq", "48",
          "--lr", "5e-3", "--targets", "q,v,down", "--save-every", "3", "--keep-last", "2", "--warmup", "2"]
     }
 
@@ -13,20 +13,20 @@ import Testing
         FileManager.default.temporaryDirectory.appendingPathComponent("tinh-resume-\(name)-\(UUID().uuidString)").path
     }
 
-    @Test func killedAtStepSevenAndResumedIsBitIdentical() throws {
+    @Test(arguments: DataParallelTests.methods) func killedAtStepSevenAndResumedIsBitIdentical(method: String) throws {
         let dataDir = URL(fileURLWithPath: temp("data"))
         try DemoTask.write(to: dataDir, trainCount: 40, validCount: 4, seed: 2)
         let data = dataDir.appendingPathComponent("train.jsonl").path
         let whole = temp("whole"), cut = temp("cut")
-        let a = try TestProcess.run([TestProcess.tinh] + args(whole, data))
+        let a = try TestProcess.run([TestProcess.tinh] + args(whole, data, method: method))
         #expect(a.status == 0, "\(a.output)")
 
-        let killed = try TestProcess.run([TestProcess.tinh] + args(cut, data), environment: ["TINH_TEST_KILL_AFTER_STEP": "7"])
+        let killed = try TestProcess.run([TestProcess.tinh] + args(cut, data, method: method), environment: ["TINH_TEST_KILL_AFTER_STEP": "7"])
         #expect(killed.status != 0, "the run was meant to die: \(killed.output)")
         #expect(try String(contentsOfFile: cut + "/checkpoints/latest", encoding: .utf8).contains("step-00000006"))
         #expect(!FileManager.default.fileExists(atPath: cut + "/adapter"), "no export from a killed run")
 
-        let resumed = try TestProcess.run([TestProcess.tinh] + args(cut, data) + ["--resume"])
+        let resumed = try TestProcess.run([TestProcess.tinh] + args(cut, data, method: method) + ["--resume"])
         #expect(resumed.status == 0, "\(resumed.output)")
         #expect(resumed.output.contains("resuming after step 6"), "\(resumed.output)")
         let x = try Data(contentsOf: URL(fileURLWithPath: whole + "/adapter/adapter_model.safetensors"))
