@@ -42,6 +42,7 @@ public final class Trainer {
         self.adapters = adapterSet
         var initial = Fingerprint()
         initial.combine(sampling: adapterSet.parameters.values.data, count: adapterSet.parameters.count, stride: 1)
+        for (_, t) in adapterSet.frozenTensors().sorted(by: { $0.key < $1.key }) { initial.combine(sampling: t.data, count: t.count, stride: 1) }
         try RankAgreement.check([
             "config": String(decoding: try JSONEncoder.sorted.encode(config), as: UTF8.self),
             "model": model.model.fingerprint,
