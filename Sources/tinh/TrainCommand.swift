@@ -16,13 +16,14 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Share of --data held out for validation when there is no --valid.") var validFraction = 0.05
     @Option(help: "Output directory.") var out: String
 
-    @Option(help: "Adapter method: lora or vera.") var method = "lora"
+    @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains) or vera.") var method = "lora"
     @Option(help: "Adapter rank r (VeRA: the shared projections' rank, typically 256-1024).") var rank = 8
     @Option(help: "Adapter scale numerator α (scale α/r).") var alpha: Float = 16
     @Flag(help: "Scale by α/√r (rsLoRA).") var rslora = false
     @Option(help: "Projections to adapt: any of q,k,v,o,gate,up,down.") var targets = "q,v"
     @Option(help: "Blocks to adapt, e.g. 0-11 or 0,5,7 (default: all).") var layers: String?
-    @Option(help: "LoRA+: learning-rate ratio of B to A.") var loraPlusRatio: Float = 1
+    @Option(help: "LoRA+: learning-rate ratio of B to A (default 16 for lora-plus, 1 otherwise; no effect with lora-fa).") var loraplusRatio: Float?
+    @Flag(help: "LoRA-FA: project B's gradient by (r/α)²·(A·Aᵀ)⁻¹ as PEFT's LoRA-FA optimizer does.") var loraFaProjection = false
     @Option(help: "VeRA: seed of the shared frozen projections A and B (PEFT's projection_prng_key; default 0).") var veraSeed: UInt64?
     @Option(help: "VeRA: initial value of the trainable d vectors (PEFT's d_initial; default 0.1).") var veraDInit: Float?
 
@@ -87,13 +88,13 @@ struct TrainCommand: ParsableCommand {
         var adapter = AdapterConfig(method: method, rank: self.rank, alpha: alpha, rsLoRA: rslora,
                                     targets: targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
                                     layers: try layers.map(AdapterConfig.parseLayers), seed: seed,
-                                    veraSeed: veraSeed, veraDInit: veraDInit)
+                                    veraSeed: veraSeed, veraDInit: veraDInit, loraFAProjection: loraFaProjection)
         var c = TrainConfig(model: model, data: data, out: out, adapter: adapter)
         c.valid = valid
         c.validFraction = validFraction
         c.steps = steps; c.batch = batch; c.gradAccum = gradAccum; c.seq = seq
         c.lr = lr; c.schedule = schedule; c.warmup = warmup; c.minLRRatio = minLrRatio
-        c.weightDecay = weightDecay; c.maxGradNorm = maxGradNorm; c.loraPlusRatio = loraPlusRatio; c.seed = seed
+        c.weightDecay = weightDecay; c.maxGradNorm = maxGradNorm; c.loraPlusRatio = loraplusRatio ?? c.loraPlusRatio; c.seed = seed
         c.trainOnPrompt = trainOnPrompt; c.pack = pack; c.skipBadLines = skipBadLines
         c.evalEvery = evalEvery; c.saveEvery = saveEvery; c.keepLast = keepLast; c.logEvery = logEvery; c.maxBadSteps = maxBadSteps
         // Testing aid: TINH_TEST_RANK_SEED="RANK:SEED" gives one rank another seed, to show that

@@ -8,8 +8,17 @@ public protocol Adapter: LinearAdapter {
     /// Writes initial values into its slots (after the buffer is sealed), drawing from `rng`.
     func initialize(rng: inout SeededGenerator)
 
+    /// Runs on every rank after the all-reduce, averaging and clipping, right before the optimizer
+    /// step; may rewrite this adapter's gradients (LoRA-FA's projection).
+    func beforeOptimizerStep()
+
     /// Runs on every rank after each optimizer step (`step` is 0-based). Delta-LoRA moves W here.
     func afterOptimizerStep(step: Int)
+
+    /// Tensors of the adapter that do not train (LoRA-FA's A), by name within the module
+    /// ("lora_A.weight"). They are exported with the trained ones and written into checkpoints,
+    /// where resume checks that the ones regenerated from the seed match bit for bit.
+    func frozenTensors() -> [String: Tensor]
 
     /// State beyond the flat parameters that a checkpoint must keep for a bit-exact resume
     /// (e.g. Delta-LoRA's change to W), by name; and its restore.
@@ -19,10 +28,17 @@ public protocol Adapter: LinearAdapter {
     /// Frozen tensors the PEFT export writes besides the slots, by PEFT key (VeRA's shared
     /// projections). Several adapters may return the same key; it then names the same tensor.
     func exportTensors() -> [String: Tensor]
+
+    /// The trainable-parameter count the method's formula gives for these adapted (in, out)
+    /// shapes, shown at the start of a run next to the actual count; nil when no formula is stated.
+    static func expectedTrainableCount(config: AdapterConfig, shapes: [(in: Int, out: Int)]) -> Int?
 }
 
 extension Adapter {
+    public func beforeOptimizerStep() {}
     public func afterOptimizerStep(step: Int) {}
+    public func frozenTensors() -> [String: Tensor] { [:] }
+    public static func expectedTrainableCount(config: AdapterConfig, shapes: [(in: Int, out: Int)]) -> Int? { nil }
     public func extraState() -> [String: Tensor] { [:] }
     public func restoreExtraState(_ tensors: [String: Tensor]) throws {}
     public func exportTensors() -> [String: Tensor] { [:] }
@@ -33,10 +49,16 @@ public enum AdapterMethods {
     public static let all: [String: Adapter.Type] = [
         "lora": LoRA.self,
         "vera": VeRA.self,
+        "lora-plus": LoRA.self,
+        "lora-fa": LoRAFA.self,
     ]
 
     /// Every method, LoRA first, then by name.
     public static var names: [String] { ["lora"] + all.keys.filter { $0 != "lora" }.sorted() }
+
+    /// Methods whose export is an ordinary PEFT LoRA adapter (LoRA+ only changes the optimizer;
+    /// LoRA-FA's frozen A is exported with B).
+    public static let exportedAsPEFTLoRA: Set<String> = ["lora", "lora-plus", "lora-fa"]
 
     public static func type(named name: String) throws -> Adapter.Type {
         guard let t = all[name] else {

@@ -18,9 +18,12 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     /// VeRA: initial value of every d entry (PEFT's d_initial); nil = 0.1.
     public var veraDInit: Float?
 
+    /// LoRA-FA: project B's gradient by (r/α)²·(A·Aᵀ)⁻¹ as PEFT's LoRA-FA optimizer does.
+    public var loraFAProjection: Bool
+
     public init(method: String = "lora", rank: Int = 8, alpha: Float = 16, rsLoRA: Bool = false,
                 targets: [String] = ["q", "v"], layers: [Int]? = nil, seed: UInt64 = 0,
-                veraSeed: UInt64? = nil, veraDInit: Float? = nil) {
+                veraSeed: UInt64? = nil, veraDInit: Float? = nil, loraFAProjection: Bool = false) {
         self.method = method
         self.rank = rank
         self.alpha = alpha
@@ -30,6 +33,21 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         self.seed = seed
         self.veraSeed = veraSeed
         self.veraDInit = veraDInit
+        self.loraFAProjection = loraFAProjection
+    }
+
+    enum CodingKeys: String, CodingKey { case method, rank, alpha, rsLoRA, targets, layers, seed, veraSeed, veraDInit, loraFAProjection }
+
+    /// Fields added after the first release are optional in older files.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(method: try c.decode(String.self, forKey: .method), rank: try c.decode(Int.self, forKey: .rank),
+                  alpha: try c.decode(Float.self, forKey: .alpha), rsLoRA: try c.decode(Bool.self, forKey: .rsLoRA),
+                  targets: try c.decode([String].self, forKey: .targets), layers: try c.decodeIfPresent([Int].self, forKey: .layers),
+                  seed: try c.decode(UInt64.self, forKey: .seed),
+                  veraSeed: try c.decodeIfPresent(UInt64.self, forKey: .veraSeed),
+                  veraDInit: try c.decodeIfPresent(Float.self, forKey: .veraDInit),
+                  loraFAProjection: try c.decodeIfPresent(Bool.self, forKey: .loraFAProjection) ?? false)
     }
 
     public var veraProjectionSeed: UInt64 { veraSeed ?? 0 }
@@ -67,6 +85,9 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
 
     /// Checks the settings against the model they will be attached to.
     public func validate(for config: LlamaConfig) throws {
+        if loraFAProjection, method != "lora-fa" {
+            throw TinhError.invalidInput("--lora-fa-projection applies to --method lora-fa only (this run uses \(method))")
+        }
         guard rank > 0 else { throw TinhError.invalidInput("--rank must be positive, got \(rank)") }
         guard alpha > 0, alpha.isFinite else { throw TinhError.invalidInput("--alpha must be positive, got \(alpha)") }
         guard !targets.isEmpty else { throw TinhError.invalidInput("--targets is empty; choose from \(Self.targetOrder.joined(separator: ","))") }

@@ -6,6 +6,8 @@ public final class AdapterSet {
     /// Adapted module names in model order, and their adapters.
     public let modules: [(name: String, adapter: Adapter)]
     private let linears: [Linear]
+    /// The method's type, for its static facts (the expected trainable count).
+    public let method: Adapter.Type
 
     /// Attaches `config.method` to every targeted Linear of `model`; replaces any earlier adapter.
     public init(model: LlamaModel, config: AdapterConfig) throws {
@@ -30,6 +32,26 @@ public final class AdapterSet {
         self.parameters = parameters
         self.modules = modules
         self.linears = linears
+        self.method = type
+    }
+
+    /// The method's formula for the trainable count on these modules (nil: none stated).
+    public var expectedTrainableCount: Int? {
+        method.expectedTrainableCount(config: config, shapes: linears.map { (in: $0.inFeatures, out: $0.outFeatures) })
+    }
+
+    /// Before each optimizer step, on every rank, after the gradients are final.
+    public func beforeOptimizerStep() {
+        for (_, adapter) in modules { adapter.beforeOptimizerStep() }
+    }
+
+    /// Every adapter's frozen tensors under their export names.
+    public func frozenTensors() -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for (name, adapter) in modules {
+            for (key, tensor) in adapter.frozenTensors() { out[PEFTNames.module(name) + "." + key] = tensor }
+        }
+        return out
     }
 
     /// After each optimizer step, on every rank, in module order.

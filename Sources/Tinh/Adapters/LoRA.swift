@@ -10,8 +10,8 @@ public final class LoRA: Adapter {
     let slotA: Int
     let slotB: Int
     /// x·Aᵀ of the last training forward, and scratch for its gradient: [rows, r] each.
-    private let xA = GrowableBuffer()
-    private let dxA = GrowableBuffer()
+    private let xA: GrowableBuffer
+    private let dxA: GrowableBuffer
 
     public init(linear: Linear, config: AdapterConfig, parameters: AdapterParameters) throws {
         let r = config.rank
@@ -23,9 +23,16 @@ public final class LoRA: Adapter {
         inFeatures = linear.inFeatures
         outFeatures = linear.outFeatures
         self.parameters = parameters
+        xA = GrowableBuffer(.kept, in: linear.activationMemory)
+        dxA = GrowableBuffer(.scratch, in: linear.activationMemory)
         let key = PEFTNames.module(linear.name)
         slotA = parameters.reserve(name: key + ".lora_A.weight", shape: [r, inFeatures], group: "lora_A")
         slotB = parameters.reserve(name: key + ".lora_B.weight", shape: [outFeatures, r], group: "lora_B")
+    }
+
+    /// Σ r·(in + out) over the adapted projections.
+    public static func expectedTrainableCount(config: AdapterConfig, shapes: [(in: Int, out: Int)]) -> Int? {
+        shapes.reduce(0) { $0 + config.rank * ($1.in + $1.out) }
     }
 
     public func initialize(rng: inout SeededGenerator) {
@@ -41,6 +48,8 @@ public final class LoRA: Adapter {
         BLAS.gemm(.none, .transpose, m: rows, n: rank, k: inFeatures, a: x, b: a, c: xa)
         BLAS.gemm(.none, .transpose, m: rows, n: outFeatures, k: rank, alpha: scale, a: xa, b: b, beta: 1, c: y)
     }
+
+    public func activationFloats(rows: Int) -> (kept: Int, scratch: Int) { (rows * rank, rows * rank) }
 
     public func backward(linear: Linear, x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, rows: Int) {
         let a = parameters.value(slotA), b = parameters.value(slotB)

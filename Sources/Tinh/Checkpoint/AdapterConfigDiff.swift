@@ -18,6 +18,7 @@ enum AdapterConfigDiff {
         if saved.veraInitialD.bitPattern != current.veraInitialD.bitPattern {
             compare("vera d init", "\(saved.veraInitialD)", "\(current.veraInitialD)")
         }
+        compare("lora-fa-projection", "\(saved.loraFAProjection)", "\(current.loraFAProjection)")
         return out
     }
 }

@@ -13,7 +13,8 @@ enum AdapterTensors {
     }
 
     /// Checks that `file` holds exactly the tensors `slots` need (names with `suffix`, shapes),
-    /// and nothing else but `alsoAllowed` names. `key` maps a file name to the slot name it stands for (PEFT spellings).
+    /// and nothing else but `alsoAllowed` names (frozen tensors, checked separately). `key` maps a
+    /// file name to the slot name it stands for (PEFT spellings).
     static func check(_ file: SafeTensorsFile, slots: [AdapterParameters.Slot], suffix: String = "",
                       key: (String) -> String = { $0 }, requireF32: Bool = true,
                       alsoAllowed: Set<String> = []) throws -> [String: String] {
@@ -55,6 +56,18 @@ enum AdapterTensors {
             let stored = names[slot.name + suffix] ?? slot.name + suffix
             let t = try file.tensor(stored)
             (buffer.data + slot.offset).update(from: t.data, count: slot.count)
+        }
+    }
+
+    /// The frozen tensors `expected` (regenerated from the seed) must be in `file` bit for bit:
+    /// a resumed run then continues with exactly the A it was trained with.
+    static func checkIdentical(_ file: SafeTensorsFile, _ expected: [String: Tensor]) throws {
+        for (name, tensor) in expected.sorted(by: { $0.key < $1.key }) {
+            guard file.info(name) != nil else { throw TinhError.badFile(path: file.path, reason: "missing frozen tensor '\(name)'") }
+            let stored = try file.tensor(name)
+            guard stored.shape == tensor.shape, memcmp(stored.data, tensor.data, tensor.count * MemoryLayout<Float>.stride) == 0 else {
+                throw TinhError.badFile(path: file.path, reason: "frozen tensor '\(name)' differs from the one regenerated from the seed")
+            }
         }
     }
 }

@@ -75,7 +75,9 @@ public enum Checkpoints {
         try AtomicDirectory.create(at: target, marker: marker) { tmp in
             let adapterPath = tmp.appendingPathComponent(adapterFile).path
             let optimizerPath = tmp.appendingPathComponent(optimizerFile).path
-            try SafeTensorsWriter.write(AdapterTensors.views(of: parameters.values, slots: parameters.slots),
+            // Frozen tensors (LoRA-FA's A) ride along, so `tinh export --checkpoint` has the whole adapter.
+            let values = AdapterTensors.views(of: parameters.values, slots: parameters.slots).merging(adapters.frozenTensors()) { a, _ in a }
+            try SafeTensorsWriter.write(values,
                                         metadata: ["format": "tinh-adapter", "method": adapters.config.method], to: adapterPath)
             let moments = AdapterTensors.views(of: optimizer.m, slots: parameters.slots, suffix: firstMomentSuffix)
                 .merging(AdapterTensors.views(of: optimizer.v, slots: parameters.slots, suffix: secondMomentSuffix)) { a, _ in a }
@@ -121,7 +123,9 @@ public enum Checkpoints {
             throw TinhError.invalidInput("checkpoint: the optimizer has \(optimizer.m.count) moments for \(parameters.count) adapter parameters")
         }
         let slots = parameters.slots
-        let valueNames = try AdapterTensors.check(checkpoint.adapter, slots: slots)
+        let frozen = adapters.frozenTensors()
+        let valueNames = try AdapterTensors.check(checkpoint.adapter, slots: slots, alsoAllowed: Set(frozen.keys))
+        try AdapterTensors.checkIdentical(checkpoint.adapter, frozen)
         let momentNames = try momentFileNames(checkpoint.optimizer, slots: slots)
         try AdapterTensors.copy(from: checkpoint.adapter, names: valueNames, slots: slots, into: parameters.values)
         try AdapterTensors.copy(from: checkpoint.optimizer, names: momentNames, slots: slots, suffix: firstMomentSuffix, into: optimizer.m)

@@ -51,7 +51,7 @@ public struct PEFTAdapterConfig: Codable, Equatable {
 
     /// The config of a Tinh LoRA adapter.
     public init(_ config: AdapterConfig, baseModelName: String?) throws {
-        guard config.method == "lora" else {
+        guard AdapterMethods.exportedAsPEFTLoRA.contains(config.method) else {
             throw TinhError.unsupported("PEFT export of method '\(config.method)' (Tinh exports LoRA)")
         }
         r = config.rank

@@ -13,7 +13,8 @@ public enum PEFTExport {
     /// Exports the adapters attached to a model.
     public static func write(adapters: AdapterSet, baseModelName: String?, to directory: URL) throws {
         let p = adapters.parameters
-        var tensors = AdapterTensors.views(of: p.values, slots: p.slots)
+        // The trainable slots, each module's frozen tensors (LoRA-FA's A) and tensors the modules share (VeRA's projections).
+        var tensors = AdapterTensors.views(of: p.values, slots: p.slots).merging(adapters.frozenTensors()) { a, _ in a }
         for (_, adapter) in adapters.modules {
             tensors.merge(adapter.exportTensors()) { first, _ in first }
         }

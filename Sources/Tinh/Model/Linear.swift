@@ -14,14 +14,17 @@ public final class Linear {
     public var weightGrad: Tensor?
     /// When set, backward accumulates dL/db [out] (+=).
     public var biasGrad: Tensor?
+    /// Where the adapter's activation buffers report their size (the model's; a lone Linear has its own).
+    public let activationMemory: ActivationMemory
 
-    /// Whether backward reads the saved input (for dW or an adapter); otherwise it needs only dy.
-    public var backwardNeedsInput: Bool { weightGrad != nil || biasGrad != nil || adapter != nil }
+    /// Whether backward reads the saved input (for dW, or an adapter that needs it); otherwise it
+    /// needs only dy, and the model neither keeps nor recomputes the input for it.
+    public var backwardNeedsInput: Bool { weightGrad != nil || (adapter?.needsInputForBackward ?? false) }
 
     private var savedInput: UnsafePointer<Float>?
     private var savedRows = 0
 
-    public init(name: String, weight: Tensor, bias: Tensor? = nil) {
+    public init(name: String, weight: Tensor, bias: Tensor? = nil, memory: ActivationMemory? = nil) {
         precondition(weight.rank == 2, "Linear weight must be 2-D")
         precondition(bias == nil || bias!.count == weight.shape[0], "bias size must equal out features")
         self.name = name
@@ -29,6 +32,7 @@ public final class Linear {
         self.bias = bias
         outFeatures = weight.shape[0]
         inFeatures = weight.shape[1]
+        activationMemory = memory ?? ActivationMemory()
     }
 
     /// y [rows, out] = x [rows, in] · Wᵀ (+ b) (+ adapter). `x` must stay valid until `backward`.
@@ -47,7 +51,8 @@ public final class Linear {
     }
 
     /// dx [rows, in] = dy [rows, out] · W (written, or added when `accumulate`), plus the adapter's
-    /// term; also dW += dyᵀ·x and db += Σ dy when those gradients were requested.
+    /// term; also dW += dyᵀ·x and db += Σ dy when those gradients were requested. The saved input's
+    /// contents are valid here only when `backwardNeedsInput` (the model restores it only then).
     public func backward(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         guard let x = savedInput else { preconditionFailure("\(name): backward without forward") }
         let rows = savedRows

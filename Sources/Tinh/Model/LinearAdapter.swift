@@ -5,8 +5,11 @@
 ///     backward: dx = dy·W,       then adapter.backward accumulates its parameter gradients
 ///                                (into its own storage, e.g. a view of one flat buffer) and adds its term to dx
 ///
-/// `x` is the Linear's saved input; it stays valid from a training forward to the matching backward.
-/// An adapter saves whatever else it needs (e.g. x·Aᵀ) in its own buffers, sized by `rows`.
+/// `x` is the Linear's saved input; it stays valid from a training forward to the matching backward
+/// when `needsInputForBackward` is true. An adapter that does not need it (LoRA-FA keeps only x·Aᵀ)
+/// says so, and then the model neither keeps nor recomputes x for backward: its contents in
+/// `backward` are unspecified. An adapter saves whatever else it needs in its own buffers, sized by
+/// `rows`, created as `GrowableBuffer(.kept, in: linear.activationMemory)` so the model counts them.
 public protocol LinearAdapter: AnyObject {
     /// Adds the adapter's term to `y` [rows, out]. `training` is false for inference (no dropout, and
     /// nothing needs saving for backward).
@@ -14,4 +17,16 @@ public protocol LinearAdapter: AnyObject {
 
     /// Given `dy` [rows, out], accumulates parameter gradients and adds dL/dx to `dx` [rows, in].
     func backward(linear: Linear, x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, rows: Int)
+
+    /// Whether `backward` reads `x`. Default true.
+    var needsInputForBackward: Bool { get }
+
+    /// Floats a training forward over `rows` rows makes this adapter keep for backward, and the
+    /// scratch its backward uses (for the start-of-run memory estimate). Default none.
+    func activationFloats(rows: Int) -> (kept: Int, scratch: Int)
+}
+
+extension LinearAdapter {
+    public var needsInputForBackward: Bool { true }
+    public func activationFloats(rows: Int) -> (kept: Int, scratch: Int) { (0, 0) }
 }

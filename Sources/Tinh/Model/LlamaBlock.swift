@@ -22,19 +22,20 @@ public final class LlamaBlock {
     public let q: Linear, k: Linear, v: Linear, o: Linear
     public let gate: Linear, up: Linear, down: Linear
     let config: LlamaConfig
-    let acts = BlockActivations()
+    let acts: BlockActivations
 
-    init(index i: Int, config c: LlamaConfig, table: WeightTable) throws {
+    init(index i: Int, config c: LlamaConfig, table: WeightTable, memory: ActivationMemory? = nil) throws {
         let p = LlamaConfig.blockPrefix(i)
         let hid = c.hiddenSize, qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
         // Any projection may carry a bias (Llama's attention_bias/mlp_bias); Qwen2-style configs require q/k/v ones.
         func linear(_ sub: String, _ out: Int, _ inp: Int, biasRequired: Bool = false) throws -> Linear {
             let name = p + sub
             let b = biasRequired ? try table.require(name + ".bias", [out]) : try table.optional(name + ".bias", [out])
-            return Linear(name: name, weight: try table.require(name + ".weight", [out, inp]), bias: b)
+            return Linear(name: name, weight: try table.require(name + ".weight", [out, inp]), bias: b, memory: memory)
         }
         index = i
         config = c
+        acts = BlockActivations(memory: memory)
         inputNorm = NormWeight(name: p + "input_layernorm.weight", weight: try table.require(p + "input_layernorm.weight", [hid]))
         postAttentionNorm = NormWeight(name: p + "post_attention_layernorm.weight",
                                        weight: try table.require(p + "post_attention_layernorm.weight", [hid]))
@@ -60,8 +61,11 @@ public final class LlamaBlock {
         var shape = AttentionShape(batch: batch, seqQ: seq, past: past, heads: c.numHeads,
                                    kvHeads: c.numKVHeads, headDim: c.headDim,
                                    kvBatchStride: cache.map { $0.maxTokens * kvDim })
-        a.reserve(rows: rows, probs: training ? shape.probsCount : 0, config: c)
+        // o_proj's input is kept only when its backward will read it (a dW, or an adapter that needs x).
+        let keepAttnOut = training && o.backwardNeedsInput
+        a.reserve(rows: rows, probs: training ? shape.probsCount : 0, keepAttnOut: keepAttnOut, config: c)
         let probs = training ? a.probs.ptr : ws.probs.reserve(shape.scratchCount)
+        let attnOut = keepAttnOut ? a.attnOut.ptr : ws.attnOut.reserve(rows * c.numHeads * c.headDim)
         ws.proj.reserve(rows * hid); ws.ln.reserve(rows * hid); ws.h.reserve(rows * c.intermediateSize)
 
         RMSNorm.forward(out: ws.ln.ptr, rstd: a.rstd1.ptr, inp: x, weight: inputNorm.weight.data,
@@ -83,9 +87,9 @@ public final class LlamaBlock {
         } else {
             shape.kvBatchStride = seq * kvDim
         }
-        Attention.forward(out: a.attnOut.ptr, probs: probs, q: a.q.ptr, k: keys, v: values, shape: shape, saveProbs: training)
+        Attention.forward(out: attnOut, probs: probs, q: a.q.ptr, k: keys, v: values, shape: shape, saveProbs: training)
 
-        o.forward(a.attnOut.ptr, ws.proj.ptr, rows: rows, training: training)
+        o.forward(attnOut, ws.proj.ptr, rows: rows, training: training)
         add(a.res2.ptr, x, ws.proj.ptr, rows * hid)
         RMSNorm.forward(out: ws.ln.ptr, rstd: a.rstd2.ptr, inp: a.res2.ptr, weight: postAttentionNorm.weight.data,
                         rows: rows, dim: hid, eps: c.rmsNormEps)

@@ -14,7 +14,9 @@ public final class LlamaModel {
     public let lmHead: Linear
     public let isTied: Bool
     let rope: RoPE
-    let ws = Workspace()
+    /// What the activation buffers below (and the adapters' saved products) hold, counted as they grow.
+    public let activationMemory = ActivationMemory()
+    let ws: Workspace
     /// residual[l] is block l's input [rows, hidden]; residual[numLayers] is the last block's output.
     let residual: [GrowableBuffer]
     /// dL/d(embed_tokens), when requested through `requestGradient(for:)`.
@@ -31,21 +33,24 @@ public final class LlamaModel {
         try config.validate()
         guard config.maxPositions > 0 else { throw TinhError.invalidInput("model config: max_position_embeddings must be positive") }
         let table = WeightTable(weights: weights)
+        let memory = activationMemory
         self.config = config
         embedTokens = try table.require("model.embed_tokens.weight", [config.vocabSize, config.hiddenSize])
-        blocks = try (0..<config.numLayers).map { try LlamaBlock(index: $0, config: config, table: table) }
+        blocks = try (0..<config.numLayers).map { try LlamaBlock(index: $0, config: config, table: table, memory: memory) }
         finalNorm = NormWeight(name: "model.norm.weight", weight: try table.require("model.norm.weight", [config.hiddenSize]))
         if let head = try table.optional("lm_head.weight", [config.vocabSize, config.hiddenSize]), !config.tieWordEmbeddings {
-            lmHead = Linear(name: "lm_head", weight: head)
+            lmHead = Linear(name: "lm_head", weight: head, memory: memory)
             isTied = false
         } else if config.tieWordEmbeddings {
-            lmHead = Linear(name: "lm_head", weight: embedTokens)
+            lmHead = Linear(name: "lm_head", weight: embedTokens, memory: memory)
             isTied = true
         } else {
             throw TinhError.invalidInput("model weights: missing tensor 'lm_head.weight' (tie_word_embeddings is false)")
         }
         rope = RoPE(headDim: config.headDim, maxPositions: config.maxPositions, theta: config.ropeTheta)
-        residual = (0...config.numLayers).map { _ in GrowableBuffer() }
+        // Block inputs are kept for backward; the last block's output is only copied into the loss path.
+        residual = (0...config.numLayers).map { GrowableBuffer($0 < config.numLayers ? .kept : .scratch, in: memory) }
+        ws = Workspace(memory: memory)
     }
 
     /// Every projection, in block order then lm_head; names are Hugging Face module names.

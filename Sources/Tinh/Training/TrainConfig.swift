@@ -27,8 +27,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var epsilon: Float = 1e-8
     /// Global-norm clipping (0 = off).
     public var maxGradNorm: Float = 1
-    /// LoRA+: learning-rate multiplier of B over A (1 = plain LoRA).
-    public var loraPlusRatio: Float = 1
+    /// LoRA+: learning-rate multiplier of B over A (1 = plain LoRA). Defaults by method
+    /// (`LoRAPlus.defaultRatio`: 16 for lora-plus, else 1); a no-op when A does not train.
+    public var loraPlusRatio: Float
     /// Data order and split.
     public var seed: UInt64 = 0
 
@@ -50,6 +51,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         self.data = data
         self.out = out
         self.adapter = adapter
+        loraPlusRatio = LoRAPlus.defaultRatio(method: adapter.method)
     }
 
     /// Checks what can be checked before loading anything.
@@ -68,7 +70,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try need(validFraction >= 0 && validFraction < 1, "--valid-fraction must be in [0, 1)")
         try need(evalEvery >= 0 && saveEvery >= 0 && logEvery > 0 && keepLast > 0 && maxBadSteps >= 0,
                  "--eval-every, --save-every must be ≥ 0 and --log-every, --keep-last positive")
-        try need(loraPlusRatio > 0, "--lora-plus-ratio must be positive")
+        try need(loraPlusRatio > 0 && loraPlusRatio.isFinite, "--loraplus-ratio must be positive and finite")
     }
 
     public func microBatch(worldSize: Int) -> Int { batch / worldSize / gradAccum }

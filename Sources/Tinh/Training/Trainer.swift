@@ -44,6 +44,7 @@ public final class Trainer {
         self.adapters = adapterSet
         var initial = Fingerprint()
         initial.combine(sampling: adapterSet.parameters.values.data, count: adapterSet.parameters.count, stride: 1)
+        for (_, t) in adapterSet.frozenTensors().sorted(by: { $0.key < $1.key }) { initial.combine(sampling: t.data, count: t.count, stride: 1) }
         try RankAgreement.check([
             "config": String(decoding: try JSONEncoder.sorted.encode(config), as: UTF8.self),
             "model": model.model.fingerprint,
@@ -51,7 +52,7 @@ public final class Trainer {
             "adapter init": initial.hex,
         ], comm: comm)
         optimizer = AdamW(parameterCount: adapterSet.parameters.count, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon)
-        groups = adapterSet.optimizerGroups(lrScale: ["lora_B": config.loraPlusRatio], weightDecay: config.weightDecay)
+        groups = LoRAPlus.groups(adapterSet, ratio: config.loraPlusRatio, weightDecay: config.weightDecay)
         sampler = try BatchSampler(datasetSize: dataset.train.count, globalBatch: config.batch, seed: config.seed)
     }
 
@@ -85,6 +86,7 @@ public final class Trainer {
         var rates: [Double] = [], lastLoss = Double.nan, lastEval: EvalResult?
         while step < config.steps {
             let metrics = try trainStep(step)
+            if step == firstStep, comm.isRoot { onEvent(.message(measuredMemoryLine)) }
             rates.append(metrics.tokensPerSecond)
             lastLoss = metrics.loss
             if comm.isRoot {
@@ -225,6 +227,7 @@ public final class Trainer {
                 throw TinhError.invalidInput("stopping: \(badSteps) steps had a non-finite loss or gradient (--max-bad-steps \(config.maxBadSteps)); try a lower --lr")
             }
         } else {
+            adapters.beforeOptimizerStep()
             optimizer.step(params: adapters.parameters.values.data, grads: grads.data, groups: groups, lr: lr)
             adapters.afterOptimizerStep(step: step)
         }
@@ -237,14 +240,48 @@ public final class Trainer {
                            optimizerSeconds: optimizerTime, peakRssMegabytes: peakRSSMegabytes(), world: comm.size, skipped: skipped)
     }
 
-    var startSummary: String {
-        let p = adapters.parameters.count
-        return """
-            model \(loaded.spec): \(loaded.config.numLayers) layers, hidden \(loaded.config.hiddenSize), loaded in \(String(format: "%.1f", loaded.loadSeconds)) s
-            \(data.summary)
-            \(config.adapter.method) r=\(config.adapter.rank) α=\(config.adapter.alpha) on \(config.adapter.targets.joined(separator: ",")): \(adapters.modules.count) modules, \(p) trainable parameters (\(p * 4 / 1024) KiB all-reduced per step)
-            \(comm.size) rank(s), global batch \(config.batch) (\(config.microBatch(worldSize: comm.size)) per micro-batch × \(config.gradAccum) per rank), seq \(config.seq), \(config.steps) steps, lr \(config.lr) \(config.schedule.rawValue)
-            """
+    /// What `tinh train` prints at start: model, data, the method with its trainable count next to
+    /// the method's formula, bytes all-reduced per step, and the activation memory of a micro-batch.
+    public var startSummary: String {
+        let p = adapters.parameters.count, a = config.adapter
+        let formula = adapters.expectedTrainableCount.map { "formula \($0)" + ($0 == p ? "" : ", MISMATCH") } ?? "no formula stated"
+        var lines = [
+            "model \(loaded.spec): \(loaded.config.numLayers) layers, hidden \(loaded.config.hiddenSize), loaded in \(String(format: "%.1f", loaded.loadSeconds)) s",
+            data.summary,
+            "\(a.method) r=\(a.rank) α=\(a.alpha) on \(a.targets.joined(separator: ",")): \(adapters.modules.count) modules, "
+                + "\(p) trainable parameters (\(formula))",
+            "all-reduced per step: \(Self.bytes(allreduceBytesPerStep)) (\(p) gradient floats + loss and token count)",
+            "activation memory per micro-batch of \(config.microBatch(worldSize: comm.size))×\(config.seq) (estimate): " + memoryText(activationEstimate),
+            "\(comm.size) rank(s), global batch \(config.batch) (\(config.microBatch(worldSize: comm.size)) per micro-batch × \(config.gradAccum) per rank), seq \(config.seq), \(config.steps) steps, lr \(config.lr) \(config.schedule.rawValue)",
+        ]
+        if a.loraFAProjection { lines.append("LoRA-FA: B's gradient projected by (r/α)²·(A·Aᵀ)⁻¹ (PEFT's LoRA-FA optimizer)") }
+        if let note = LoRAPlus.note(ratio: config.loraPlusRatio, method: a.method, parameters: adapters.parameters) { lines.append(note) }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Bytes each rank sends into the all-reduces of one step: the gradient floats and two doubles.
+    public var allreduceBytesPerStep: Int { adapters.parameters.count * MemoryLayout<Float>.stride + 2 * MemoryLayout<Double>.stride }
+
+    /// The activation bytes (kept for backward, scratch) of one micro-batch with every position counted (an upper bound).
+    public var activationEstimate: (kept: Int, scratch: Int) {
+        let micro = config.microBatch(worldSize: comm.size)
+        return loaded.model.activationEstimate(batch: micro, seq: config.seq, lossRows: micro * config.seq)
+    }
+
+    /// The activation bytes the model's buffers hold now (after a step: measured).
+    var measuredMemoryLine: String {
+        let m = loaded.model.activationMemory
+        return "activation memory measured after the first step: " + memoryText((m.keptBytes, m.scratchBytes))
+    }
+
+    private func memoryText(_ m: (kept: Int, scratch: Int)) -> String {
+        "\(Self.bytes(m.kept)) kept for backward + \(Self.bytes(m.scratch)) scratch"
+    }
+
+    static func bytes(_ n: Int) -> String {
+        if n < 1024 { return "\(n) B" }
+        if n < 1 << 20 { return String(format: "%.1f KiB", Double(n) / 1024) }
+        return String(format: "%.1f MiB", Double(n) / 1048576)
     }
 
     /// Opens OUT/metrics.jsonl for appending, first dropping lines of steps at or after `firstStep`

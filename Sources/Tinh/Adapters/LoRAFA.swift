@@ -1,0 +1,147 @@
+/// LoRA-FA (Zhang et al., 2023, "LoRA-FA: Memory-efficient Low-rank Adaptation"): LoRA with A
+/// frozen at its initial value, so y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ and only B [out, r] trains.
+///
+/// A [r, in] is drawn exactly as LoRA draws it (same seed, same values) and lives here, not in the
+/// trainable buffer: it is neither all-reduced nor optimized, and every rank regenerates the same A
+/// from the seed. Backward needs only x·Aᵀ [rows, r], kept by forward, never x [rows, in]:
+/// dB = s·dyᵀ·(x·Aᵀ), dx += s·dy·B·A. So the model keeps no input for an adapted Linear (and
+/// recomputes none) unless something else needs it.
+///
+/// With `loraFAProjection`, B's gradient is replaced before the optimizer step by
+/// (1/s²)·dB·(A·Aᵀ + δI)⁻¹, δ = 1e-8 — PEFT's `LoraFAOptimizer` (s = α/r, so (r/α)² for plain
+/// scaling). A is frozen, so the r × r inverse is computed once.
+public final class LoRAFA: Adapter {
+    public let rank: Int
+    public let scale: Float
+    let inFeatures: Int
+    let outFeatures: Int
+    let parameters: AdapterParameters
+    let slotB: Int
+    /// The frozen A [r, in].
+    public let a: Tensor
+    /// (1/s²)·(A·Aᵀ + δI)⁻¹ [r, r] when projecting, and scratch for the projected gradient [out, r].
+    private let projection: Tensor?
+    private let projected: Tensor?
+    /// x·Aᵀ of the last training forward (kept for backward), and scratch for its gradient: [rows, r].
+    private let xA: GrowableBuffer
+    private let dxA: GrowableBuffer
+
+    public static let projectionRidge = 1e-8
+
+    public init(linear: Linear, config: AdapterConfig, parameters: AdapterParameters) throws {
+        let r = config.rank
+        guard r <= min(linear.inFeatures, linear.outFeatures) else {
+            throw TinhError.invalidInput("--rank \(r) is larger than \(linear.name) allows (\(linear.outFeatures)×\(linear.inFeatures))")
+        }
+        rank = r
+        scale = config.scale
+        inFeatures = linear.inFeatures
+        outFeatures = linear.outFeatures
+        self.parameters = parameters
+        a = Tensor(shape: [r, inFeatures])
+        projection = config.loraFAProjection ? Tensor(shape: [r, r]) : nil
+        projected = config.loraFAProjection ? Tensor(shape: [outFeatures, r]) : nil
+        xA = GrowableBuffer(.kept, in: linear.activationMemory)
+        dxA = GrowableBuffer(.scratch, in: linear.activationMemory)
+        slotB = parameters.reserve(name: PEFTNames.module(linear.name) + ".lora_B.weight", shape: [outFeatures, r], group: "lora_B")
+    }
+
+    /// Σ r·out over the adapted projections: only B trains.
+    public static func expectedTrainableCount(config: AdapterConfig, shapes: [(in: Int, out: Int)]) -> Int? {
+        shapes.reduce(0) { $0 + config.rank * $1.out }
+    }
+
+    public func initialize(rng: inout SeededGenerator) {
+        // The same draws as LoRA's (A first, B = 0), so one seed gives LoRA and LoRA-FA the same start.
+        let bound = 1 / Float(inFeatures).squareRoot()
+        rng.fillUniform(a.data, count: a.count, lo: -bound, hi: bound)
+        parameters.value(slotB).update(repeating: 0, count: outFeatures * rank)
+        if let projection { fillProjection(projection) }
+    }
+
+    public var needsInputForBackward: Bool { false }
+
+    public func activationFloats(rows: Int) -> (kept: Int, scratch: Int) { (rows * rank, rows * rank) }
+
+    public func frozenTensors() -> [String: Tensor] { ["lora_A.weight": a] }
+
+    public func forward(linear: Linear, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, rows: Int, training: Bool) {
+        let xa = xA.reserve(rows * rank)
+        BLAS.gemm(.none, .transpose, m: rows, n: rank, k: inFeatures, a: x, b: a.data, c: xa)
+        BLAS.gemm(.none, .transpose, m: rows, n: outFeatures, k: rank, alpha: scale, a: xa, b: parameters.value(slotB), beta: 1, c: y)
+    }
+
+    public func backward(linear: Linear, x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, rows: Int) {
+        let b = parameters.value(slotB), gB = parameters.grad(slotB)
+        let xa = xA.ptr, dxa = dxA.reserve(rows * rank)
+        // dB += s·dyᵀ·(xAᵀ); d(xAᵀ) = s·dy·B; dx += d(xAᵀ)·A. x is not read.
+        BLAS.gemm(.transpose, .none, m: outFeatures, n: rank, k: rows, alpha: scale, a: dy, b: xa, beta: 1, c: gB)
+        BLAS.gemm(.none, .none, m: rows, n: rank, k: outFeatures, alpha: scale, a: dy, b: b, c: dxa)
+        BLAS.gemm(.none, .none, m: rows, n: inFeatures, k: rank, a: dxa, b: a.data, beta: 1, c: dx)
+    }
+
+    /// PEFT's projection: dB ← dB·P with P = (1/s²)·(A·Aᵀ + δI)⁻¹.
+    public func beforeOptimizerStep() {
+        guard let projection, let projected else { return }
+        let gB = parameters.grad(slotB)
+        BLAS.gemm(.none, .none, m: outFeatures, n: rank, k: rank, a: gB, b: projection.data, c: projected.data)
+        gB.update(from: projected.data, count: projected.count)
+    }
+
+    /// P = (1/s²)·(A·Aᵀ + δI)⁻¹, inverted in Double (A·Aᵀ + δI is symmetric positive definite).
+    private func fillProjection(_ p: Tensor) {
+        let r = rank, n = inFeatures
+        var m = [Double](repeating: 0, count: r * r)
+        for i in 0..<r {
+            for j in i..<r {
+                var sum = 0.0
+                for t in 0..<n { sum += Double(a.data[i * n + t]) * Double(a.data[j * n + t]) }
+                m[i * r + j] = sum
+                m[j * r + i] = sum
+            }
+            m[i * r + i] += Self.projectionRidge
+        }
+        let inverse = SymmetricInverse.invert(m, size: r)
+        let factor = 1 / (Double(scale) * Double(scale))
+        for i in 0..<(r * r) { p.data[i] = Float(factor * inverse[i]) }
+    }
+}
+
+/// The inverse of a symmetric positive-definite matrix by Gauss–Jordan elimination with partial
+/// pivoting, in Double (small r × r matrices, computed once).
+enum SymmetricInverse {
+    static func invert(_ matrix: [Double], size r: Int) -> [Double] {
+        var m = matrix
+        var inv = [Double](repeating: 0, count: r * r)
+        for i in 0..<r { inv[i * r + i] = 1 }
+        for col in 0..<r {
+            var pivot = col
+            for row in (col + 1)..<r where abs(m[row * r + col]) > abs(m[pivot * r + col]) { pivot = row }
+            if pivot != col {
+                for k in 0..<r {
+                    m.swapAt(col * r + k, pivot * r + k)
+                    inv.swapAt(col * r + k, pivot * r + k)
+                }
+            }
+            let d = m[col * r + col]
+            for k in 0..<r { m[col * r + k] /= d; inv[col * r + k] /= d }
+            for row in 0..<r where row != col {
+                let f = m[row * r + col]
+                if f == 0 { continue }
+                for k in 0..<r {
+                    m[row * r + k] -= f * m[col * r + k]
+                    inv[row * r + k] -= f * inv[col * r + k]
+                }
+            }
+        }
+        return inv
+    }
+}
+
+extension LoRAFA: MergeableAdapter {
+    /// W += s·B·A.
+    public func addDelta(to weight: UnsafeMutablePointer<Float>) {
+        BLAS.gemm(.none, .none, m: outFeatures, n: inFeatures, k: rank, alpha: scale,
+                  a: parameters.value(slotB), b: a.data, beta: 1, c: weight)
+    }
+}

@@ -1,0 +1,33 @@
+/// Activation bytes of a training step: what the buffers hold (`activationMemory`, counted by the
+/// buffers as they grow) and, before any step, an estimate of it from the shapes.
+extension LlamaModel {
+    /// The bytes a fresh model's activation buffers reach after one training forward + backward on
+    /// [batch, seq] with `lossRows` counted positions, with the adapters now attached: kept for
+    /// backward, and scratch. It follows the buffers' own sizes line by line; a test holds it to
+    /// `activationMemory` after such a step.
+    public func activationEstimate(batch: Int, seq: Int, lossRows: Int) -> (kept: Int, scratch: Int) {
+        let c = config, rows = batch * seq, n = lossRows
+        let hid = c.hiddenSize, inter = c.intermediateSize
+        let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
+        var kept = c.numLayers * rows * hid                           // residual[0..<L]
+        var scratch = rows * hid                                      // residual[L]
+        var attnOutScratch = false
+        for block in blocks {
+            kept += 2 * rows + rows * (qDim + 2 * kvDim) + c.numHeads * batch * seq * seq  // rstd1/2, q, k, v, probs
+            kept += rows * hid + 2 * rows * inter                     // res2, gate, up
+            if block.o.backwardNeedsInput { kept += rows * qDim } else { attnOutScratch = true }
+        }
+        kept += n * hid + n * c.vocabSize + 2 * n                     // lossIn, logits, lossRstd, lse
+        scratch += 2 * rows * hid + rows * inter                      // ln, proj, h
+        if attnOutScratch { scratch += rows * qDim }
+        scratch += 2 * rows * hid + 2 * rows * qDim + 2 * rows * kvDim + 2 * rows * inter + seq * seq  // backward
+        scratch += 3 * n * hid                                        // lossNorm, dLossNorm, dLossIn
+        for linear in linears {
+            guard let f = linear.adapter?.activationFloats(rows: linear === lmHead ? n : rows) else { continue }
+            kept += f.kept
+            scratch += f.scratch
+        }
+        let bytes = MemoryLayout<Float>.stride
+        return (kept * bytes, scratch * bytes)
+    }
+}
