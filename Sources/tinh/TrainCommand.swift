@@ -8,7 +8,11 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Fine-tune adapters on a frozen model; under mpirun, data-parallel over the ranks.",
-        discussion: "Writes OUT/config.json, OUT/metrics.jsonl, OUT/checkpoints/ and OUT/adapter/ (PEFT format).")
+        discussion: """
+            Writes OUT/config.json, OUT/metrics.jsonl, OUT/checkpoints/ and OUT/adapter/ (PEFT format). \
+            --method delta-lora also moves the adapted base weights, so it writes OUT/merged/ too: \
+            the PEFT adapter alone does not reproduce that fine-tuned model.
+            """)
 
     @Option(help: "A .gguf file, a Hugging Face directory, smollm2 or tiny[:seed].") var model: String
     @Option(help: "Training data, JSONL ({\"text\"}, {\"prompt\",\"completion\"} or {\"messages\"}).") var data: String
@@ -16,13 +20,17 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Share of --data held out for validation when there is no --valid.") var validFraction = 0.05
     @Option(help: "Output directory.") var out: String
 
-    @Option(help: "Adapter method: lora.") var method = "lora"
+    @Option(help: "Adapter method: lora or delta-lora.") var method = "lora"
     @Option(help: "Adapter rank r.") var rank = 8
     @Option(help: "Adapter scale numerator α (scale α/r).") var alpha: Float = 16
     @Flag(help: "Scale by α/√r (rsLoRA).") var rslora = false
     @Option(help: "Projections to adapt: any of q,k,v,o,gate,up,down.") var targets = "q,v"
     @Option(help: "Blocks to adapt, e.g. 0-11 or 0,5,7 (default: all).") var layers: String?
     @Option(help: "LoRA+: learning-rate ratio of B to A.") var loraPlusRatio: Float = 1
+    @Option(help: ArgumentHelp("Delta-LoRA: W += λ·s·(B′A′ − BA) after each step; this is λ (default \(AdapterConfig.defaultDeltaLambda), the paper's).",
+                               valueName: "λ")) var deltaLambda: Float?
+    @Option(help: "Delta-LoRA: optimizer steps done before W starts to move (default \(AdapterConfig.defaultDeltaStart), the paper's; 0: from the first step).")
+    var deltaStart: Int?
 
     @Option(help: "Optimizer steps.") var steps = 100
     @Option(help: "Examples per step over all ranks (each rank takes batch/ranks).") var batch = 8
@@ -82,9 +90,14 @@ struct TrainCommand: ParsableCommand {
     }
 
     func resolvedConfig(rank: Int) throws -> TrainConfig {
+        if method != "delta-lora", deltaLambda != nil || deltaStart != nil {
+            throw TinhError.invalidInput("--delta-lambda and --delta-start apply to --method delta-lora only (this run uses \(method))")
+        }
         var adapter = AdapterConfig(method: method, rank: self.rank, alpha: alpha, rsLoRA: rslora,
                                     targets: targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
-                                    layers: try layers.map(AdapterConfig.parseLayers), seed: seed)
+                                    layers: try layers.map(AdapterConfig.parseLayers), seed: seed,
+                                    deltaLambda: deltaLambda ?? AdapterConfig.defaultDeltaLambda,
+                                    deltaStart: deltaStart ?? AdapterConfig.defaultDeltaStart)
         var c = TrainConfig(model: model, data: data, out: out, adapter: adapter)
         c.valid = valid
         c.validFraction = validFraction

@@ -27,6 +27,7 @@ extension Adapter {
 public enum AdapterMethods {
     public static let all: [String: Adapter.Type] = [
         "lora": LoRA.self,
+        "delta-lora": DeltaLoRA.self,
     ]
 
     public static func type(named name: String) throws -> Adapter.Type {

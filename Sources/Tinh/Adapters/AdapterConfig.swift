@@ -12,9 +12,17 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public var layers: [Int]?
     /// Seed of the adapter's initial values.
     public var seed: UInt64
+    /// Delta-LoRA: W moves by λ·s·Δ(B·A) after each optimizer step from `deltaStart` (0-based) on.
+    public var deltaLambda: Float
+    public var deltaStart: Int
+
+    /// Delta-LoRA's defaults: the paper's setting for GPT-2 on E2E (update ratio 2, start steps 500).
+    public static let defaultDeltaLambda: Float = 2
+    public static let defaultDeltaStart = 500
 
     public init(method: String = "lora", rank: Int = 8, alpha: Float = 16, rsLoRA: Bool = false,
-                targets: [String] = ["q", "v"], layers: [Int]? = nil, seed: UInt64 = 0) {
+                targets: [String] = ["q", "v"], layers: [Int]? = nil, seed: UInt64 = 0,
+                deltaLambda: Float = AdapterConfig.defaultDeltaLambda, deltaStart: Int = AdapterConfig.defaultDeltaStart) {
         self.method = method
         self.rank = rank
         self.alpha = alpha
@@ -22,6 +30,26 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         self.targets = targets
         self.layers = layers
         self.seed = seed
+        self.deltaLambda = deltaLambda
+        self.deltaStart = deltaStart
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case method, rank, alpha, rsLoRA, targets, layers, seed, deltaLambda, deltaStart
+    }
+
+    /// Fields added after the first checkpoints were written decode with their defaults.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        method = try c.decode(String.self, forKey: .method)
+        rank = try c.decode(Int.self, forKey: .rank)
+        alpha = try c.decode(Float.self, forKey: .alpha)
+        rsLoRA = try c.decode(Bool.self, forKey: .rsLoRA)
+        targets = try c.decode([String].self, forKey: .targets)
+        layers = try c.decodeIfPresent([Int].self, forKey: .layers)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        deltaLambda = try c.decodeIfPresent(Float.self, forKey: .deltaLambda) ?? Self.defaultDeltaLambda
+        deltaStart = try c.decodeIfPresent(Int.self, forKey: .deltaStart) ?? Self.defaultDeltaStart
     }
 
     /// s in y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ.
@@ -58,6 +86,8 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public func validate(for config: LlamaConfig) throws {
         guard rank > 0 else { throw TinhError.invalidInput("--rank must be positive, got \(rank)") }
         guard alpha > 0, alpha.isFinite else { throw TinhError.invalidInput("--alpha must be positive, got \(alpha)") }
+        guard deltaLambda.isFinite, deltaLambda >= 0 else { throw TinhError.invalidInput("--delta-lambda must be a finite number ≥ 0, got \(deltaLambda)") }
+        guard deltaStart >= 0 else { throw TinhError.invalidInput("--delta-start must be ≥ 0, got \(deltaStart)") }
         guard !targets.isEmpty else { throw TinhError.invalidInput("--targets is empty; choose from \(Self.targetOrder.joined(separator: ","))") }
         for t in targets where Self.moduleNames[t] == nil {
             throw TinhError.invalidInput("unknown target '\(t)'; choose from \(Self.targetOrder.joined(separator: ","))")

@@ -14,6 +14,10 @@ enum AdapterConfigDiff {
         compare("targets", saved.targets.joined(separator: ","), current.targets.joined(separator: ","))
         compare("layers", layers(saved.layers), layers(current.layers))
         compare("seed", "\(saved.seed)", "\(current.seed)")
+        if saved.deltaLambda.bitPattern != current.deltaLambda.bitPattern {
+            compare("delta-lambda", "\(saved.deltaLambda)", "\(current.deltaLambda)")
+        }
+        compare("delta-start", "\(saved.deltaStart)", "\(current.deltaStart)")
         return out
     }
 }

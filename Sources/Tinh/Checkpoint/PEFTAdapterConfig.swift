@@ -51,7 +51,8 @@ public struct PEFTAdapterConfig: Codable, Equatable {
 
     /// The config of a Tinh LoRA adapter.
     public init(_ config: AdapterConfig, baseModelName: String?) throws {
-        guard config.method == "lora" else {
+        // Delta-LoRA's adapter is a plain LoRA (its moved base weights go to a merged model).
+        guard config.method == "lora" || config.method == "delta-lora" else {
             throw TinhError.unsupported("PEFT export of method '\(config.method)' (Tinh exports LoRA)")
         }
         r = config.rank
