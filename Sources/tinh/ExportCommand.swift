@@ -23,6 +23,11 @@ struct ExportCommand: ParsableCommand {
             let saved = try PEFTExport.write(checkpoint: source, baseModelName: base, to: URL(fileURLWithPath: out, isDirectory: true))
             let a = saved.state.adapter
             print("exported \(saved.directory.lastPathComponent) (LoRA r=\(a.rank) alpha=\(a.alpha), targets \(a.targets.joined(separator: ","))) to \(out)")
+            if a.method == "delta-lora" {
+                print("note: delta-lora also moved the base weights, which a PEFT adapter cannot carry: this adapter on the original "
+                      + "base is not the fine-tuned model. Use \(run.appendingPathComponent("merged").path) (written when training ends); "
+                      + "the checkpoint's \(Checkpoints.extraFile) holds the moved weights.")
+            }
         } catch {
             fail("\(error)")
         }
