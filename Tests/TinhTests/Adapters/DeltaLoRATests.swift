@@ -138,6 +138,23 @@ import Testing
         #expect(throws: TinhError.self) { try lora.resume(from: trainer.outDirectory) }
     }
 
+    @Test func mergedModelIsTheFineTunedModel() throws {
+        let trainer = try Self.trainer(Self.adapterConfig(lambda: 1, start: 0))
+        for t in 0..<3 { _ = try trainer.trainStep(t) }
+        let model = trainer.loaded.model
+        let merged = try LlamaModel(config: model.config, weights: Merge.mergedWeights(model: model, adapters: trainer.adapters))
+        let tokens: [Int32] = [5, 9, 200, 3, 77, 41]
+        let want = try model.logits(tokens: tokens).array, got = try merged.logits(tokens: tokens).array
+        let worst = zip(want, got).map { abs($0 - $1) }.max() ?? 1
+        #expect(worst <= 1e-4 * (want.map(abs).max() ?? 1), "merged logits differ by \(worst)")
+        // Merging only s·B·A into the original base (what the PEFT adapter alone gives) is another model.
+        let original = try ModelSource.load("tiny:2").model
+        let adapterOnly = try AdapterSet(model: original, config: Self.adapterConfig(method: "lora"))
+        adapterOnly.parameters.values.data.update(from: trainer.adapters.parameters.values.data, count: adapterOnly.parameters.count)
+        let other = try original.logits(tokens: tokens).array
+        #expect((zip(want, other).map { abs($0 - $1) }.max() ?? 0) > 100 * worst)
+    }
+
     @Test func badSettingsAreClearErrors() throws {
         let model = try TinyLlama.model(seed: 1)
         #expect(throws: TinhError.self) { try AdapterSet(model: model, config: AdapterConfig(method: "delta-lora", deltaLambda: .nan)) }
