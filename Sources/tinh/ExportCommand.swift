@@ -24,6 +24,11 @@ struct ExportCommand: ParsableCommand {
             let a = saved.state.adapter
             let settings = a.method == "vera" ? "VeRA r=\(a.rank) seed=\(a.veraProjectionSeed)" : "LoRA r=\(a.rank) alpha=\(a.alpha)"
             print("exported \(saved.directory.lastPathComponent) (\(settings), targets \(a.targets.joined(separator: ","))) to \(out)")
+            if a.method == "delta-lora" {
+                print("note: delta-lora also moved the base weights, which a PEFT adapter cannot carry: this adapter on the original "
+                      + "base is not the fine-tuned model. Use \(run.appendingPathComponent("merged").path) (written when training ends); "
+                      + "the checkpoint's \(Checkpoints.extraFile) holds the moved weights.")
+            }
         } catch {
             fail("\(error)")
         }

@@ -8,7 +8,11 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Fine-tune adapters on a frozen model; under mpirun, data-parallel over the ranks.",
-        discussion: "Writes OUT/config.json, OUT/metrics.jsonl, OUT/checkpoints/ and OUT/adapter/ (PEFT format).")
+        discussion: """
+            Writes OUT/config.json, OUT/metrics.jsonl, OUT/checkpoints/ and OUT/adapter/ (PEFT format). \
+            --method delta-lora also moves the adapted base weights, so it writes OUT/merged/ too: \
+            the PEFT adapter alone does not reproduce that fine-tuned model.
+            """)
 
     @Option(help: "A .gguf file, a Hugging Face directory, smollm2 or tiny[:seed].") var model: String
     @Option(help: "Training data, JSONL ({\"text\"}, {\"prompt\",\"completion\"} or {\"messages\"}).") var data: String
@@ -16,7 +20,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Share of --data held out for validation when there is no --valid.") var validFraction = 0.05
     @Option(help: "Output directory.") var out: String
 
-    @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains) or vera.") var method = "lora"
+    @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains), vera or delta-lora.") var method = "lora"
     @Option(help: "Adapter rank r (VeRA: the shared projections' rank, typically 256-1024).") var rank = 8
     @Option(help: "Adapter scale numerator α (scale α/r).") var alpha: Float = 16
     @Flag(help: "Scale by α/√r (rsLoRA).") var rslora = false
@@ -26,6 +30,10 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "LoRA-FA: project B's gradient by (r/α)²·(A·Aᵀ)⁻¹ as PEFT's LoRA-FA optimizer does.") var loraFaProjection = false
     @Option(help: "VeRA: seed of the shared frozen projections A and B (PEFT's projection_prng_key; default 0).") var veraSeed: UInt64?
     @Option(help: "VeRA: initial value of the trainable d vectors (PEFT's d_initial; default 0.1).") var veraDInit: Float?
+    @Option(help: ArgumentHelp("Delta-LoRA: W += λ·s·(B′A′ − BA) after each step; this is λ (default \(AdapterConfig.defaultDeltaLambda), the paper's).",
+                               valueName: "λ")) var deltaLambda: Float?
+    @Option(help: "Delta-LoRA: optimizer steps done before W starts to move (default \(AdapterConfig.defaultDeltaStart), the paper's; 0: from the first step).")
+    var deltaStart: Int?
 
     @Option(help: "Optimizer steps.") var steps = 100
     @Option(help: "Examples per step over all ranks (each rank takes batch/ranks).") var batch = 8
@@ -85,10 +93,15 @@ struct TrainCommand: ParsableCommand {
     }
 
     func resolvedConfig(rank: Int) throws -> TrainConfig {
+        if method != "delta-lora", deltaLambda != nil || deltaStart != nil {
+            throw TinhError.invalidInput("--delta-lambda and --delta-start apply to --method delta-lora only (this run uses \(method))")
+        }
         var adapter = AdapterConfig(method: method, rank: self.rank, alpha: alpha, rsLoRA: rslora,
                                     targets: targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
                                     layers: try layers.map(AdapterConfig.parseLayers), seed: seed,
-                                    veraSeed: veraSeed, veraDInit: veraDInit, loraFAProjection: loraFaProjection)
+                                    veraSeed: veraSeed, veraDInit: veraDInit, loraFAProjection: loraFaProjection,
+                                    deltaLambda: deltaLambda ?? AdapterConfig.defaultDeltaLambda,
+                                    deltaStart: deltaStart ?? AdapterConfig.defaultDeltaStart)
         var c = TrainConfig(model: model, data: data, out: out, adapter: adapter)
         c.valid = valid
         c.validFraction = validFraction

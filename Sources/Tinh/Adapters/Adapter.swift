@@ -51,6 +51,7 @@ public enum AdapterMethods {
         "vera": VeRA.self,
         "lora-plus": LoRA.self,
         "lora-fa": LoRAFA.self,
+        "delta-lora": DeltaLoRA.self,
     ]
 
     /// Every method, LoRA first, then by name.
@@ -58,7 +59,8 @@ public enum AdapterMethods {
 
     /// Methods whose export is an ordinary PEFT LoRA adapter (LoRA+ only changes the optimizer;
     /// LoRA-FA's frozen A is exported with B).
-    public static let exportedAsPEFTLoRA: Set<String> = ["lora", "lora-plus", "lora-fa"]
+    /// Delta-LoRA's adapter is a plain LoRA too (its moved base weights go to a merged model).
+    public static let exportedAsPEFTLoRA: Set<String> = ["lora", "lora-plus", "lora-fa", "delta-lora"]
 
     public static func type(named name: String) throws -> Adapter.Type {
         guard let t = all[name] else {

@@ -21,9 +21,18 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     /// LoRA-FA: project B's gradient by (r/α)²·(A·Aᵀ)⁻¹ as PEFT's LoRA-FA optimizer does.
     public var loraFAProjection: Bool
 
+    /// Delta-LoRA: W moves by λ·s·Δ(B·A) after each optimizer step from `deltaStart` (0-based) on.
+    public var deltaLambda: Float
+    public var deltaStart: Int
+
+    /// Delta-LoRA's defaults: the paper's setting for GPT-2 on E2E (update ratio 2, start steps 500).
+    public static let defaultDeltaLambda: Float = 2
+    public static let defaultDeltaStart = 500
+
     public init(method: String = "lora", rank: Int = 8, alpha: Float = 16, rsLoRA: Bool = false,
                 targets: [String] = ["q", "v"], layers: [Int]? = nil, seed: UInt64 = 0,
-                veraSeed: UInt64? = nil, veraDInit: Float? = nil, loraFAProjection: Bool = false) {
+                veraSeed: UInt64? = nil, veraDInit: Float? = nil, loraFAProjection: Bool = false,
+                deltaLambda: Float = AdapterConfig.defaultDeltaLambda, deltaStart: Int = AdapterConfig.defaultDeltaStart) {
         self.method = method
         self.rank = rank
         self.alpha = alpha
@@ -34,9 +43,13 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         self.veraSeed = veraSeed
         self.veraDInit = veraDInit
         self.loraFAProjection = loraFAProjection
+        self.deltaLambda = deltaLambda
+        self.deltaStart = deltaStart
     }
 
-    enum CodingKeys: String, CodingKey { case method, rank, alpha, rsLoRA, targets, layers, seed, veraSeed, veraDInit, loraFAProjection }
+    enum CodingKeys: String, CodingKey {
+        case method, rank, alpha, rsLoRA, targets, layers, seed, veraSeed, veraDInit, loraFAProjection, deltaLambda, deltaStart
+    }
 
     /// Fields added after the first release are optional in older files.
     public init(from decoder: Decoder) throws {
@@ -47,7 +60,9 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
                   seed: try c.decode(UInt64.self, forKey: .seed),
                   veraSeed: try c.decodeIfPresent(UInt64.self, forKey: .veraSeed),
                   veraDInit: try c.decodeIfPresent(Float.self, forKey: .veraDInit),
-                  loraFAProjection: try c.decodeIfPresent(Bool.self, forKey: .loraFAProjection) ?? false)
+                  loraFAProjection: try c.decodeIfPresent(Bool.self, forKey: .loraFAProjection) ?? false,
+                  deltaLambda: try c.decodeIfPresent(Float.self, forKey: .deltaLambda) ?? Self.defaultDeltaLambda,
+                  deltaStart: try c.decodeIfPresent(Int.self, forKey: .deltaStart) ?? Self.defaultDeltaStart)
     }
 
     public var veraProjectionSeed: UInt64 { veraSeed ?? 0 }
@@ -90,6 +105,8 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         }
         guard rank > 0 else { throw TinhError.invalidInput("--rank must be positive, got \(rank)") }
         guard alpha > 0, alpha.isFinite else { throw TinhError.invalidInput("--alpha must be positive, got \(alpha)") }
+        guard deltaLambda.isFinite, deltaLambda >= 0 else { throw TinhError.invalidInput("--delta-lambda must be a finite number ≥ 0, got \(deltaLambda)") }
+        guard deltaStart >= 0 else { throw TinhError.invalidInput("--delta-start must be ≥ 0, got \(deltaStart)") }
         guard !targets.isEmpty else { throw TinhError.invalidInput("--targets is empty; choose from \(Self.targetOrder.joined(separator: ","))") }
         for t in targets where Self.moduleNames[t] == nil {
             throw TinhError.invalidInput("unknown target '\(t)'; choose from \(Self.targetOrder.joined(separator: ","))")

@@ -19,6 +19,10 @@ enum AdapterConfigDiff {
             compare("vera d init", "\(saved.veraInitialD)", "\(current.veraInitialD)")
         }
         compare("lora-fa-projection", "\(saved.loraFAProjection)", "\(current.loraFAProjection)")
+        if saved.deltaLambda.bitPattern != current.deltaLambda.bitPattern {
+            compare("delta-lambda", "\(saved.deltaLambda)", "\(current.deltaLambda)")
+        }
+        compare("delta-start", "\(saved.deltaStart)", "\(current.deltaStart)")
         return out
     }
 }

@@ -7,6 +7,8 @@ public struct VerifiedCheckpoint {
     public let trainerState: Data
     let adapter: SafeTensorsFile
     let optimizer: SafeTensorsFile
+    /// Present when the adapters had extra state (listed in state.json's checksums).
+    let extra: SafeTensorsFile?
 
     /// The MODEL spec the trainer recorded as "model" in its state, if it did.
     public var modelSpec: String? {
@@ -102,7 +104,8 @@ extension Checkpoints {
             return try SafeTensorsFile(file: file)
         }
         return VerifiedCheckpoint(directory: directory, state: state, trainerState: trainerState,
-                                  adapter: try open(adapterFile), optimizer: try open(optimizerFile))
+                                  adapter: try open(adapterFile), optimizer: try open(optimizerFile),
+                                  extra: state.files[extraFile] == nil ? nil : try open(extraFile))
     }
 
     /// Complete checkpoints in a checkpoints directory (those with the marker), oldest first.

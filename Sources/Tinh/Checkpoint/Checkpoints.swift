@@ -4,6 +4,8 @@ import Foundation
 ///
 ///     step-00000100/  adapter.safetensors    adapter values, PEFT tensor names
 ///                     optimizer.safetensors  AdamW moments: NAME.exp_avg, NAME.exp_avg_sq
+///                     extra.safetensors      adapter state beyond the flat values (Delta-LoRA's moved
+///                                            weights), only for methods that have some
 ///                     state.json             step, optimizer settings, adapter config, checksums, trainer state
 ///                     COMPLETE               written last
 ///     latest          names the newest complete checkpoint; replaced atomically
@@ -13,6 +15,7 @@ import Foundation
 public enum Checkpoints {
     public static let adapterFile = "adapter.safetensors"
     public static let optimizerFile = "optimizer.safetensors"
+    public static let extraFile = "extra.safetensors"
     public static let stateFile = "state.json"
     public static let marker = "COMPLETE"
     public static let latestFile = "latest"
@@ -82,8 +85,15 @@ public enum Checkpoints {
             let moments = AdapterTensors.views(of: optimizer.m, slots: parameters.slots, suffix: firstMomentSuffix)
                 .merging(AdapterTensors.views(of: optimizer.v, slots: parameters.slots, suffix: secondMomentSuffix)) { a, _ in a }
             try SafeTensorsWriter.write(moments, metadata: ["format": "tinh-adamw"], to: optimizerPath)
+            var written = [(adapterFile, adapterPath), (optimizerFile, optimizerPath)]
+            let extra = adapters.extraState()
+            if !extra.isEmpty {
+                let extraPath = tmp.appendingPathComponent(extraFile).path
+                try SafeTensorsWriter.write(extra, metadata: ["format": "tinh-adapter-extra", "method": adapters.config.method], to: extraPath)
+                written.append((extraFile, extraPath))
+            }
             var files: [String: CheckpointState.FileCheck] = [:]
-            for (file, path) in [(adapterFile, adapterPath), (optimizerFile, optimizerPath)] {
+            for (file, path) in written {
                 let sum = try Checksum.file(path)
                 files[file] = .init(bytes: sum.bytes, fnv1a64: sum.hex)
             }
@@ -99,7 +109,7 @@ public enum Checkpoints {
         }
     }
 
-    /// Restores adapter values, AdamW moments and step count bit-exactly from `url` (a checkpoint
+    /// Restores adapter values, extra state, AdamW moments and step count bit-exactly from `url` (a checkpoint
     /// directory, or a run directory meaning its `latest`). Everything is verified before
     /// anything is copied, so a failed load leaves `adapters` and `optimizer` untouched.
     public static func load(from url: URL, adapters: AdapterSet, optimizer: AdamW) throws -> (step: Int, trainerState: Data) {
@@ -127,11 +137,38 @@ public enum Checkpoints {
         let valueNames = try AdapterTensors.check(checkpoint.adapter, slots: slots, alsoAllowed: Set(frozen.keys))
         try AdapterTensors.checkIdentical(checkpoint.adapter, frozen)
         let momentNames = try momentFileNames(checkpoint.optimizer, slots: slots)
+        let extra = try extraTensors(checkpoint, expected: adapters.extraState())
         try AdapterTensors.copy(from: checkpoint.adapter, names: valueNames, slots: slots, into: parameters.values)
+        if !extra.isEmpty { try adapters.restoreExtraState(extra) }  // after the values: adapters may derive state from them
         try AdapterTensors.copy(from: checkpoint.optimizer, names: momentNames, slots: slots, suffix: firstMomentSuffix, into: optimizer.m)
         try AdapterTensors.copy(from: checkpoint.optimizer, names: momentNames, slots: slots, suffix: secondMomentSuffix, into: optimizer.v)
         optimizer.stepCount = o.stepCount
         return (state.step, checkpoint.trainerState)
+    }
+
+    /// The extra-state tensors of `checkpoint`, checked against what the adapters hold (`expected`):
+    /// the same names, shapes and F32, or an error naming the difference.
+    static func extraTensors(_ checkpoint: VerifiedCheckpoint, expected: [String: Tensor]) throws -> [String: Tensor] {
+        guard let file = checkpoint.extra else {
+            guard expected.isEmpty else {
+                throw TinhError.badFile(path: checkpoint.directory.path,
+                                        reason: "has no \(extraFile), which method '\(checkpoint.state.adapter.method)' needs to resume")
+            }
+            return [:]
+        }
+        let stored = Set(file.tensors.map(\.name))
+        if let extra = stored.subtracting(expected.keys).sorted().first {
+            throw TinhError.badFile(path: file.path, reason: "tensor '\(extra)' matches no adapter state of this model and settings")
+        }
+        var out: [String: Tensor] = [:]
+        for (name, tensor) in expected {
+            guard let info = file.info(name) else { throw TinhError.badFile(path: file.path, reason: "missing tensor '\(name)'") }
+            guard info.shape == tensor.shape, info.dtype == .F32 else {
+                throw TinhError.badFile(path: file.path, reason: "tensor '\(name)' is \(info.dtype.rawValue) \(info.shape), the adapter needs F32 \(tensor.shape)")
+            }
+            out[name] = try file.tensor(name, borrow: true)
+        }
+        return out
     }
 
     /// The optimizer file must hold exactly NAME.exp_avg and NAME.exp_avg_sq for every slot.

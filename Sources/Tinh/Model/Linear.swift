@@ -5,7 +5,9 @@
 public final class Linear {
     /// Hugging Face module name, e.g. "model.layers.0.self_attn.q_proj".
     public let name: String
-    public let weight: Tensor
+    /// W [out, in]. Usually borrowed from the model file's read-only mapping and shared by every
+    /// rank on a node; `makeWeightPrivate()` swaps in an owned copy for methods that write W.
+    public private(set) var weight: Tensor
     public let bias: Tensor?
     public let inFeatures: Int
     public let outFeatures: Int
@@ -33,6 +35,16 @@ public final class Linear {
         outFeatures = weight.shape[0]
         inFeatures = weight.shape[1]
         activationMemory = memory ?? ActivationMemory()
+    }
+
+    /// Replaces W with a private, writable copy (same values) and returns it. The base weights may
+    /// be a read-only or copy-on-write mapping of the model file that every rank on the node
+    /// shares; a method that moves W (Delta-LoRA) must write into memory of its own, and only for
+    /// the Linears it adapts, so the rest of the model stays shared.
+    @discardableResult
+    public func makeWeightPrivate() -> Tensor {
+        weight = weight.copy()
+        return weight
     }
 
     /// y [rows, out] = x [rows, in] · Wᵀ (+ b) (+ adapter). `x` must stay valid until `backward`.

@@ -105,15 +105,21 @@ public final class Trainer {
             }
             step += 1
             if (config.saveEvery > 0 && step % config.saveEvery == 0) || last {
+                let agreed = try checkExtraStateAgreement()
                 let path = try saveCheckpoint()
-                if comm.isRoot { onEvent(.checkpoint(step: step - 1, path: path)) }
+                if comm.isRoot {
+                    onEvent(.checkpoint(step: step - 1, path: path))
+                    if let agreed { onEvent(.message("all \(comm.size) ranks hold identical \(config.adapter.method) weights (FNV-1a \(agreed))")) }
+                }
             }
             if let kill = Trainer.testKillAfterStep, kill == step { raise(SIGKILL) }
         }
+        var mergedNote: String?
         try comm.together("exporting the adapter") {
             guard comm.isRoot else { return }
             try PEFTExport.write(adapters: adapters, baseModelName: PEFTExport.baseModelName(forSpec: loaded.spec),
                                  to: outDirectory.appendingPathComponent("adapter"))
+            if adapters.movesBaseWeights { mergedNote = try exportMerged() }
         }
         rates.sort()
         let summary = TrainingSummary(method: config.adapter.method, steps: step - firstStep, seconds: comm.wallTime() - runStart,
@@ -125,6 +131,7 @@ public final class Trainer {
         if comm.isRoot {
             try AtomicFile.write(try JSONEncoder.pretty.encode(summary), to: outDirectory.appendingPathComponent("summary.json").path)
             onEvent(.message("adapter (PEFT format): \(outDirectory.appendingPathComponent("adapter").path)"))
+            if let mergedNote { onEvent(.message(mergedNote)) }
             onEvent(.finished(summary))
         }
     }
@@ -134,6 +141,32 @@ public final class Trainer {
 
     var trainerState: TrainerState {
         TrainerState(model: loaded.spec, config: config, nextStep: step, badSteps: badSteps, worldSize: comm.size)
+    }
+
+    /// Delta-LoRA moved the base weights, which the PEFT adapter does not carry: writes the
+    /// fine-tuned model itself to OUT/merged/ (moved W + s·B·A). Returns a line saying so.
+    func exportMerged() throws -> String {
+        let directory = outDirectory.appendingPathComponent("merged", isDirectory: true)
+        let (_, note) = try Merge.write(loaded: loaded, adapters: adapters, to: directory.appendingPathComponent("model.safetensors").path)
+        return "merged model: \(directory.path) (\(config.adapter.method) moved the base weights, so OUT/adapter alone does not reproduce the fine-tuned model)"
+            + (note.map { "; " + $0 } ?? "")
+    }
+
+    /// Testing aid: TINH_TEST_PERTURB_EXTRA_STATE_RANK=R changes one value of rank R's extra state
+    /// before the checkpoint agreement check, to show that the check catches diverged ranks.
+    static let testPerturbRank: Int? = ProcessInfo.processInfo.environment["TINH_TEST_PERTURB_EXTRA_STATE_RANK"].flatMap(Int.init)
+
+    /// Every rank hashes its extra state (Delta-LoRA's moved weights, updated on each rank without
+    /// communication) and the ranks compare the hashes: a difference is an error on every rank.
+    /// Returns the agreed checksum, or nil when there is nothing to compare.
+    func checkExtraStateAgreement() throws -> String? {
+        guard comm.size > 1, !adapters.extraState().isEmpty else { return nil }
+        if let r = Trainer.testPerturbRank, r == comm.rank, let t = adapters.extraState().min(by: { $0.key < $1.key })?.value {
+            t.data[0] = t.data[0].nextUp
+        }
+        let sum = adapters.extraStateChecksum()
+        try RankAgreement.check(["\(config.adapter.method) weights after step \(step) (each rank updates them without communication, so they must be bit-identical)": sum], comm: comm)
+        return sum
     }
 
     /// Rank 0 writes a checkpoint of the steps done so far; every rank learns whether it worked.
@@ -161,6 +194,16 @@ public final class Trainer {
         let restored = try JSONDecoder().decode(TrainerState.self, from: Data(shared))
         for buffer in [adapters.parameters.values, optimizer.m, optimizer.v] {
             try comm.broadcast(UnsafeMutableRawBufferPointer(start: buffer.data, count: buffer.count * 4), root: 0)
+        }
+        // Extra state (Delta-LoRA's moved weights): rank 0's restored tensors go to every rank, and
+        // every rank then restores from them (on rank 0 a repeat), after the values it depends on.
+        let extra = adapters.extraState()
+        if !extra.isEmpty {
+            for name in extra.keys.sorted() {
+                let t = extra[name]!
+                try comm.broadcast(UnsafeMutableRawBufferPointer(start: t.data, count: t.count * 4), root: 0)
+            }
+            try adapters.restoreExtraState(extra)
         }
         var adamSteps = [Int64(optimizer.stepCount)]
         try adamSteps.withUnsafeMutableBytes { try comm.broadcast($0, root: 0) }
@@ -256,6 +299,7 @@ public final class Trainer {
         ]
         if a.loraFAProjection { lines.append("LoRA-FA: B's gradient projected by (r/α)²·(A·Aᵀ)⁻¹ (PEFT's LoRA-FA optimizer)") }
         if let note = LoRAPlus.note(ratio: config.loraPlusRatio, method: a.method, parameters: adapters.parameters) { lines.append(note) }
+        if adapters.movesBaseWeights { lines.append(deltaSummary) }
         return lines.joined(separator: "\n")
     }
 
@@ -282,6 +326,15 @@ public final class Trainer {
         if n < 1024 { return "\(n) B" }
         if n < 1 << 20 { return String(format: "%.1f KiB", Double(n) / 1024) }
         return String(format: "%.1f MiB", Double(n) / 1048576)
+    }
+
+    /// Delta-LoRA's line of the start summary (with its line break), or nothing.
+    private var deltaSummary: String {
+        let a = config.adapter
+        let floats = adapters.modules.compactMap { ($0.adapter as? DeltaLoRA)?.weight.count }.reduce(0, +)
+        return "base weights move by \(a.deltaLambda)·s·Δ(B·A) after each step from step \(a.deltaStart + 1) on"
+            + (a.deltaStart >= config.steps ? " (after --steps \(config.steps): never in this run)" : "")
+            + "; private copies of the \(adapters.modules.count) adapted weights: \(String(format: "%.1f", Double(floats) / 262_144)) MiB"
     }
 
     /// Opens OUT/metrics.jsonl for appending, first dropping lines of steps at or after `firstStep`

@@ -10,7 +10,7 @@ import Testing
         return dir.appendingPathComponent("train.jsonl").path
     }()
 
-    static let methods = ["lora", "lora-fa", "lora-plus", "vera"]
+    static let methods = ["lora", "lora-fa", "lora-plus", "vera", "delta-lora"]
 
     /// Settings of each method's run: LoRA+ trains B 16 × faster, so its base rate is 16 × lower
     /// (a trajectory that tiny can follow without amplifying rounding differences); VeRA learns
@@ -19,6 +19,8 @@ import Testing
         switch method {
         case "lora-plus": return ["--method", method, "--lr", "3e-4"]
         case "vera": return ["--method", method, "--rank", "32", "--vera-seed", "7", "--lr", "1e-2"]
+        // Delta-LoRA's W moves from step 6 on and is compared across ranks at two checkpoints.
+        case "delta-lora": return ["--method", method, "--delta-start", "5", "--delta-lambda", "1", "--save-every", "10"]
         default: return ["--method", method]
         }
     }
@@ -31,6 +33,12 @@ import Testing
         let result = ranks == 1 ? try TestProcess.run([TestProcess.tinh] + args + lr, timeout: 300)
                                 : try TestProcess.launch(ranks: ranks, args + lr, timeout: 300)
         #expect(result.status == 0, "\(ranks) rank(s):\n\(result.output)")
+        let method = extra.firstIndex(of: "--method").map { extra[$0 + 1] } ?? "lora"
+        if ranks > 1, method == "delta-lora" {
+            // Every checkpoint compared the ranks' moved weights.
+            let agreed = result.output.components(separatedBy: "all \(ranks) ranks hold identical delta-lora weights").count - 1
+            #expect(agreed == 2, "\(ranks) ranks: \(agreed) weight agreements reported:\n\(result.output)")
+        }
         let lines = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
         return try lines.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
     }
@@ -62,12 +70,47 @@ import Testing
             let scale = a.map { abs($0) }.max() ?? 1
             let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
             #expect(worst <= 1e-5 * scale, "final adapters differ by \(worst) (largest entry \(scale)) with \(ranks) ranks")
+            // Methods that move the base: the moved weights agree too.
+            let extra = "/checkpoints/step-00000020/" + Checkpoints.extraFile
+            #expect(FileManager.default.fileExists(atPath: oneOut + extra) == (method == "delta-lora"))
+            if method == "delta-lora" {
+                let w1 = try tensorValues(oneOut + extra), wn = try tensorValues(manyOut[ranks]! + extra)
+                let base = try tensorValues(oneOut + extra, skipMoved: true)
+                #expect(w1.count == wn.count && w1.count == base.count && !w1.isEmpty)
+                let moved = zip(w1, base).map { abs($0 - $1) }.max() ?? 0
+                let differ = zip(w1, wn).map { abs($0 - $1) }.max() ?? 0
+                #expect(moved > 1e-3, "W hardly moved (\(moved))")
+                #expect(differ <= 1e-4 * moved, "moved weights differ by \(differ) (moved by up to \(moved)) with \(ranks) ranks")
+            }
         }
     }
 
     func adapterValues(_ out: String) throws -> [Float] {
-        let file = try SafeTensorsFile(path: out + "/adapter/adapter_model.safetensors")
-        return try file.tensors.map(\.name).sorted().flatMap { try file.tensor($0).array }
+        try tensorValues(out + "/adapter/adapter_model.safetensors")
+    }
+
+    /// All tensors of a safetensors file, by name; with `skipMoved`, tiny:2's original weights of the same names instead.
+    func tensorValues(_ path: String, skipMoved: Bool = false) throws -> [Float] {
+        let file = try SafeTensorsFile(path: path)
+        let names = file.tensors.map(\.name).sorted()
+        guard skipMoved else { return try names.flatMap { try file.tensor($0).array } }
+        let model = try TinyLlama.model(seed: 2)
+        return try names.flatMap { name in
+            let module = String(name.dropFirst(PEFTNames.prefix.count).dropLast(".base_layer.weight".count))
+            return try #require(model.linear(named: module)).weight.array
+        }
+    }
+
+    @Test func ranksWhoseMovedWeightsDivergeFailAtTheCheckpoint() throws {
+        let out = outDir("diverged")
+        let result = try TestProcess.run([TestProcess.packageRoot.appendingPathComponent("launch/run").path, "-n", "2", "--",
+                                          "train", "--model", "tiny", "--data", Self.data, "--out", out, "--steps", "3", "--batch", "2",
+                                          "--seq", "48", "--method", "delta-lora", "--delta-start", "0"],
+                                         environment: ["TINH_TEST_PERTURB_EXTRA_STATE_RANK": "1"], timeout: 120)
+        #expect(!result.timedOut)
+        #expect(result.status != 0)
+        #expect(result.output.contains("delta-lora weights after step 3") && result.output.contains("rank 1 has"), "\(result.output)")
+        #expect(!FileManager.default.fileExists(atPath: out + "/checkpoints/step-00000003"), "no checkpoint of diverged ranks")
     }
 
     @Test func ranksThatDisagreeFailAtStartOnEveryRank() throws {

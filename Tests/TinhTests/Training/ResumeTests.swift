@@ -9,7 +9,8 @@ import Testing
     func args(_ out: String, _ data: String, method: String = "lora") -> [String] {
         ["train", "--model", "tiny:4", "--data", data, "--out", out, "--steps", "12", "--batch", "4", "--seq", "48",
          "--lr", "5e-3", "--targets", "q,v,down", "--save-every", "3", "--keep-last", "2", "--warmup", "2"]
-            + DataParallelTests.methodArgs(method)  // later options win
+            + (method == "delta-lora" ? ["--method", method, "--delta-start", "2", "--delta-lambda", "1"]  // W moves before the kill
+                                      : DataParallelTests.methodArgs(method))  // later options win
     }
 
     func temp(_ name: String) -> String {
@@ -32,22 +33,40 @@ import Testing
         let resumed = try TestProcess.run([TestProcess.tinh] + args(cut, data, method: method) + ["--resume"])
         #expect(resumed.status == 0, "\(resumed.output)")
         #expect(resumed.output.contains("resuming after step 6"), "\(resumed.output)")
-        let x = try Data(contentsOf: URL(fileURLWithPath: whole + "/adapter/adapter_model.safetensors"))
-        let y = try Data(contentsOf: URL(fileURLWithPath: cut + "/adapter/adapter_model.safetensors"))
-        #expect(x == y, "resumed adapter differs from the uninterrupted run's")
+        // The adapter, and for methods that move the base (Delta-LoRA) the moved weights and the merged model.
+        let final = "/checkpoints/step-00000012/"
+        for file in ["/adapter/adapter_model.safetensors", final + Checkpoints.adapterFile, final + Checkpoints.optimizerFile,
+                     final + Checkpoints.extraFile, "/merged/model.safetensors"] {
+            let exists = FileManager.default.fileExists(atPath: whole + file)
+            #expect(exists == FileManager.default.fileExists(atPath: cut + file), "\(file) in one run only")
+            #expect(exists || !["/adapter/adapter_model.safetensors", final + Checkpoints.adapterFile].contains(file), "\(file) missing")
+            guard exists else { continue }
+            let x = try Data(contentsOf: URL(fileURLWithPath: whole + file))
+            let y = try Data(contentsOf: URL(fileURLWithPath: cut + file))
+            let same = x == y  // a Bool: a failed #expect on two Data would diff them byte by byte, for minutes
+            #expect(same, "\(method): resumed \(file) differs from the uninterrupted run's")
+        }
+        if method == "delta-lora" {
+            #expect(FileManager.default.fileExists(atPath: cut + final + Checkpoints.extraFile) && FileManager.default.fileExists(atPath: cut + "/merged"))
+        }
         let steps = try String(contentsOfFile: cut + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").count
         #expect(steps == 12, "metrics.jsonl has one line per step after the resume, got \(steps)")
         #expect(Checkpoints.complete(in: URL(fileURLWithPath: cut + "/checkpoints")).map(\.step).sorted() == [9, 12])
     }
 
-    @Test func resumingOnAnotherWorldSizeSaysSo() throws {
+    /// For Delta-LoRA this also shows rank 0 sends the restored weights to rank 1: the ranks'
+    /// checksums must agree at every later checkpoint.
+    @Test(arguments: ["lora", "delta-lora"]) func resumingOnAnotherWorldSizeSaysSo(method: String) throws {
         let dataDir = URL(fileURLWithPath: temp("data2"))
         try DemoTask.write(to: dataDir, trainCount: 40, validCount: 4, seed: 3)
         let data = dataDir.appendingPathComponent("train.jsonl").path
         let out = temp("world")
-        _ = try TestProcess.run([TestProcess.tinh] + args(out, data), environment: ["TINH_TEST_KILL_AFTER_STEP": "4"])
-        let resumed = try TestProcess.launch(ranks: 2, args(out, data) + ["--resume"])
+        _ = try TestProcess.run([TestProcess.tinh] + args(out, data, method: method), environment: ["TINH_TEST_KILL_AFTER_STEP": "4"])
+        let resumed = try TestProcess.launch(ranks: 2, args(out, data, method: method) + ["--resume"])
         #expect(resumed.status == 0, "\(resumed.output)")
         #expect(resumed.output.contains("written by 1 rank(s), now 2"), "\(resumed.output)")
+        if method == "delta-lora" {
+            #expect(resumed.output.contains("all 2 ranks hold identical delta-lora weights"), "\(resumed.output)")
+        }
     }
 }
