@@ -23,7 +23,8 @@ public enum MethodComparison {
     }
 
     /// Settings that differ between methods for a fair comparison: VeRA needs a large rank and a
-    /// larger learning rate (its paper's ranges); LoRA+ uses the paper's ratio 16.
+    /// larger learning rate (its paper's ranges); LoRA+ uses the paper's ratio 16; Delta-LoRA starts
+    /// moving W after a fifth of the steps.
     public static func config(for method: String, base: TrainConfig) -> TrainConfig {
         var c = base
         c.adapter.method = method
@@ -34,6 +35,9 @@ public enum MethodComparison {
             c.lr = base.lr * 5
         case "lora-plus":
             c.loraPlusRatio = 16
+        case "delta-lora":
+            // The paper's start (step 500) lies beyond a short comparison: let W move after the first fifth.
+            c.adapter.deltaStart = min(c.adapter.deltaStart, base.steps / 5)
         default:
             break
         }
