@@ -7,6 +7,11 @@
 /// communication; the trainer checks that at checkpoints (`AdapterSet.extraStateChecksum`).
 /// The moved W is checkpoint state (`extraState`), so a resume restores it bit for bit.
 public final class DeltaLoRA: Adapter {
+    /// LoRA's count: A and B train, W moves without being a parameter.
+    public static func expectedTrainableCount(config: AdapterConfig, shapes: [(in: Int, out: Int)]) -> Int? {
+        LoRA.expectedTrainableCount(config: config, shapes: shapes)
+    }
+
     let lora: LoRA
     public let lambda: Float
     public let start: Int

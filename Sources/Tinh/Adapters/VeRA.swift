@@ -60,6 +60,11 @@ public final class VeRA: Adapter {
         return blocks * Set(config.targets).reduce(0) { $0 + config.rank + (out[$1] ?? 0) }
     }
 
+    /// The same Σ (r + out), from the adapted Linears' shapes (shown at the start of a run).
+    public static func expectedTrainableCount(config: AdapterConfig, shapes: [(in: Int, out: Int)]) -> Int? {
+        shapes.reduce(0) { $0 + config.rank + $1.out }
+    }
+
     /// M = diag(b)·B[:out, :]·diag(d) [out, r] into `shared.scaled`.
     private func buildScaled() -> UnsafeMutablePointer<Float> {
         let m = shared.scaled.ptr, bMat = shared.b.data, d = parameters.value(slotD), bVec = parameters.value(slotB)

@@ -53,6 +53,8 @@ public enum MethodComparison {
         for method in methods {
             let config = Self.config(for: method, base: base)
             // A fresh model per method: Delta-LoRA moves base weights, and no adapter may leak into the next run.
+            // The previous method's model is freed by now; measure this method's own peak memory.
+            resetPeakRSS()
             let trainer = try Trainer(config: config, comm: comm)
             try trainer.run { event in
                 if case .eval(let step, let result) = event { points.append(EvalPoint(method: method, step: step + 1, loss: result.loss)) }

@@ -74,9 +74,23 @@ func formatDuration(_ seconds: Double) -> String {
     return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
 }
 
-/// Peak resident memory of this process so far, in MB.
+/// Peak resident memory of this process in MB: since the last `resetPeakRSS()` where Linux allows
+/// resetting it (VmHWM in /proc/self/status), else since the start (getrusage).
 public func peakRSSMegabytes() -> Double {
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+       let kb = Double(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") {
+        return kb / 1024
+    }
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) / 1024
+}
+
+/// Starts a new peak-RSS measurement (Linux: writing 5 to /proc/self/clear_refs resets VmHWM), so
+/// runs done one after another in one process each report their own peak.
+public func resetPeakRSS() {
+    guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return }
+    try? handle.write(contentsOf: Data("5".utf8))
+    try? handle.close()
 }

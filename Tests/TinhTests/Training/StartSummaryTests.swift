@@ -15,11 +15,17 @@ import Testing
         return try Trainer(config: config, comm: LocalCommunicator())
     }
 
-    @Test(arguments: ["lora", "lora-fa", "lora-plus"]) func summaryStatesCountsBytesAndMemory(method: String) throws {
+    @Test(arguments: ["lora", "lora-fa", "lora-plus", "vera", "delta-lora"]) func summaryStatesCountsBytesAndMemory(method: String) throws {
         let t = try trainer(method)
         let p = t.adapters.parameters.count, text = t.startSummary
+        // Output sizes of the adapted q, v, o (in is 64 for all three).
         let shapes = t.adapters.modules.map { m in (m.name.hasSuffix("o_proj") || m.name.hasSuffix("q_proj")) ? 64 : 32 }
-        let expected = method == "lora-fa" ? shapes.reduce(0) { $0 + 4 * $1 } : shapes.reduce(0) { $0 + 4 * ($1 + 64) }
+        let expected: Int
+        switch method {
+        case "lora-fa": expected = shapes.reduce(0) { $0 + 4 * $1 }        // r·out
+        case "vera": expected = shapes.reduce(0) { $0 + 4 + $1 }           // r + out
+        default: expected = shapes.reduce(0) { $0 + 4 * ($1 + 64) }        // r·(in + out)
+        }
         #expect(p == expected && t.adapters.expectedTrainableCount == expected)
         #expect(text.contains("\(p) trainable parameters (formula \(expected))"), "\(text)")
         #expect(t.allreduceBytesPerStep == p * 4 + 16)
