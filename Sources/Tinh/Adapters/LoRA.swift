@@ -14,10 +14,7 @@ public final class LoRA: Adapter {
     private let dxA: GrowableBuffer
 
     public init(linear: Linear, config: AdapterConfig, parameters: AdapterParameters) throws {
-        let r = config.rank
-        guard r <= min(linear.inFeatures, linear.outFeatures) else {
-            throw TinhError.invalidInput("--rank \(r) is larger than \(linear.name) allows (\(linear.outFeatures)×\(linear.inFeatures))")
-        }
+        let r = try LoRA.checkedRank(config, linear)
         rank = r
         scale = config.scale
         inFeatures = linear.inFeatures
@@ -30,15 +27,28 @@ public final class LoRA: Adapter {
         slotB = parameters.reserve(name: key + ".lora_B.weight", shape: [outFeatures, r], group: "lora_B")
     }
 
+    /// The rank, if the Linear can take it (r ≤ min(in, out)).
+    static func checkedRank(_ config: AdapterConfig, _ linear: Linear) throws -> Int {
+        let r = config.rank
+        guard r <= min(linear.inFeatures, linear.outFeatures) else {
+            throw TinhError.invalidInput("--rank \(r) is larger than \(linear.name) allows (\(linear.outFeatures)×\(linear.inFeatures))")
+        }
+        return r
+    }
+
+    /// PEFT's A init: kaiming_uniform_(a=√5) on A [r, in], i.e. U(-b, b) with b = 1/√in.
+    static func drawA(_ a: UnsafeMutablePointer<Float>, rank: Int, inFeatures: Int, rng: inout SeededGenerator) {
+        let bound = 1 / Float(inFeatures).squareRoot()
+        rng.fillUniform(a, count: rank * inFeatures, lo: -bound, hi: bound)
+    }
+
     /// Σ r·(in + out) over the adapted projections.
     public static func expectedTrainableCount(config: AdapterConfig, shapes: [(in: Int, out: Int)]) -> Int? {
         shapes.reduce(0) { $0 + config.rank * ($1.in + $1.out) }
     }
 
     public func initialize(rng: inout SeededGenerator) {
-        // PEFT: kaiming_uniform_(a=√5) on A [r, in], i.e. U(-b, b) with b = 1/√in; B = 0.
-        let bound = 1 / Float(inFeatures).squareRoot()
-        rng.fillUniform(parameters.value(slotA), count: rank * inFeatures, lo: -bound, hi: bound)
+        LoRA.drawA(parameters.value(slotA), rank: rank, inFeatures: inFeatures, rng: &rng)  // B = 0
         parameters.value(slotB).update(repeating: 0, count: outFeatures * rank)
     }
 

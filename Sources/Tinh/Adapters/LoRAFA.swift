@@ -29,10 +29,7 @@ public final class LoRAFA: Adapter {
     public static let projectionRidge = 1e-8
 
     public init(linear: Linear, config: AdapterConfig, parameters: AdapterParameters) throws {
-        let r = config.rank
-        guard r <= min(linear.inFeatures, linear.outFeatures) else {
-            throw TinhError.invalidInput("--rank \(r) is larger than \(linear.name) allows (\(linear.outFeatures)×\(linear.inFeatures))")
-        }
+        let r = try LoRA.checkedRank(config, linear)
         rank = r
         scale = config.scale
         inFeatures = linear.inFeatures
@@ -53,8 +50,7 @@ public final class LoRAFA: Adapter {
 
     public func initialize(rng: inout SeededGenerator) {
         // The same draws as LoRA's (A first, B = 0), so one seed gives LoRA and LoRA-FA the same start.
-        let bound = 1 / Float(inFeatures).squareRoot()
-        rng.fillUniform(a.data, count: a.count, lo: -bound, hi: bound)
+        LoRA.drawA(a.data, rank: rank, inFeatures: inFeatures, rng: &rng)
         parameters.value(slotB).update(repeating: 0, count: outFeatures * rank)
         if let projection { fillProjection(projection) }
     }
