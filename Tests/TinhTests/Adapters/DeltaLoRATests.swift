@@ -102,18 +102,7 @@ import Testing
         for slot in set.parameters.slots where slot.group == "lora_B" {
             rng.fillNormal(set.parameters.values.data + slot.offset, count: slot.count, std: 0.3)
         }
-        let (batch, seq) = (2, 7)
-        let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
-        func loss() -> Double { try! model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq).loss }
-        _ = loss()
-        model.backward(lossScale: 1)
-        let grads = set.parameters.grads.array
-        let checker = GradCheck(eps: 5e-3, tol: 1e-2, floorFraction: 2e-2, maxChecks: 12, lossNoise: ModelGradientTests.lossNoise)
-        var d = TestData(seed: 4)
-        for slot in set.parameters.slots.prefix(4) {
-            let indices = d.sample(4, of: slot.count).map { slot.offset + $0 }
-            checker.check(slot.name, param: set.parameters.values.data, analytic: grads, indices: indices, loss: loss)
-        }
+        AdapterGradientChecks.slots(model, set, perSlot: 4, only: Array(set.parameters.slots.prefix(4)))
     }
 
     @Test func checkpointRestoresTheMovedWeightsBitForBit() throws {

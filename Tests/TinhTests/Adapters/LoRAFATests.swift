@@ -39,32 +39,11 @@ import Testing
 
     @Test(arguments: [false, true]) func gradientsOfBAndInputMatchFiniteDifferences(rsLoRA: Bool) throws {
         let (model, set) = try adapted(rsLoRA: rsLoRA)
-        let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: model.config.vocabSize)
-        func loss() -> Double { try! model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq).loss }
-        _ = loss()
-        model.backward(lossScale: 1)
-        let grads = set.parameters.grads.array
-        let checker = GradCheck(eps: 5e-3, tol: 1e-2, floorFraction: 2e-2, maxChecks: 12, lossNoise: ModelGradientTests.lossNoise)
-        var d = TestData(seed: 4)
-        for slot in set.parameters.slots {
-            let indices = d.sample(6, of: slot.count).map { slot.offset + $0 }
-            checker.check(slot.name, param: set.parameters.values.data, analytic: grads, indices: indices, loss: loss)
-        }
+        AdapterGradientChecks.slots(model, set)
     }
 
     @Test func inputGradientIncludesTheAdapterPath() throws {
-        let (model, _) = try adapted()
-        let c = model.config
-        let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
-        let emb = Tensor(shape: [batch * seq, c.hiddenSize])
-        Embedding.forward(out: emb.data, tokens: tokens, table: model.embedTokens.data, rows: tokens.count, dim: c.hiddenSize)
-        func loss() -> Double {
-            try! model.forward(inputEmbeddings: UnsafeBufferPointer(emb.buffer), targets: targets, lossMask: mask, batch: batch, seq: seq).loss
-        }
-        _ = loss()
-        model.backward(lossScale: 1)
-        let checker = GradCheck(eps: 5e-3, tol: 1e-2, floorFraction: 2e-2, maxChecks: 60, lossNoise: ModelGradientTests.lossNoise)
-        checker.check("dX with LoRA-FA", param: emb.data, analytic: Array(model.inputEmbeddingGrad), loss: loss)
+        AdapterGradientChecks.input(try adapted().0, "dX with LoRA-FA")
     }
 
     /// The projected gradient G′ = (1/s²)·G·(A·Aᵀ + δI)⁻¹ must satisfy s²·G′·(A·Aᵀ + δI) = G,

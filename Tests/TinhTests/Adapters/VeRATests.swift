@@ -26,34 +26,13 @@ import Testing
     @Test(arguments: [AdapterConfig.targetOrder, ["k", "v", "up"]])
     func gradientsOfDAndBMatchFiniteDifferences(targets: [String]) throws {
         let (model, set) = try adaptedModel(targets: targets)
-        let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: model.config.vocabSize)
-        func loss() -> Double { try! model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq).loss }
-        _ = loss()
-        model.backward(lossScale: 1)
-        let grads = set.parameters.grads.array
-        let checker = GradCheck(eps: 5e-3, tol: 1e-2, floorFraction: 2e-2, maxChecks: 12, lossNoise: ModelGradientTests.lossNoise)
-        var d = TestData(seed: 4)
-        for slot in set.parameters.slots {
-            let indices = d.sample(4, of: slot.count).map { slot.offset + $0 }
-            checker.check(slot.name, param: set.parameters.values.data, analytic: grads, indices: indices, loss: loss)
-        }
+        AdapterGradientChecks.slots(model, set, perSlot: 4)
     }
 
     /// dX through the model: the summed dL/d(A·x) of q, k, v (and of gate, up) reaches dx once.
     @Test(arguments: [AdapterConfig.targetOrder, ["v", "gate"]])
     func inputGradientIncludesTheAdapterPath(targets: [String]) throws {
-        let (model, _) = try adaptedModel(targets: targets)
-        let c = model.config
-        let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
-        let emb = Tensor(shape: [batch * seq, c.hiddenSize])
-        Embedding.forward(out: emb.data, tokens: tokens, table: model.embedTokens.data, rows: tokens.count, dim: c.hiddenSize)
-        func loss() -> Double {
-            try! model.forward(inputEmbeddings: UnsafeBufferPointer(emb.buffer), targets: targets, lossMask: mask, batch: batch, seq: seq).loss
-        }
-        _ = loss()
-        model.backward(lossScale: 1)
-        let checker = GradCheck(eps: 5e-3, tol: 1e-2, floorFraction: 2e-2, maxChecks: 40, lossNoise: ModelGradientTests.lossNoise)
-        checker.check("dX with VeRA", param: emb.data, analytic: Array(model.inputEmbeddingGrad), loss: loss)
+        AdapterGradientChecks.input(try adaptedModel(targets: targets).0, "dX with VeRA", maxChecks: 40)
     }
 
     /// One Linear alone: d, b and dX against finite differences of Σ w·y.
