@@ -75,6 +75,7 @@ struct TrainCommand: ParsableCommand {
                 if !Checkpoints.complete(in: Checkpoints.checkpointsDirectory(run: run)).isEmpty { from = run }
                 else if comm.isRoot { print("--resume: no checkpoint in \(out) yet; starting from step 1") }
             }
+            StopSignal.install()
             try trainer.run(resumeFrom: from) { event in
                 if interactive, case .step = event {
                     print("\r\u{1B}[K" + event.description, terminator: "")
@@ -86,6 +87,11 @@ struct TrainCommand: ParsableCommand {
                 }
             }
             if comm.isRoot { print("done: \(out)") }
+        } catch let stopped as TrainingStopped {
+            // Every rank agreed on the step and rank 0 wrote the checkpoint: a clean, distinct exit.
+            if comm.isRoot { FileHandle.standardError.write(Data("tinh: \(stopped)\n".utf8)) }
+            MPICommunicator.finalizeIfStarted()
+            throw ExitCode(TrainingStopped.exitCode)
         } catch {
             fail("\(error)", comm: comm)
         }

@@ -16,6 +16,8 @@ public final class Trainer {
     let outDirectory: URL
     /// The next optimizer step to run (0-based).
     public internal(set) var step = 0
+    /// Some rank received SIGTERM/SIGINT before the last step's all-reduce (all ranks see the same).
+    var stopAgreed = false
     /// Set when `run` finishes: what the run achieved (also the last event and OUT/summary.json).
     public private(set) var summary: TrainingSummary?
     var badSteps = 0
@@ -104,7 +106,7 @@ public final class Trainer {
                 if comm.isRoot { onEvent(.eval(step: step, result)) }
             }
             step += 1
-            if (config.saveEvery > 0 && step % config.saveEvery == 0) || last {
+            if (config.saveEvery > 0 && step % config.saveEvery == 0) || last || stopAgreed {
                 let agreed = try checkExtraStateAgreement()
                 let path = try saveCheckpoint()
                 if comm.isRoot {
@@ -113,6 +115,10 @@ public final class Trainer {
                 }
             }
             if let kill = Trainer.testKillAfterStep, kill == step { raise(SIGKILL) }
+            if stopAgreed && !last {
+                let latest = Checkpoints.checkpointsDirectory(run: outDirectory).appendingPathComponent(Checkpoints.directoryName(step: step))
+                throw TrainingStopped(stepsDone: step, checkpoint: latest.path)
+            }
         }
         var mergedNote: String?
         try comm.together("exporting the adapter") {
@@ -138,6 +144,13 @@ public final class Trainer {
 
     /// Testing aid: TINH_TEST_KILL_AFTER_STEP=N kills the process (SIGKILL, no clean-up) once N steps are done.
     static let testKillAfterStep: Int? = ProcessInfo.processInfo.environment["TINH_TEST_KILL_AFTER_STEP"].flatMap(Int.init)
+
+    /// Testing aid: TINH_TEST_SIGNAL="STEP:RANK" makes that rank send itself SIGTERM during step STEP (0-based).
+    static let testSignal: (step: Int, rank: Int)? = {
+        guard let spec = ProcessInfo.processInfo.environment["TINH_TEST_SIGNAL"] else { return nil }
+        let parts = spec.split(separator: ":").compactMap { Int($0) }
+        return parts.count == 2 ? (parts[0], parts[1]) : nil
+    }()
 
     var trainerState: TrainerState {
         TrainerState(model: loaded.spec, config: config, nextStep: step, badSteps: badSteps, worldSize: comm.size)
@@ -237,7 +250,7 @@ public final class Trainer {
         let mine = try sampler.indices(step: step, rank: comm.rank, worldSize: comm.size)
         let micro = config.microBatch(worldSize: comm.size)
         var forwardTime = 0.0, backwardTime = 0.0
-        var sums: [Double] = [0, 0]  // loss, loss tokens
+        var sums: [Double] = [0, 0, 0]  // loss, loss tokens, ranks asking to stop
         for first in stride(from: 0, to: mine.count, by: micro) {
             let batch = try data.train.batch(Array(mine[first..<(first + micro)]))
             let t0 = comm.wallTime()
@@ -253,7 +266,10 @@ public final class Trainer {
         }
         let t2 = comm.wallTime()
         try comm.allreduceSum(grads.buffer)
+        if let signalAt = Trainer.testSignal, signalAt.step == step, signalAt.rank == comm.rank { raise(SIGTERM) }
+        sums[2] = StopSignal.requested ? 1 : 0
         try comm.allreduceSum(&sums)
+        stopAgreed = sums[2] > 0
         let allreduceTime = comm.wallTime() - t2
 
         let t3 = comm.wallTime()
