@@ -115,7 +115,6 @@ import Testing
     }
 
     @Test(arguments: [
-        ("\"use_dora\": true", "use_dora (DoRA)"),
         ("\"bias\": \"all\"", "bias 'all'"),
         ("\"fan_in_fan_out\": true", "fan_in_fan_out"),
         ("\"peft_type\": \"IA3\"", "peft_type 'IA3'"),
@@ -131,7 +130,7 @@ import Testing
         text = text.replacingOccurrences(of: "{", with: "{ \(field),", options: [], range: text.range(of: "{"))
         try Data(text.utf8).write(to: path)
         let model = try TinyLlama.model()
-        #expect(throws: TinhError.unsupported("\(what) in \(path.path); Tinh loads plain LoRA adapters")) {
+        #expect(throws: TinhError.unsupported("\(what) in \(path.path); Tinh loads plain LoRA and DoRA adapters")) {
             try PEFTAdapter.load(dir: dir.path, into: model)
         }
         #expect(model.blocks[0].q.adapter == nil)
@@ -156,7 +155,7 @@ import Testing
             try PEFTAdapter.load(dir: dir.path, into: model)
         }
         try Data(text.replacingOccurrences(of: "\"q_proj\",", with: "\"model.layers.0.self_attn.q_proj\",").utf8).write(to: path)
-        #expect(throws: TinhError.unsupported("target_modules [model.layers.0.self_attn.q_proj, v_proj, down_proj] selecting different projections in different blocks in \(path.path); Tinh loads plain LoRA adapters")) {
+        #expect(throws: TinhError.unsupported("target_modules [model.layers.0.self_attn.q_proj, v_proj, down_proj] selecting different projections in different blocks in \(path.path); Tinh loads plain LoRA and DoRA adapters")) {
             try PEFTAdapter.load(dir: dir.path, into: model)
         }
         #expect(throws: TinhError.self) { try PEFTAdapter.load(dir: dir.appendingPathComponent("nope").path, into: model) }
