@@ -22,7 +22,7 @@ public final class DoRA: Adapter {
     private let bias: Tensor?
     /// ‖W_j‖², ‖W_j + s·(B·A)_j‖ for the A, B in `normA`/`normB`, and g = m / that norm.
     private let weightNormSquared: Tensor
-    private let norm: Tensor
+    let norm: Tensor
     private let gain: Tensor
     private let normA: Tensor
     private let normB: Tensor

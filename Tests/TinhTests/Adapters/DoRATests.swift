@@ -86,6 +86,24 @@ import Testing
         #expect(worst < 1e-4, "merged vs adapted logits differ by \(worst)")
     }
 
+    /// The norm from W's cached row norms and the rank-r terms equals the row norm of W + s·B·A formed explicitly.
+    @Test func lowRankNormEqualsTheExplicitNorm() throws {
+        let (model, set) = try adaptedModel()
+        _ = try model.logits(tokens: [5, 9, 200])
+        for (name, adapter) in set.modules.prefix(7) {
+            let dora = try #require(adapter as? DoRA)
+            let linear = try #require(model.linear(named: name))
+            let w = linear.weight.copy()
+            dora.lora.addDelta(to: w.data)
+            let n = linear.inFeatures
+            for j in 0..<linear.outFeatures {
+                let row = UnsafeBufferPointer(start: w.data + j * n, count: n)
+                let explicit = row.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+                #expect(abs(Double(dora.norm.data[j]) - explicit) <= 1e-5 * explicit, "\(name) row \(j)")
+            }
+        }
+    }
+
     @Test func exportIsAPEFTDoRAAdapterThatLoadsBack() throws {
         let (model, set) = try adaptedModel()
         let tokens: [Int32] = [5, 9, 200, 3, 77]
