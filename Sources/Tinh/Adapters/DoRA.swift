@@ -30,6 +30,8 @@ public final class DoRA: Adapter {
     /// Tests only: keep the norms of the current A, B while they are perturbed, so that a finite
     /// difference sees the detached norm the analytic gradient assumes.
     var freezeNorms = false
+    /// Σ_rows dy ⊙ z of one backward, [out].
+    private let magnitudeGradient: Tensor
     /// Scratch of the norm: W·Aᵀ [out, r], A·Aᵀ [r, r], B·(A·Aᵀ) [out, r].
     private let wAt: Tensor
     private let aAt: Tensor
@@ -56,6 +58,7 @@ public final class DoRA: Adapter {
         }
         norm = Tensor(shape: [out])
         gain = Tensor(shape: [out])
+        magnitudeGradient = Tensor(shape: [out])
         normA = Tensor(shape: [r, n])
         normB = Tensor(shape: [out, r])
         wAt = Tensor(shape: [out, r])
@@ -132,16 +135,17 @@ public final class DoRA: Adapter {
     public func weightPathGradient(linear: Linear, dy: UnsafePointer<Float>, rows: Int) -> UnsafePointer<Float> {
         let out = outFeatures, g = gain.data, z = unscaled.ptr
         let dz = scaledGradient.reserve(rows * out)
-        let dm = lora.parameters.grad(slotM)
-        for j in 0..<out where norm.data[j] > 0 {
-            var sum: Float = 0
-            for row in 0..<rows { sum += dy[row * out + j] * z[row * out + j] }
-            dm[j] += sum / norm.data[j]
-        }
+        let sum = magnitudeGradient.data
+        sum.update(repeating: 0, count: out)
         for row in 0..<rows {
-            let dyr = dy + row * out, dzr = dz + row * out
-            for j in 0..<out { dzr[j] = dyr[j] * g[j] }
+            let dyr = dy + row * out, zr = z + row * out, dzr = dz + row * out
+            for j in 0..<out {
+                sum[j] += dyr[j] * zr[j]
+                dzr[j] = dyr[j] * g[j]
+            }
         }
+        let dm = lora.parameters.grad(slotM)
+        for j in 0..<out where norm.data[j] > 0 { dm[j] += sum[j] / norm.data[j] }
         return UnsafePointer(dz)
     }
 

@@ -155,7 +155,7 @@ import Testing
             try PEFTAdapter.load(dir: dir.path, into: model)
         }
         try Data(text.replacingOccurrences(of: "\"q_proj\",", with: "\"model.layers.0.self_attn.q_proj\",").utf8).write(to: path)
-        #expect(throws: TinhError.unsupported("target_modules [model.layers.0.self_attn.q_proj, v_proj, down_proj] selecting different projections in different blocks in \(path.path); Tinh loads plain LoRA and DoRA adapters")) {
+        #expect(throws: TinhError.unsupported("target_modules [model.layers.0.self_attn.q_proj, v_proj, down_proj] selecting different projections in different blocks in \(path.path); Tinh loads plain LoRA adapters")) {
             try PEFTAdapter.load(dir: dir.path, into: model)
         }
         #expect(throws: TinhError.self) { try PEFTAdapter.load(dir: dir.appendingPathComponent("nope").path, into: model) }
