@@ -36,9 +36,18 @@ public final class DoRA: Adapter {
     private let wAt: Tensor
     private let aAt: Tensor
     private let bAAt: Tensor
-    /// z of the last training forward, and dy ⊙ g for the backward: [rows, out] each.
+    /// z of the last training forward [rows, out], and dy ⊙ g for the backward: scratch that every
+    /// DoRA of the model shares (it lives only within one Linear's backward), sized for the widest.
     private let unscaled: GrowableBuffer
-    private let scaledGradient: GrowableBuffer
+    private let scratch: SharedScratch
+    /// Whether this adapter reports the shared scratch in `activationFloats` (the first one made).
+    private let reportsScratch: Bool
+
+    final class SharedScratch {
+        let buffer: GrowableBuffer
+        var widest = 0
+        init(_ memory: ActivationMemory) { buffer = GrowableBuffer(.scratch, in: memory) }
+    }
 
     var outFeatures: Int { lora.outFeatures }
     var rank: Int { lora.rank }
@@ -65,7 +74,10 @@ public final class DoRA: Adapter {
         aAt = Tensor(shape: [r, r])
         bAAt = Tensor(shape: [out, r])
         unscaled = GrowableBuffer(.kept, in: linear.activationMemory)
-        scaledGradient = GrowableBuffer(.scratch, in: linear.activationMemory)
+        var made = false
+        scratch = parameters.shared("dora.scaledGradient") { made = true; return SharedScratch(linear.activationMemory) }
+        scratch.widest = max(scratch.widest, out)
+        reportsScratch = made
     }
 
     /// LoRA's count plus m: Σ r·(in + out) + out.
@@ -134,7 +146,7 @@ public final class DoRA: Adapter {
     /// dm += Σ_rows dy ⊙ z / ‖·‖ (the norm detached); returns dy ⊙ g for the base and LoRA paths.
     public func weightPathGradient(linear: Linear, dy: UnsafePointer<Float>, rows: Int) -> UnsafePointer<Float> {
         let out = outFeatures, g = gain.data, z = unscaled.ptr
-        let dz = scaledGradient.reserve(rows * out)
+        let dz = scratch.buffer.reserve(rows * out)
         let sum = magnitudeGradient.data
         sum.update(repeating: 0, count: out)
         for row in 0..<rows {
@@ -156,7 +168,7 @@ public final class DoRA: Adapter {
 
     public func activationFloats(rows: Int) -> (kept: Int, scratch: Int) {
         let l = lora.activationFloats(rows: rows)
-        return (l.kept + rows * outFeatures, l.scratch + rows * outFeatures)
+        return (l.kept + rows * outFeatures, l.scratch + (reportsScratch ? rows * scratch.widest : 0))
     }
 }
 

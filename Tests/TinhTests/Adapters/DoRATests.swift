@@ -104,6 +104,24 @@ import Testing
         }
     }
 
+    /// The start-of-run estimate equals the buffers' own accounting after a first step; the scaled
+    /// gradient is one buffer for the whole model, so DoRA's scratch exceeds LoRA's by rows · widest out.
+    @Test func activationEstimateIsExact() throws {
+        let c = ModelFixture.config()
+        let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
+        func measured(_ method: String) throws -> (kept: Int, scratch: Int, estimate: (kept: Int, scratch: Int)) {
+            let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+            _ = try AdapterSet(model: model, config: AdapterConfig(method: method, rank: 4, targets: AdapterConfig.targetOrder))
+            let result = try model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq)
+            model.backward(lossScale: 1)
+            let m = model.activationMemory
+            return (m.keptBytes, m.scratchBytes, model.activationEstimate(batch: batch, seq: seq, lossRows: result.count))
+        }
+        let dora = try measured("dora"), lora = try measured("lora")
+        #expect(dora.estimate.kept == dora.kept && dora.estimate.scratch == dora.scratch)
+        #expect(dora.scratch - lora.scratch == batch * seq * max(c.intermediateSize, c.hiddenSize, c.numHeads * c.headDim) * 4)
+    }
+
     @Test func exportIsAPEFTDoRAAdapterThatLoadsBack() throws {
         let (model, set) = try adaptedModel()
         let tokens: [Int32] = [5, 9, 200, 3, 77]
