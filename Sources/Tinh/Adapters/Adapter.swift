@@ -52,6 +52,7 @@ public enum AdapterMethods {
         "lora-plus": LoRA.self,
         "lora-fa": LoRAFA.self,
         "delta-lora": DeltaLoRA.self,
+        "dora": DoRA.self,
     ]
 
     /// Every method, LoRA first, then by name.
@@ -59,8 +60,9 @@ public enum AdapterMethods {
 
     /// Methods whose export is an ordinary PEFT LoRA adapter (LoRA+ only changes the optimizer;
     /// LoRA-FA's frozen A is exported with B).
-    /// Delta-LoRA's adapter is a plain LoRA too (its moved base weights go to a merged model).
-    public static let exportedAsPEFTLoRA: Set<String> = ["lora", "lora-plus", "lora-fa", "delta-lora"]
+    /// Delta-LoRA's adapter is a plain LoRA too (its moved base weights go to a merged model);
+    /// DoRA's is a PEFT LoRA with `use_dora` and a magnitude vector per module.
+    public static let exportedAsPEFTLoRA: Set<String> = ["lora", "lora-plus", "lora-fa", "delta-lora", "dora"]
 
     public static func type(named name: String) throws -> Adapter.Type {
         guard let t = all[name] else {

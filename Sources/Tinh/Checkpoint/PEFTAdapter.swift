@@ -1,6 +1,6 @@
 import Foundation
 
-/// Loads a PEFT-format LoRA adapter directory (Tinh's export or one PEFT saved) onto a model.
+/// Loads a PEFT-format LoRA (or DoRA) adapter directory (Tinh's export or one PEFT saved) onto a model.
 public enum PEFTAdapter {
     /// Reads `dir`, attaches a LoRA adapter set to `model` and fills it from the weights.
     /// Any problem is an error naming the file; on error the model is left without adapters.
@@ -33,9 +33,13 @@ public enum PEFTAdapter {
     }
 
     /// A PEFT key without the adapter-name segment PEFT sometimes keeps
-    /// ("...q_proj.lora_A.default.weight" -> "...q_proj.lora_A.weight").
+    /// ("...q_proj.lora_A.default.weight" -> "...q_proj.lora_A.weight"). DoRA's magnitude is saved
+    /// by PEFT as "...q_proj.lora_magnitude_vector" (its in-memory name ends ".default.weight").
+    static let magnitude = "lora_magnitude_vector"
+
     static func canonicalKey(_ key: String) -> String {
         guard let (module, tensor) = PEFTNames.split(key) else { return key }
+        if tensor.hasPrefix(magnitude + ".") { return PEFTNames.module(module) + "." + magnitude }
         let parts = tensor.split(separator: ".")
         guard parts.count == 3 else { return key }
         return PEFTNames.module(module) + "." + parts[0] + "." + parts[2]
@@ -44,9 +48,8 @@ public enum PEFTAdapter {
     /// The Tinh settings equivalent to a PEFT LoRA config on this model, or a clear error for
     /// what Tinh cannot apply.
     static func adapterConfig(_ p: PEFTAdapterConfig, model: LlamaConfig, path: String) throws -> AdapterConfig {
-        func unsupported(_ what: String) -> TinhError { .unsupported("\(what) in \(path); Tinh loads plain LoRA adapters") }
+        func unsupported(_ what: String) -> TinhError { .unsupported("\(what) in \(path); Tinh loads plain LoRA and DoRA adapters") }
         guard p.peftType.uppercased() == "LORA" else { throw unsupported("peft_type '\(p.peftType)'") }
-        if p.useDoRA { throw unsupported("use_dora (DoRA)") }
         if p.bias != "none" { throw unsupported("bias '\(p.bias)'") }
         if p.fanInFanOut { throw unsupported("fan_in_fan_out") }
         if p.loraBias { throw unsupported("lora_bias") }
@@ -57,7 +60,7 @@ public enum PEFTAdapter {
             throw TinhError.badFile(path: path, reason: "r (\(p.r)) and lora_alpha (\(p.loraAlpha)) must be positive")
         }
         let (targets, layers) = try targetsAndLayers(p, model: model, path: path)
-        return AdapterConfig(method: "lora", rank: p.r, alpha: p.loraAlpha, rsLoRA: p.useRSLoRA, targets: targets, layers: layers)
+        return AdapterConfig(method: p.useDoRA ? "dora" : "lora", rank: p.r, alpha: p.loraAlpha, rsLoRA: p.useRSLoRA, targets: targets, layers: layers)
     }
 
     /// Tinh's short target names and block list (nil = all) for PEFT's target_modules and

@@ -57,6 +57,7 @@ public struct PEFTAdapterConfig: Codable, Equatable {
         r = config.rank
         loraAlpha = config.alpha
         useRSLoRA = config.rsLoRA
+        useDoRA = config.method == "dora"
         targetModules = .names(config.peftTargetModules)
         layersToTransform = config.layers
         baseModelNameOrPath = baseModelName

@@ -68,12 +68,15 @@ public final class Linear {
     public func backward(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         guard let x = savedInput else { preconditionFailure("\(name): backward without forward") }
         let rows = savedRows
+        // An adapter that rescales the output (DoRA) turns dy into the gradient of the unscaled
+        // x·Wᵀ (+ adapter term) here; the bias, added after that scaling, keeps the original dy.
+        let dyW = adapter?.weightPathGradient(linear: self, dy: dy, rows: rows) ?? dy
         BLAS.gemm(.none, .none, m: rows, n: inFeatures, k: outFeatures,
-                  a: dy, lda: outFeatures, b: weight.data, ldb: inFeatures,
+                  a: dyW, lda: outFeatures, b: weight.data, ldb: inFeatures,
                   beta: accumulate ? 1 : 0, c: dx, ldc: inFeatures)
         if let dW = weightGrad {
             BLAS.gemm(.transpose, .none, m: outFeatures, n: inFeatures, k: rows,
-                      a: dy, lda: outFeatures, b: x, ldb: inFeatures, beta: 1, c: dW.data, ldc: inFeatures)
+                      a: dyW, lda: outFeatures, b: x, ldb: inFeatures, beta: 1, c: dW.data, ldc: inFeatures)
         }
         if let db = biasGrad {
             for r in 0..<rows {
@@ -81,6 +84,6 @@ public final class Linear {
                 for j in 0..<outFeatures { db.data[j] += dyr[j] }
             }
         }
-        adapter?.backward(linear: self, x: x, dy: dy, dx: dx, rows: rows)
+        adapter?.backward(linear: self, x: x, dy: dyW, dx: dx, rows: rows)
     }
 }

@@ -18,6 +18,12 @@ public protocol LinearAdapter: AnyObject {
     /// Given `dy` [rows, out], accumulates parameter gradients and adds dL/dx to `dx` [rows, in].
     func backward(linear: Linear, x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, rows: Int)
 
+    /// Called by the Linear's backward before anything else, with the gradient of its output: returns
+    /// the gradient the base path (dx = dy·W, dW) and `backward` then use. An adapter that scales the
+    /// whole output (DoRA's magnitude) returns dy ⊙ scale from a buffer of its own, and may read dy
+    /// for its own parameters here. Default: dy itself (the output is base + term).
+    func weightPathGradient(linear: Linear, dy: UnsafePointer<Float>, rows: Int) -> UnsafePointer<Float>
+
     /// Whether `backward` reads `x`. Default true.
     var needsInputForBackward: Bool { get }
 
@@ -28,5 +34,6 @@ public protocol LinearAdapter: AnyObject {
 
 extension LinearAdapter {
     public var needsInputForBackward: Bool { true }
+    public func weightPathGradient(linear: Linear, dy: UnsafePointer<Float>, rows: Int) -> UnsafePointer<Float> { dy }
     public func activationFloats(rows: Int) -> (kept: Int, scratch: Int) { (0, 0) }
 }

@@ -115,7 +115,6 @@ import Testing
     }
 
     @Test(arguments: [
-        ("\"use_dora\": true", "use_dora (DoRA)"),
         ("\"bias\": \"all\"", "bias 'all'"),
         ("\"fan_in_fan_out\": true", "fan_in_fan_out"),
         ("\"peft_type\": \"IA3\"", "peft_type 'IA3'"),
@@ -131,7 +130,7 @@ import Testing
         text = text.replacingOccurrences(of: "{", with: "{ \(field),", options: [], range: text.range(of: "{"))
         try Data(text.utf8).write(to: path)
         let model = try TinyLlama.model()
-        #expect(throws: TinhError.unsupported("\(what) in \(path.path); Tinh loads plain LoRA adapters")) {
+        #expect(throws: TinhError.unsupported("\(what) in \(path.path); Tinh loads plain LoRA and DoRA adapters")) {
             try PEFTAdapter.load(dir: dir.path, into: model)
         }
         #expect(model.blocks[0].q.adapter == nil)

@@ -10,7 +10,7 @@ import Testing
         return dir.appendingPathComponent("train.jsonl").path
     }()
 
-    static let methods = ["lora", "lora-fa", "lora-plus", "vera", "delta-lora"]
+    static let methods = ["lora", "lora-fa", "lora-plus", "vera", "delta-lora", "dora"]
 
     /// Settings of each method's run: LoRA+ trains B 16 × faster, so its base rate is 16 × lower
     /// (a trajectory that tiny can follow without amplifying rounding differences); VeRA learns
