@@ -8,8 +8,9 @@ enum AdapterGradientChecks {
 
     /// A sample of `perSlot` entries of every slot in `slots` (default: all).
     /// h = 0.005: with s = α/√r ≈ 3.5 some A entries are sharply curved and h = 0.02 shows truncation error.
+    /// `prepare` runs before each slot's check (DoRA freezes its detached norms for A and B).
     static func slots(_ model: LlamaModel, _ set: AdapterSet, perSlot: Int = 6, only slots: [AdapterParameters.Slot]? = nil,
-                      sourceLocation: SourceLocation = #_sourceLocation) {
+                      prepare: (AdapterParameters.Slot) -> Void = { _ in }, sourceLocation: SourceLocation = #_sourceLocation) {
         let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: model.config.vocabSize)
         func loss() -> Double { try! model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq).loss }
         _ = loss()
@@ -19,6 +20,7 @@ enum AdapterGradientChecks {
         var d = TestData(seed: 4)
         for slot in slots ?? set.parameters.slots {
             let indices = d.sample(perSlot, of: slot.count).map { slot.offset + $0 }
+            prepare(slot)
             checker.check(slot.name, param: set.parameters.values.data, analytic: grads, indices: indices, loss: loss,
                           sourceLocation: sourceLocation)
         }

@@ -27,36 +27,15 @@ import Testing
 
     @Test func gradientsOfMagnitudeAAndBMatchFiniteDifferences() throws {
         let (model, set) = try adaptedModel()
-        let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: model.config.vocabSize)
-        func loss() -> Double { try! model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq).loss }
-        _ = loss()
-        model.backward(lossScale: 1)
-        let grads = set.parameters.grads.array
         // The norm is detached (as in PEFT), so the finite difference of the loss through A and B
-        // includes the norm's own dependence: check A, B with the norm frozen, m as is.
-        let checker = GradCheck(eps: 5e-3, tol: 1e-2, floorFraction: 2e-2, maxChecks: 12, lossNoise: ModelGradientTests.lossNoise)
-        var d = TestData(seed: 4)
-        for slot in set.parameters.slots {
-            let indices = d.sample(6, of: slot.count).map { slot.offset + $0 }
-            let frozen = slot.group != "lora_magnitude_vector"
-            for case let (_, dora as DoRA) in set.modules { dora.freezeNorms = frozen }
-            checker.check(slot.name, param: set.parameters.values.data, analytic: grads, indices: indices, loss: loss)
+        // would include the norm's own dependence: check A, B with the norm frozen, m as is.
+        AdapterGradientChecks.slots(model, set) { slot in
+            for case let (_, dora as DoRA) in set.modules { dora.freezeNorms = slot.group != "lora_magnitude_vector" }
         }
     }
 
     @Test func inputGradientIncludesTheScaledPaths() throws {
-        let (model, _) = try adaptedModel()
-        let c = model.config
-        let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
-        let emb = Tensor(shape: [batch * seq, c.hiddenSize])
-        Embedding.forward(out: emb.data, tokens: tokens, table: model.embedTokens.data, rows: tokens.count, dim: c.hiddenSize)
-        func loss() -> Double {
-            try! model.forward(inputEmbeddings: UnsafeBufferPointer(emb.buffer), targets: targets, lossMask: mask, batch: batch, seq: seq).loss
-        }
-        _ = loss()
-        model.backward(lossScale: 1)
-        let checker = GradCheck(eps: 5e-3, tol: 1e-2, floorFraction: 2e-2, maxChecks: 60, lossNoise: ModelGradientTests.lossNoise)
-        checker.check("dX with DoRA", param: emb.data, analytic: Array(model.inputEmbeddingGrad), loss: loss)
+        AdapterGradientChecks.input(try adaptedModel().0, "dX with DoRA")
     }
 
     @Test func freshAdapterLeavesTheModelUnchanged() throws {
