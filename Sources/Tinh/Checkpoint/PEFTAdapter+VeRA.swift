@@ -18,10 +18,7 @@ extension PEFTAdapter {
         let config = AdapterConfig(method: "vera", rank: p.r, targets: targets, layers: layers,
                                    veraSeed: v.projectionPRNGKey, veraDInit: v.dInitial.isFinite ? v.dInitial : nil)
         let weights = try SafeTensorsFile(path: weightsPath)
-        let set: AdapterSet
-        do { set = try AdapterSet(model: model, config: config) } catch let TinhError.invalidInput(m) {
-            throw TinhError.badFile(path: configPath, reason: m)
-        }
+        let set = try attach(config, to: model, configPath: configPath)
         do {
             let slots = set.parameters.slots
             let projections = [VeRA.projectionAKey, VeRA.projectionBKey]

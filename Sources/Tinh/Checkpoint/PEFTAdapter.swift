@@ -17,10 +17,7 @@ public enum PEFTAdapter {
         }
         let config = try adapterConfig(peft, model: model.config, path: configPath)
         let weights = try SafeTensorsFile(path: weightsPath)
-        let set: AdapterSet
-        do { set = try AdapterSet(model: model, config: config) } catch let TinhError.invalidInput(m) {
-            throw TinhError.badFile(path: configPath, reason: m)
-        }
+        let set = try attach(config, to: model, configPath: configPath)
         do {
             let slots = set.parameters.slots
             let names = try AdapterTensors.check(weights, slots: slots, key: canonicalKey, requireF32: false)
@@ -30,6 +27,13 @@ public enum PEFTAdapter {
             throw error
         }
         return set
+    }
+
+    /// Attaches `config` to `model`; a setting that does not fit the model is an error about the file.
+    static func attach(_ config: AdapterConfig, to model: LlamaModel, configPath: String) throws -> AdapterSet {
+        do { return try AdapterSet(model: model, config: config) } catch let TinhError.invalidInput(m) {
+            throw TinhError.badFile(path: configPath, reason: m)
+        }
     }
 
     /// A PEFT key without the adapter-name segment PEFT sometimes keeps

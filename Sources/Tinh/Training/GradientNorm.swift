@@ -15,14 +15,18 @@ public enum GradientNorm {
         return total.squareRoot()
     }
 
-    /// Scales `g` so its norm is at most `maxNorm` (no-op when it already is, or maxNorm ≤ 0).
-    /// Returns the norm before clipping.
+    /// Multiplies `g` by `scale` and then scales it so its norm is at most `maxNorm` (no clipping
+    /// when it already is, or maxNorm ≤ 0), in one pass over `g` after the norm's. Returns the norm
+    /// after `scale`, before clipping. The trainer's 1/token-count normalisation rides in `scale`.
     @discardableResult
-    public static func clip(_ g: UnsafeMutablePointer<Float>, count: Int, maxNorm: Float) -> Double {
-        let norm = l2(g, count: count)
-        guard maxNorm > 0, norm > Double(maxNorm), norm.isFinite else { return norm }
-        let scale = Float(Double(maxNorm) / (norm + 1e-6))
-        for i in 0..<count { g[i] *= scale }
+    public static func clip(_ g: UnsafeMutablePointer<Float>, count: Int, maxNorm: Float, scale: Float = 1) -> Double {
+        let norm = l2(g, count: count) * Double(scale)
+        var factor = Double(scale)
+        if maxNorm > 0, norm > Double(maxNorm), norm.isFinite { factor *= Double(maxNorm) / (norm + 1e-6) }
+        if factor != 1 {
+            let f = Float(factor)
+            for i in 0..<count { g[i] *= f }
+        }
         return norm
     }
 }

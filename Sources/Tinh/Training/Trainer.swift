@@ -275,9 +275,8 @@ public final class Trainer {
         let t3 = comm.wallTime()
         let tokens = sums[1]
         let loss = tokens > 0 ? sums[0] / tokens : .nan
-        let scale = Float(1 / max(tokens, 1)), n = grads.count, g = grads.data
-        for i in 0..<n { g[i] *= scale }
-        let gradNorm = GradientNorm.clip(grads.data, count: n, maxNorm: config.maxGradNorm)
+        // Mean over the global loss tokens and clipping, in one pass over the gradients.
+        let gradNorm = GradientNorm.clip(grads.data, count: grads.count, maxNorm: config.maxGradNorm, scale: Float(1 / max(tokens, 1)))
         let lr = config.learningRate.rate(at: step)
         let skipped = !loss.isFinite || !gradNorm.isFinite || tokens == 0
         if skipped {

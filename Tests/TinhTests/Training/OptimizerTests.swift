@@ -56,6 +56,12 @@ import Testing
         let before = GradientNorm.clip(g.data, count: g.count, maxNorm: 1)
         #expect(abs(before - expectedNorm) < 1e-9)
         #expect(abs(GradientNorm.l2(g.data, count: g.count) - 1) < 1e-5)
+        // The scale is applied before the norm is measured and clipped.
+        let raw = Tensor(shape: [2], values: [30, 40])
+        #expect(abs(GradientNorm.clip(raw.data, count: 2, maxNorm: 100, scale: 0.125) - 6.25) < 1e-9)
+        #expect(raw.array == [3.75, 5])
+        #expect(abs(GradientNorm.clip(raw.data, count: 2, maxNorm: 1, scale: 2) - 12.5) < 1e-6)
+        #expect(abs(GradientNorm.l2(raw.data, count: 2) - 1) < 1e-5)
         let small = Tensor(shape: [3], values: [0.1, 0.2, 0.2])
         GradientNorm.clip(small.data, count: 3, maxNorm: 1)
         #expect(small.array == [0.1, 0.2, 0.2])
