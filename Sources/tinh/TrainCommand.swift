@@ -46,6 +46,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Decoupled weight decay.") var weightDecay: Float = 0
     @Option(help: "Clip the global gradient norm to this (0 = off).") var maxGradNorm: Float = 1
     @Option(help: "Seed of the adapter init, data order and split.") var seed: UInt64 = 0
+    @Option(help: "All-reduce bucket size in MiB (whole layers per bucket, started during backward).") var bucketMb = TrainConfig.defaultBucketMB
+    @Flag(help: "One fused all-reduce of all gradients after backward instead of overlapped buckets.") var noOverlap = false
 
     @Flag(help: "Train on prompts and user turns too.") var trainOnPrompt = false
     @Flag(help: "Pack short examples into full rows.") var pack = false
@@ -114,6 +116,7 @@ struct TrainCommand: ParsableCommand {
         c.steps = steps; c.batch = batch; c.gradAccum = gradAccum; c.seq = seq
         c.lr = lr; c.schedule = schedule; c.warmup = warmup; c.minLRRatio = minLrRatio
         c.weightDecay = weightDecay; c.maxGradNorm = maxGradNorm; c.loraPlusRatio = loraplusRatio ?? c.loraPlusRatio; c.seed = seed
+        c.bucketMB = bucketMb; c.overlap = !noOverlap
         c.trainOnPrompt = trainOnPrompt; c.pack = pack; c.skipBadLines = skipBadLines
         c.evalEvery = evalEvery; c.saveEvery = saveEvery; c.keepLast = keepLast; c.logEvery = logEvery; c.maxBadSteps = maxBadSteps
         // Testing aid: TINH_TEST_RANK_SEED="RANK:SEED" gives one rank another seed, to show that

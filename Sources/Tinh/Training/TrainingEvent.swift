@@ -14,7 +14,12 @@ public struct StepMetrics: Codable, Sendable {
     public var seconds: Double
     public var forwardSeconds: Double
     public var backwardSeconds: Double
+    /// Time inside communication calls (starts, progress tests, waits) for the step's all-reduces.
     public var allreduceSeconds: Double
+    /// Forward and backward without the communication calls made from inside backward.
+    public var computeSeconds: Double
+    /// Communication not hidden behind backward: from the end of backward until the sums are in.
+    public var exposedCommSeconds: Double
     public var optimizerSeconds: Double
     public var peakRssMegabytes: Double
     public var world: Int
@@ -35,6 +40,12 @@ public struct TrainingSummary: Codable, Sendable {
     /// The flat gradient buffer plus the loss and token count, per optimizer step.
     public var bytesAllReducedPerStep: Int
     public var world: Int
+    /// Medians over the run's steps (see `StepMetrics`), and how the gradients were reduced.
+    public var medianComputeSeconds: Double
+    public var medianAllreduceSeconds: Double
+    public var medianExposedCommSeconds: Double
+    public var overlap: Bool
+    public var buckets: Int
 }
 
 /// What the trainer reports as it goes (on rank 0), for the CLI to print.
