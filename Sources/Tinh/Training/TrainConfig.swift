@@ -38,6 +38,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var bucketMB: Double = TrainConfig.defaultBucketMB
     public var overlap: Bool = true
     public static let defaultBucketMB = 1.0
+    /// Whether the node's ranks map one shared f32 copy of a GGUF base (`SharedBaseCache`).
+    public var sharedBase: SharedBaseCache.Policy = .auto
 
     public var trainOnPrompt: Bool = false
     public var pack: Bool = false

@@ -43,8 +43,9 @@ public final class Trainer {
         var model: LoadedModel!
         var dataset: TrainingDataset!
         var adapterSet: AdapterSet!
-        try comm.together("loading the model, data and adapters") {
-            model = try loaded ?? ModelSource.load(config.model)
+        // One f32 copy of a GGUF base per node, written by the node's first rank.
+        model = try loaded ?? BaseMemory.load(config.model, policy: config.sharedBase, comm: comm)
+        try comm.together("loading the data and adapters") {
             dataset = try TrainingDataset(path: config.data, tokenizer: model.tokenizer, options: config.dataOptions)
             adapterSet = try AdapterSet(model: model.model, config: config.adapter)
         }
@@ -103,7 +104,10 @@ public final class Trainer {
         var lastLoss = Double.nan, lastEval: EvalResult?
         while step < config.steps {
             let metrics = try trainStep(step)
-            if step == firstStep, comm.isRoot { onEvent(.message(measuredMemoryLine)) }
+            if step == firstStep {
+                pssPerRank = try gatherPSS()
+                if comm.isRoot { onEvent(.message(measuredMemoryLine)); onEvent(.message(pssLine)) }
+            }
             rates.append(metrics.tokensPerSecond)
             compute.append(metrics.computeSeconds); allreduce.append(metrics.allreduceSeconds); exposed.append(metrics.exposedCommSeconds)
             lastLoss = metrics.loss
@@ -149,7 +153,9 @@ public final class Trainer {
                                       eval: lastEval, peakRssMegabytes: peakRSSMegabytes(),
                                       trainableParameters: adapters.parameters.count, bytesAllReducedPerStep: allreduceBytesPerStep,
                                       world: comm.size, medianComputeSeconds: median(compute), medianAllreduceSeconds: median(allreduce),
-                                      medianExposedCommSeconds: median(exposed), overlap: config.overlap, buckets: reducer.plan.buckets.count)
+                                      medianExposedCommSeconds: median(exposed), overlap: config.overlap, buckets: reducer.plan.buckets.count,
+                                      pssMegabytesPerRank: pssPerRank.map(\.total), basePssMegabytesPerRank: pssPerRank.map(\.base),
+                                      baseMegabytes: Double(loaded.baseBytes) / 1_048_576, sharedBase: loaded.sharedBasePath != nil)
         self.summary = summary
         if comm.isRoot {
             try AtomicFile.write(try JSONEncoder.pretty.encode(summary), to: outDirectory.appendingPathComponent("summary.json").path)
@@ -250,7 +256,7 @@ public final class Trainer {
         if old.steps != new.steps { differences.append("--steps \(old.steps) → \(new.steps)") }
         old.steps = new.steps
         // How gradients are reduced never changes the result.
-        old.bucketMB = new.bucketMB; old.overlap = new.overlap
+        old.bucketMB = new.bucketMB; old.overlap = new.overlap; old.sharedBase = new.sharedBase
         if old != new { differences.append("other settings differ from the checkpoint's config.json") }
         if !differences.isEmpty { note += "; note: " + differences.joined(separator: ", ") + " (the result will differ from an uninterrupted run)" }
         return note
@@ -369,6 +375,28 @@ public final class Trainer {
     public var activationEstimate: (kept: Int, scratch: Int) {
         let micro = config.microBatch(worldSize: comm.size)
         return loaded.model.activationEstimate(batch: micro, seq: config.seq, lossRows: micro * config.seq)
+    }
+
+    /// Every rank's PSS and the PSS of its base weights' file mapping (0 when the base is private), in MiB.
+    var pssPerRank: [(total: Double, base: Double)] = []
+
+    func gatherPSS() throws -> [(total: Double, base: Double)] {
+        let (pss, base) = try BaseMemory.gather(loaded, comm: comm)
+        return Array(zip(pss, base))
+    }
+
+    /// PSS per rank after the first step, and how the base is held.
+    var pssLine: String {
+        let base = Double(loaded.baseBytes) / 1_048_576
+        let totals = pssPerRank.map { String(format: "%.0f", $0.total) }.joined(separator: ", ")
+        var line = "PSS per rank after the first step: \(totals) MiB; base weights \(String(format: "%.0f", base)) MiB f32, "
+        if loaded.sharedBasePath != nil {
+            let shares = pssPerRank.map { String(format: "%.0f", $0.base) }.joined(separator: ", ")
+            line += "one copy per node mapped from the cache (its share per rank: \(shares) MiB)"
+        } else {
+            line += "held by each rank" + (comm.localSize > 1 ? " (private copies; --shared-base on shares one per node)" : "")
+        }
+        return line
     }
 
     /// The activation bytes the model's buffers hold now (after a step: measured).

@@ -46,6 +46,13 @@ public struct TrainingSummary: Codable, Sendable {
     public var medianExposedCommSeconds: Double
     public var overlap: Bool
     public var buckets: Int
+    /// Proportional set size of each rank after the first step (MiB), and the part of it that is
+    /// the mapped shared base file (0 when each rank holds its own base).
+    public var pssMegabytesPerRank: [Double]
+    public var basePssMegabytesPerRank: [Double]
+    /// The base weights in f32, and whether the node's ranks share one copy of them.
+    public var baseMegabytes: Double
+    public var sharedBase: Bool
 }
 
 /// What the trainer reports as it goes (on rank 0), for the CLI to print.
