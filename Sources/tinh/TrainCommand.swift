@@ -3,6 +3,7 @@ import Foundation
 import Tinh
 
 extension LearningRateSchedule.Decay: ExpressibleByArgument {}
+extension SharedBaseCache.Policy: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,6 +49,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Decoupled weight decay.") var weightDecay: Float = 0
     @Option(help: "Clip the global gradient norm to this (0 = off).") var maxGradNorm: Float = 1
     @Option(help: "Seed of the adapter init, data order and split.") var seed: UInt64 = 0
+    @Option(help: "All-reduce bucket size in MiB (whole layers per bucket, started during backward).") var bucketMb = TrainConfig.defaultBucketMB
+    @Flag(help: "One fused all-reduce of all gradients after backward instead of overlapped buckets.") var noOverlap = false
+    @Option(help: "Map one f32 copy of a GGUF base per node from the cache, shared by its ranks: auto (when ranks share the node), on or off.")
+    var sharedBase: SharedBaseCache.Policy = .auto
 
     @Flag(help: "Train on prompts and user turns too.") var trainOnPrompt = false
     @Flag(help: "Pack short examples into full rows.") var pack = false
@@ -117,6 +122,7 @@ struct TrainCommand: ParsableCommand {
         c.steps = steps; c.batch = batch; c.gradAccum = gradAccum; c.seq = seq
         c.lr = lr; c.schedule = schedule; c.warmup = warmup; c.minLRRatio = minLrRatio
         c.weightDecay = weightDecay; c.maxGradNorm = maxGradNorm; c.loraPlusRatio = loraplusRatio ?? c.loraPlusRatio; c.seed = seed
+        c.bucketMB = bucketMb; c.overlap = !noOverlap; c.sharedBase = sharedBase
         c.trainOnPrompt = trainOnPrompt; c.pack = pack; c.skipBadLines = skipBadLines
         c.evalEvery = evalEvery; c.saveEvery = saveEvery; c.keepLast = keepLast; c.logEvery = logEvery; c.maxBadSteps = maxBadSteps
         // Testing aid: TINH_TEST_RANK_SEED="RANK:SEED" gives one rank another seed, to show that
