@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Tinh
 
 @main
@@ -9,5 +10,12 @@ struct TinhCommand: ParsableCommand {
         discussion: "Run a command under mpirun (or launch/run -n N) and each process becomes one rank of the job.",
         subcommands: [DoctorCommand.self, FetchCommand.self, InspectCommand.self, LogitsCommand.self, GenerateCommand.self,
                       EvalCommand.self, TrainCommand.self, CompareMethodsCommand.self, ExportCommand.self, MergeCommand.self, DataCommand.self,
+                      SweepCommand.self, PlotCommand.self,
                       InjectAbortCommand.self])
+
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        guard arguments.first == "train" else { return main(arguments) }
+        TrainArguments.expandAndRun(Array(arguments.dropFirst()))
+    }
 }

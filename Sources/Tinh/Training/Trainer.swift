@@ -22,6 +22,7 @@ public final class Trainer {
     public private(set) var summary: TrainingSummary?
     var badSteps = 0
     private var metricsFile: FileHandle?
+    private var evalFile: FileHandle?
 
     public init(config: TrainConfig, comm: Communicator, loaded: LoadedModel? = nil) throws {
         try config.validate(worldSize: comm.size)
@@ -80,9 +81,10 @@ public final class Trainer {
             guard comm.isRoot else { return }
             try AtomicFile.write(try JSONEncoder.pretty.encode(config), to: outDirectory.appendingPathComponent("config.json").path)
             metricsFile = try openMetrics(keepingStepsBefore: step)
+            evalFile = try openMetrics(keepingStepsBefore: step, name: "eval.jsonl")
         }
         if comm.isRoot { onEvent(.started(startSummary)) }
-        defer { try? metricsFile?.close(); metricsFile = nil }
+        defer { try? metricsFile?.close(); metricsFile = nil; try? evalFile?.close(); evalFile = nil }
         let runStart = comm.wallTime()
         let firstStep = step
         var rates: [Double] = [], lastLoss = Double.nan, lastEval: EvalResult?
@@ -103,7 +105,10 @@ public final class Trainer {
             if (config.evalEvery > 0 && (step + 1) % config.evalEvery == 0) || last, !data.valid.isEmpty {
                 let result = try evaluate()
                 lastEval = result
-                if comm.isRoot { onEvent(.eval(step: step, result)) }
+                if comm.isRoot {
+                    try appendLine(EvalRecord(step: step, result: result), to: evalFile, name: "eval.jsonl")
+                    onEvent(.eval(step: step, result))
+                }
             }
             step += 1
             if (config.saveEvery > 0 && step % config.saveEvery == 0) || last || stopAgreed {
@@ -354,8 +359,8 @@ public final class Trainer {
 
     /// Opens OUT/metrics.jsonl for appending, first dropping lines of steps at or after `firstStep`
     /// (a resumed run recomputes them).
-    private func openMetrics(keepingStepsBefore firstStep: Int) throws -> FileHandle {
-        let url = outDirectory.appendingPathComponent("metrics.jsonl")
+    private func openMetrics(keepingStepsBefore firstStep: Int, name: String = "metrics.jsonl") throws -> FileHandle {
+        let url = outDirectory.appendingPathComponent(name)
         let old = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
         let kept = old.split(separator: "\n").filter { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
@@ -373,10 +378,14 @@ public final class Trainer {
     }
 
     private func appendMetrics(_ m: StepMetrics) throws {
-        var line = try JSONEncoder.compact.encode(m)
+        try appendLine(m, to: metricsFile, name: "metrics.jsonl")
+    }
+
+    private func appendLine<T: Encodable>(_ value: T, to file: FileHandle?, name: String) throws {
+        var line = try JSONEncoder.compact.encode(value)
         line.append(0x0A)
-        do { try metricsFile?.write(contentsOf: line) } catch {
-            throw TinhError.badFile(path: outDirectory.appendingPathComponent("metrics.jsonl").path, reason: "cannot write: \(error.localizedDescription)")
+        do { try file?.write(contentsOf: line) } catch {
+            throw TinhError.badFile(path: outDirectory.appendingPathComponent(name).path, reason: "cannot write: \(error.localizedDescription)")
         }
     }
 }
