@@ -17,10 +17,12 @@ struct SweepCommand: ParsableCommand {
             Rerunning the same command skips the trials already finished or stopped.
 
             Examples:
-              tinh sweep --out runs/sweep --lr 1e-4,3e-4,1e-3 --batch 8,16 --steps 60 --eval-every 20 \\
+              tinh sweep --out runs/sweep --lr 1e-4,3e-4,1e-3 --batch 8,16 \\
+                --steps 60 --eval-every 20 \\
                 -- --model smollm2 --data train.jsonl --valid valid.jsonl --seq 128
-              tinh sweep --out runs/sweep2 --search random --trials 8 --lr 1e-4,2e-4,5e-4,1e-3 --rank 4,8,16 \\
-                --method lora,dora --np 2 -- --model smollm2 --data train.jsonl --valid valid.jsonl
+              tinh sweep --out runs/sweep2 --search random --trials 8 \\
+                --lr 1e-4,2e-4,5e-4,1e-3 --rank 4,8,16 --method lora,dora --np 2 \\
+                -- --model smollm2 --data train.jsonl --valid valid.jsonl
             """)
 
     @Option(help: "Sweep directory (results, trials).") var out: String

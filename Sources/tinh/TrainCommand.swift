@@ -21,7 +21,8 @@ struct TrainCommand: ParsableCommand {
             `true` turns a switch on, a list becomes a comma list; flags on the command line win.
 
             Examples:
-              tinh train --model smollm2 --data train.jsonl --out runs/a --steps 200 --lr 2e-4 --eval-every 20
+              tinh train --model smollm2 --data train.jsonl --out runs/a --steps 200 \\
+                --lr 2e-4 --eval-every 20
               tinh train --config runs/a/config.yaml --out runs/b --lr 1e-4
               launch/run -n 2 -- train --config base.yaml --method dora
             """)
