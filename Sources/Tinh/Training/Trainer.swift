@@ -29,6 +29,7 @@ public final class Trainer {
     /// Loss, loss tokens and ranks asking to stop: summed in a small reduction of their own,
     /// started before the step's last backward so it rides along.
     private let stepSums = UnsafeMutableBufferPointer<Double>.allocate(capacity: 3)
+    private var evalFile: FileHandle?
 
     public init(config: TrainConfig, comm: Communicator, loaded: LoadedModel? = nil) throws {
         try config.validate(worldSize: comm.size)
@@ -100,9 +101,10 @@ public final class Trainer {
             guard comm.isRoot else { return }
             try AtomicFile.write(try JSONEncoder.pretty.encode(config), to: outDirectory.appendingPathComponent("config.json").path)
             metricsFile = try openMetrics(keepingStepsBefore: step)
+            evalFile = try openMetrics(keepingStepsBefore: step, name: "eval.jsonl")
         }
         if comm.isRoot { onEvent(.started(startSummary)) }
-        defer { try? metricsFile?.close(); metricsFile = nil }
+        defer { try? metricsFile?.close(); metricsFile = nil; try? evalFile?.close(); evalFile = nil }
         let runStart = comm.wallTime()
         let firstStep = step
         var rates: [Double] = [], compute: [Double] = [], allreduce: [Double] = [], exposed: [Double] = []
@@ -128,7 +130,10 @@ public final class Trainer {
             if (config.evalEvery > 0 && (step + 1) % config.evalEvery == 0) || last, !data.valid.isEmpty {
                 let result = try evaluate()
                 lastEval = result
-                if comm.isRoot { onEvent(.eval(step: step, result)) }
+                if comm.isRoot {
+                    try appendLine(EvalRecord(step: step, result: result), to: evalFile, name: "eval.jsonl")
+                    onEvent(.eval(step: step, result))
+                }
             }
             step += 1
             if (config.saveEvery > 0 && step % config.saveEvery == 0) || last || stopAgreed {
@@ -444,8 +449,8 @@ public final class Trainer {
 
     /// Opens OUT/metrics.jsonl for appending, first dropping lines of steps at or after `firstStep`
     /// (a resumed run recomputes them).
-    private func openMetrics(keepingStepsBefore firstStep: Int) throws -> FileHandle {
-        let url = outDirectory.appendingPathComponent("metrics.jsonl")
+    private func openMetrics(keepingStepsBefore firstStep: Int, name: String = "metrics.jsonl") throws -> FileHandle {
+        let url = outDirectory.appendingPathComponent(name)
         let old = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
         let kept = old.split(separator: "\n").filter { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
@@ -463,10 +468,14 @@ public final class Trainer {
     }
 
     private func appendMetrics(_ m: StepMetrics) throws {
-        var line = try JSONEncoder.compact.encode(m)
+        try appendLine(m, to: metricsFile, name: "metrics.jsonl")
+    }
+
+    private func appendLine<T: Encodable>(_ value: T, to file: FileHandle?, name: String) throws {
+        var line = try JSONEncoder.compact.encode(value)
         line.append(0x0A)
-        do { try metricsFile?.write(contentsOf: line) } catch {
-            throw TinhError.badFile(path: outDirectory.appendingPathComponent("metrics.jsonl").path, reason: "cannot write: \(error.localizedDescription)")
+        do { try file?.write(contentsOf: line) } catch {
+            throw TinhError.badFile(path: outDirectory.appendingPathComponent(name).path, reason: "cannot write: \(error.localizedDescription)")
         }
     }
 }
