@@ -404,7 +404,7 @@ public final class Trainer {
     var pssPerRank: [(total: Double, base: Double)] = []
 
     func gatherPSS() throws -> [(total: Double, base: Double)] {
-        let (pss, base) = try BaseMemory.gather(loaded, comm: comm)
+        let (pss, base, _) = try BaseMemory.gather(loaded, comm: comm)
         return Array(zip(pss, base))
     }
 
