@@ -25,6 +25,12 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public var deltaLambda: Float
     public var deltaStart: Int
 
+    /// AdaLoRA's budget schedule and importance settings (nil for other methods; defaults then).
+    public var adaLoRA: AdaLoRASettings?
+    /// How A and B start: nil = the method's default (LoRA: Kaiming A, zero B); "pissa" = the top-r
+    /// singular triplets of W, with W replaced by its residual (`PiSSA`).
+    public var initialization: String?
+
     /// Delta-LoRA's defaults: the paper's setting for GPT-2 on E2E (update ratio 2, start steps 500).
     public static let defaultDeltaLambda: Float = 2
     public static let defaultDeltaStart = 500
@@ -32,7 +38,8 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public init(method: String = "lora", rank: Int = 8, alpha: Float = 16, rsLoRA: Bool = false,
                 targets: [String] = ["q", "v"], layers: [Int]? = nil, seed: UInt64 = 0,
                 veraSeed: UInt64? = nil, veraDInit: Float? = nil, loraFAProjection: Bool = false,
-                deltaLambda: Float = AdapterConfig.defaultDeltaLambda, deltaStart: Int = AdapterConfig.defaultDeltaStart) {
+                deltaLambda: Float = AdapterConfig.defaultDeltaLambda, deltaStart: Int = AdapterConfig.defaultDeltaStart,
+                adaLoRA: AdaLoRASettings? = nil, initialization: String? = nil) {
         self.method = method
         self.rank = rank
         self.alpha = alpha
@@ -45,10 +52,13 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         self.loraFAProjection = loraFAProjection
         self.deltaLambda = deltaLambda
         self.deltaStart = deltaStart
+        self.adaLoRA = adaLoRA
+        self.initialization = initialization
     }
 
     enum CodingKeys: String, CodingKey {
         case method, rank, alpha, rsLoRA, targets, layers, seed, veraSeed, veraDInit, loraFAProjection, deltaLambda, deltaStart
+        case adaLoRA, initialization
     }
 
     /// Fields added after the first release are optional in older files.
@@ -62,7 +72,9 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
                   veraDInit: try c.decodeIfPresent(Float.self, forKey: .veraDInit),
                   loraFAProjection: try c.decodeIfPresent(Bool.self, forKey: .loraFAProjection) ?? false,
                   deltaLambda: try c.decodeIfPresent(Float.self, forKey: .deltaLambda) ?? Self.defaultDeltaLambda,
-                  deltaStart: try c.decodeIfPresent(Int.self, forKey: .deltaStart) ?? Self.defaultDeltaStart)
+                  deltaStart: try c.decodeIfPresent(Int.self, forKey: .deltaStart) ?? Self.defaultDeltaStart,
+                  adaLoRA: try c.decodeIfPresent(AdaLoRASettings.self, forKey: .adaLoRA),
+                  initialization: try c.decodeIfPresent(String.self, forKey: .initialization))
     }
 
     public var veraProjectionSeed: UInt64 { veraSeed ?? 0 }
@@ -113,6 +125,16 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         }
         if method != "vera", veraSeed != nil || veraDInit != nil {
             throw TinhError.invalidInput("--vera-seed and --vera-d-init apply to --method vera only")
+        }
+        if method != "adalora", adaLoRA != nil {
+            throw TinhError.invalidInput("--target-r, --tinit, --tfinal, --delta-t, --ipt-beta1, --ipt-beta2 and --orth-reg-weight apply to --method adalora only")
+        }
+        if let a = adaLoRA { try a.validate(initR: rank) }
+        if let i = initialization {
+            guard i == "pissa" else { throw TinhError.invalidInput("--init '\(i)': the only choice is pissa (default: the method's own init)") }
+            guard PiSSA.methods.contains(method) else {
+                throw TinhError.invalidInput("--init pissa applies to --method \(PiSSA.methods.sorted().joined(separator: ", ")) (this run uses \(method))")
+            }
         }
         if let d = veraDInit, !d.isFinite { throw TinhError.invalidInput("--vera-d-init must be finite, got \(d)") }
         if let layers {

@@ -71,6 +71,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try need(evalEvery >= 0 && saveEvery >= 0 && logEvery > 0 && keepLast > 0 && maxBadSteps >= 0,
                  "--eval-every, --save-every must be ≥ 0 and --log-every, --keep-last positive")
         try need(loraPlusRatio > 0 && loraPlusRatio.isFinite, "--loraplus-ratio must be positive and finite")
+        if adapter.method == "adalora" {
+            let total = adapter.adaLoRA?.totalStep
+            try need(total == steps, "AdaLoRA's schedule was set for \(total.map(String.init) ?? "no") total steps, this run has --steps \(steps)")
+        }
     }
 
     public func microBatch(worldSize: Int) -> Int { batch / worldSize / gradAccum }
