@@ -20,7 +20,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Share of --data held out for validation when there is no --valid.") var validFraction = 0.05
     @Option(help: "Output directory.") var out: String
 
-    @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains), vera, delta-lora, dora (LoRA plus a trained magnitude per output row) or adalora (SVD-form P·Λ·Q whose rank budget shrinks from --init-r to --target-r).") var method = "lora"
+    @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains), vera, delta-lora, dora (LoRA plus a trained magnitude per output row), qlora (LoRA on an nf4 base) or adalora (SVD-form P·Λ·Q whose rank budget shrinks from --init-r to --target-r).") var method = "lora"
+    @Option(help: "How the frozen base's projection weights are held: f32, nf4, q8 or q4 (default nf4 for qlora, else f32); see `tinh eval --help`.")
+    var basePrecision: String?
     @Option(help: "Adapter rank r (default 8; VeRA: the shared projections' rank, typically 256-1024; AdaLoRA: same as --init-r).") var rank: Int?
     @Option(help: "PiSSA: --init pissa starts A, B from W's top-r singular triplets and trains on the residual (lora, lora-plus).") var `init`: String?
     @Option(help: "AdaLoRA: initial rank of every module (PEFT's init_r; default 12).") var initR: Int?
@@ -143,6 +145,7 @@ struct TrainCommand: ParsableCommand {
                                     veraSeed: veraSeed, veraDInit: veraDInit, loraFAProjection: loraFaProjection,
                                     deltaLambda: deltaLambda ?? AdapterConfig.defaultDeltaLambda,
                                     deltaStart: deltaStart ?? AdapterConfig.defaultDeltaStart,
+                                    basePrecision: try basePrecision.map(BasePrecision.parse),
                                     adaLoRA: try adaLoRASettings(), initialization: `init`)
         var c = TrainConfig(model: model, data: data, out: out, adapter: adapter)
         c.valid = valid

@@ -25,6 +25,10 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public var deltaLambda: Float
     public var deltaStart: Int
 
+    /// How the frozen base's projections are held (`BasePrecision`); nil = f32, or nf4 for
+    /// `--method qlora`. Optional, so older configs decode and other methods' JSON is unchanged.
+    /// The adapter is trained against this base, so a checkpoint records it and resume refuses another.
+    public var basePrecision: BasePrecision?
     /// AdaLoRA's budget schedule and importance settings (nil for other methods; defaults then).
     public var adaLoRA: AdaLoRASettings?
     /// How A and B start: nil = the method's default (LoRA: Kaiming A, zero B); "pissa" = the top-r
@@ -39,7 +43,7 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
                 targets: [String] = ["q", "v"], layers: [Int]? = nil, seed: UInt64 = 0,
                 veraSeed: UInt64? = nil, veraDInit: Float? = nil, loraFAProjection: Bool = false,
                 deltaLambda: Float = AdapterConfig.defaultDeltaLambda, deltaStart: Int = AdapterConfig.defaultDeltaStart,
-                adaLoRA: AdaLoRASettings? = nil, initialization: String? = nil) {
+                basePrecision: BasePrecision? = nil, adaLoRA: AdaLoRASettings? = nil, initialization: String? = nil) {
         self.method = method
         self.rank = rank
         self.alpha = alpha
@@ -52,12 +56,13 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         self.loraFAProjection = loraFAProjection
         self.deltaLambda = deltaLambda
         self.deltaStart = deltaStart
+        self.basePrecision = basePrecision
         self.adaLoRA = adaLoRA
         self.initialization = initialization
     }
 
     enum CodingKeys: String, CodingKey {
-        case method, rank, alpha, rsLoRA, targets, layers, seed, veraSeed, veraDInit, loraFAProjection, deltaLambda, deltaStart
+        case method, rank, alpha, rsLoRA, targets, layers, seed, veraSeed, veraDInit, loraFAProjection, deltaLambda, deltaStart, basePrecision
         case adaLoRA, initialization
     }
 
@@ -73,8 +78,17 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
                   loraFAProjection: try c.decodeIfPresent(Bool.self, forKey: .loraFAProjection) ?? false,
                   deltaLambda: try c.decodeIfPresent(Float.self, forKey: .deltaLambda) ?? Self.defaultDeltaLambda,
                   deltaStart: try c.decodeIfPresent(Int.self, forKey: .deltaStart) ?? Self.defaultDeltaStart,
+                  basePrecision: try c.decodeIfPresent(BasePrecision.self, forKey: .basePrecision),
                   adaLoRA: try c.decodeIfPresent(AdaLoRASettings.self, forKey: .adaLoRA),
                   initialization: try c.decodeIfPresent(String.self, forKey: .initialization))
+    }
+
+    /// `--method qlora`: LoRA on an NF4 base (QLoRA, Dettmers et al., 2023).
+    public static let qloraMethod = "qlora"
+
+    /// The base precision this run uses: the one given, else nf4 for qlora and f32 for the rest.
+    public var resolvedBasePrecision: BasePrecision {
+        basePrecision ?? (method == Self.qloraMethod ? .nf4 : .f32)
     }
 
     public var veraProjectionSeed: UInt64 { veraSeed ?? 0 }
@@ -114,6 +128,9 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public func validate(for config: LlamaConfig) throws {
         if loraFAProjection, method != "lora-fa" {
             throw TinhError.invalidInput("--lora-fa-projection applies to --method lora-fa only (this run uses \(method))")
+        }
+        if method == Self.qloraMethod, resolvedBasePrecision != .nf4 {
+            throw TinhError.invalidInput("--method qlora is LoRA on an nf4 base; for a \(resolvedBasePrecision) base use --method lora --base-precision \(resolvedBasePrecision)")
         }
         guard rank > 0 else { throw TinhError.invalidInput("--rank must be positive, got \(rank)") }
         guard alpha > 0, alpha.isFinite else { throw TinhError.invalidInput("--alpha must be positive, got \(alpha)") }

@@ -155,7 +155,7 @@ import Testing
         let merged = try Merge.mergedWeights(model: model, adapters: set)
         set.detach()
         for block in model.blocks {
-            for linear in block.linears { linear.weight.data.update(from: merged[linear.name + ".weight"]!.data, count: linear.weight.count) }
+            for linear in block.linears { linear.f32Weight.data.update(from: merged[linear.name + ".weight"]!.data, count: linear.weight.count) }
         }
         let worst = zip(adapted, try model.logits(tokens: tokens).array).map { abs($0 - $1) }.max() ?? 0
         #expect(worst < 1e-4, "merged vs adapted logits differ by \(worst)")
