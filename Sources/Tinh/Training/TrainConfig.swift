@@ -80,6 +80,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
                  "--eval-every, --save-every must be ≥ 0 and --log-every, --keep-last positive")
         try need(loraPlusRatio > 0 && loraPlusRatio.isFinite, "--loraplus-ratio must be positive and finite")
         try need(bucketMB > 0 && bucketMB.isFinite, "--bucket-mb must be positive, got \(bucketMB)")
+        if adapter.method == "adalora" {
+            let total = adapter.adaLoRA?.totalStep
+            try need(total == steps, "AdaLoRA's schedule was set for \(total.map(String.init) ?? "no") total steps, this run has --steps \(steps)")
+        }
     }
 
     public func microBatch(worldSize: Int) -> Int { batch / worldSize / gradAccum }

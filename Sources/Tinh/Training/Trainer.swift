@@ -22,6 +22,8 @@ public final class Trainer {
     /// Set when `run` finishes: what the run achieved (also the last event and OUT/summary.json).
     public private(set) var summary: TrainingSummary?
     var badSteps = 0
+    /// Lines a step has to report (rank 0 prints them after the step's own line).
+    var stepNotes: [String] = []
     private var metricsFile: FileHandle?
     /// The gradient buckets' all-reduces, driven from backward through `layerHook`.
     let reducer: BucketedAllreduce
@@ -115,6 +117,8 @@ public final class Trainer {
                 pssPerRank = try gatherPSS()
                 if comm.isRoot { onEvent(.message(measuredMemoryLine)); onEvent(.message(pssLine)) }
             }
+            if comm.isRoot { for note in stepNotes { onEvent(.message(note)) } }
+            stepNotes.removeAll()
             rates.append(metrics.tokensPerSecond)
             compute.append(metrics.computeSeconds); allreduce.append(metrics.allreduceSeconds); exposed.append(metrics.exposedCommSeconds)
             lastLoss = metrics.loss
@@ -213,6 +217,20 @@ public final class Trainer {
         let sum = adapters.extraStateChecksum()
         try RankAgreement.check(["\(config.adapter.method) weights after step \(step) (each rank updates them without communication, so they must be bit-identical)": sum], comm: comm)
         return sum
+    }
+
+    /// AdaLoRA: after a step that pruned, the ranks compare a fingerprint of their masks. They
+    /// prune from identical all-reduced gradients and values, so a difference is a bug: an error
+    /// on every rank rather than ranks that silently train different models.
+    func checkMaskAgreement(step: Int) throws {
+        guard let budget = adapters.adaLoRABudget, budget.lastMaskingStep == step else { return }
+        var fingerprint = budget.maskFingerprint
+        if let r = Trainer.testPerturbRank, r == comm.rank { fingerprint += "-perturbed" }
+        try RankAgreement.check(["AdaLoRA masks after step \(step + 1) (computed from all-reduced gradients, so they must be identical)": fingerprint], comm: comm)
+        if let total = budget.settings.totalStep, step == total - budget.settings.tfinal {
+            stepNotes.append("AdaLoRA: final rank budget after step \(step + 1): \(budget.totalRank) of \(budget.initialBudget) triplets kept "
+                + "(target \(budget.targetBudget)); masks identical on all \(comm.size) rank(s) (FNV-1a \(budget.maskFingerprint))")
+        }
     }
 
     /// Rank 0 writes a checkpoint of the steps done so far; every rank learns whether it worked.
@@ -327,7 +345,16 @@ public final class Trainer {
         let tokens = sums[1]
         let loss = tokens > 0 ? sums[0] / tokens : .nan
         // Mean over the global loss tokens and clipping, in one pass over the gradients.
-        let gradNorm = GradientNorm.clip(grads.data, count: grads.count, maxNorm: config.maxGradNorm, scale: Float(1 / max(tokens, 1)))
+        let gradNorm: Double
+        if adapters.method.hasRegularizer {
+            // AdaLoRA: the regulariser's gradient joins the mean gradient before clipping, as
+            // in PEFT (loss = mean cross-entropy + R), identically on every rank.
+            GradientNorm.clip(grads.data, count: grads.count, maxNorm: 0, scale: Float(1 / max(tokens, 1)))
+            adapters.addRegularizerGradient()
+            gradNorm = GradientNorm.clip(grads.data, count: grads.count, maxNorm: config.maxGradNorm)
+        } else {
+            gradNorm = GradientNorm.clip(grads.data, count: grads.count, maxNorm: config.maxGradNorm, scale: Float(1 / max(tokens, 1)))
+        }
         let lr = config.learningRate.rate(at: step)
         let skipped = !loss.isFinite || !gradNorm.isFinite || tokens == 0
         if skipped {
@@ -339,6 +366,7 @@ public final class Trainer {
             adapters.beforeOptimizerStep()
             optimizer.step(params: adapters.parameters.values.data, grads: grads.data, groups: groups, lr: lr)
             adapters.afterOptimizerStep(step: step)
+            try checkMaskAgreement(step: step)
         }
         let optimizerTime = comm.wallTime() - t3
         let seconds = comm.wallTime() - start
@@ -367,6 +395,18 @@ public final class Trainer {
         if a.loraFAProjection { lines.append("LoRA-FA: B's gradient projected by (r/α)²·(A·Aᵀ)⁻¹ (PEFT's LoRA-FA optimizer)") }
         if let note = LoRAPlus.note(ratio: config.loraPlusRatio, method: a.method, parameters: adapters.parameters) { lines.append(note) }
         if adapters.movesBaseWeights { lines.append(deltaSummary) }
+        if let budget = adapters.adaLoRABudget, let total = budget.settings.totalStep {
+            let st = budget.settings
+            lines.append("AdaLoRA: rank budget \(budget.initialBudget) → \(budget.targetBudget) triplets (init_r \(budget.initR) → target_r \(st.targetR) × \(budget.moduleCount) modules), "
+                + "cubic between steps \(st.tinit + 1) and \(total - st.tfinal), masking every \(st.deltaT) step(s)"
+                + (st.tfinal == 0 ? " (--tfinal 0: the target is approached, not reached)" : ", fixed for the last \(st.tfinal)")
+                + "; orthogonality regulariser weight \(st.orthRegWeight)")
+        }
+        if a.initialization == "pissa" {
+            let floats = adapters.modules.reduce(0) { $0 + (($1.adapter as? LoRA).map { $0.inFeatures * $0.outFeatures } ?? 0) }
+            lines.append("PiSSA init: A, B from each W's top-\(a.rank) singular triplets; training runs on private residual copies of the \(adapters.modules.count) adapted weights "
+                + "(\(String(format: "%.1f", Double(floats) / 262_144)) MiB); the export is a rank-\(2 * a.rank) LoRA for the original base")
+        }
         return lines.joined(separator: "\n")
     }
 
