@@ -59,7 +59,11 @@ public final class Linear {
                 for j in 0..<outFeatures { yr[j] += bias.data[j] }
             }
         }
-        adapter?.forward(linear: self, x: x, y: y, rows: rows, training: training)
+        if let adapter {
+            let outer = PhaseTimer.enter(.adapter)
+            adapter.forward(linear: self, x: x, y: y, rows: rows, training: training)
+            PhaseTimer.leave(outer)
+        }
     }
 
     /// dx [rows, in] = dy [rows, out] · W (written, or added when `accumulate`), plus the adapter's
@@ -70,7 +74,9 @@ public final class Linear {
         let rows = savedRows
         // An adapter that rescales the output (DoRA) turns dy into the gradient of the unscaled
         // x·Wᵀ (+ adapter term) here; the bias, added after that scaling, keeps the original dy.
+        let outer = PhaseTimer.enter(.adapter)
         let dyW = adapter?.weightPathGradient(linear: self, dy: dy, rows: rows) ?? dy
+        PhaseTimer.leave(outer)
         BLAS.gemm(.none, .none, m: rows, n: inFeatures, k: outFeatures,
                   a: dyW, lda: outFeatures, b: weight.data, ldb: inFeatures,
                   beta: accumulate ? 1 : 0, c: dx, ldc: inFeatures)
@@ -84,6 +90,10 @@ public final class Linear {
                 for j in 0..<outFeatures { db.data[j] += dyr[j] }
             }
         }
-        adapter?.backward(linear: self, x: x, dy: dyW, dx: dx, rows: rows)
+        if let adapter {
+            let outer = PhaseTimer.enter(.adapter)
+            adapter.backward(linear: self, x: x, dy: dyW, dx: dx, rows: rows)
+            PhaseTimer.leave(outer)
+        }
     }
 }

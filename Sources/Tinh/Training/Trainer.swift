@@ -265,6 +265,8 @@ public final class Trainer {
             sums[1] += Double(result.count)
         }
         let t2 = comm.wallTime()
+        let outer = PhaseTimer.enter(.allreduce)
+        defer { PhaseTimer.leave(outer) }
         try comm.allreduceSum(grads.buffer)
         if let signalAt = Trainer.testSignal, signalAt.step == step, signalAt.rank == comm.rank { raise(SIGTERM) }
         sums[2] = StopSignal.requested ? 1 : 0
@@ -273,6 +275,7 @@ public final class Trainer {
         let allreduceTime = comm.wallTime() - t2
 
         let t3 = comm.wallTime()
+        _ = PhaseTimer.enter(.optimizer)
         let tokens = sums[1]
         let loss = tokens > 0 ? sums[0] / tokens : .nan
         // Mean over the global loss tokens and clipping, in one pass over the gradients.
