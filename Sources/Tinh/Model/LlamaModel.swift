@@ -100,6 +100,8 @@ public final class LlamaModel {
     /// residual[0] = embedding rows of `tokens`.
     func embed(_ tokens: [Int32]) {
         let rows = tokens.count, hid = config.hiddenSize
+        let outer = PhaseTimer.enter(.embedding)
+        defer { PhaseTimer.leave(outer) }
         residual[0].reserve(rows * hid)
         tokens.withUnsafeBufferPointer {
             Embedding.forward(out: residual[0].ptr, tokens: $0.baseAddress!, table: embedTokens.data, rows: rows, dim: hid)

@@ -334,6 +334,8 @@ public final class Trainer {
         }
         let inBackward = reducer.commSeconds
         let t2 = comm.wallTime()
+        let outer = PhaseTimer.enter(.allreduce)
+        defer { PhaseTimer.leave(outer) }
         if config.overlap { try reducer.finish() } else { try comm.allreduceSum(grads.buffer) }
         try small?.wait()
         stopAgreed = sums[2] > 0
@@ -342,6 +344,7 @@ public final class Trainer {
         let computeTime = forwardTime + backwardTime - inBackward
 
         let t3 = comm.wallTime()
+        _ = PhaseTimer.enter(.optimizer)
         let tokens = sums[1]
         let loss = tokens > 0 ? sums[0] / tokens : .nan
         // Mean over the global loss tokens and clipping, in one pass over the gradients.
