@@ -87,7 +87,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Checkpoint every N steps (0: at the end only).") var saveEvery = 0
     @Option(help: "Checkpoints to keep.") var keepLast = 3
     @Option(help: "Print a progress line every N steps.") var logEvery = 1
-    @Option(help: "Stop after this many steps with a non-finite loss or gradient.") var maxBadSteps = 10
+    @Option(help: "Stop after this many steps in a row with a non-finite loss or gradient (each is skipped: no update).") var maxBadSteps = 3
+    @Option(help: "Abort the job when a collective waits longer than this many seconds (a rank stalled or dead).")
+    var collectiveTimeout: Double = CollectiveWatchdog.defaultTimeout
+    @Flag(help: "Extra checks and logs: where the first non-finite value appeared when steps go bad.") var debug = false
 
     @Flag(help: "Continue from OUT's latest checkpoint (starts fresh when there is none).") var resume = false
     @Option(help: "Continue from this checkpoint directory (or run directory).") var resumeFrom: String?
@@ -97,10 +100,13 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let comm: Communicator
         do { comm = try communicator.make() } catch { fail("cannot start: \(error)") }
+        guard collectiveTimeout > 0, collectiveTimeout.isFinite else { fail("--collective-timeout must be a positive number of seconds, got \(collectiveTimeout)", comm: comm) }
+        let watched = CollectiveWatchdog(comm, timeout: collectiveTimeout)
         do {
             let dataNotes = try DataGate.check(paths: [data] + (valid.map { [$0] } ?? []), allowErrors: allowDataErrors)
             if comm.isRoot { dataNotes.forEach { print($0) } }
-            let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank), comm: comm)
+            let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank), comm: watched)
+            trainer.debug = debug
             if comm.isRoot { try saveFlags() }
             // Under mpirun, stdout is a pseudo-terminal even when redirected: print plain lines there.
             let interactive = comm.isRoot && isatty(STDOUT_FILENO) == 1 && !Communicators.launchedByMPI
