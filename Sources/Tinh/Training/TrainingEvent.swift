@@ -35,6 +35,8 @@ public struct TrainingSummary: Codable, Sendable {
     /// The flat gradient buffer plus the loss and token count, per optimizer step.
     public var bytesAllReducedPerStep: Int
     public var world: Int
+    /// Set when the run's collectives carried a SIMULATED delay (TINH_SIMULATED_LATENCY_MS), in ms.
+    public var simulatedLatencyMs: Double? = nil
 }
 
 /// What the trainer reports as it goes (on rank 0), for the CLI to print.
@@ -63,6 +65,7 @@ public enum TrainingEvent: CustomStringConvertible {
             var line = String(format: "finished %d step(s) in %@: %.0f tokens/s (median step), last loss %.4f, peak RSS %.0f MB on rank 0",
                               s.steps, formatDuration(s.seconds) as NSString, s.medianTokensPerSecond, s.lastLoss, s.peakRssMegabytes)
             if let e = s.eval { line += String(format: "; eval loss %.4f, accuracy %.2f%%", e.loss, 100 * e.accuracy) }
+            if let ms = s.simulatedLatencyMs { line += String(format: " (with a SIMULATED +%.3g ms per collective)", ms) }
             return line
         }
     }
