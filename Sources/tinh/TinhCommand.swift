@@ -9,5 +9,5 @@ struct TinhCommand: ParsableCommand {
         discussion: "Run a command under mpirun (or launch/run -n N) and each process becomes one rank of the job.",
         subcommands: [DoctorCommand.self, FetchCommand.self, InspectCommand.self, LogitsCommand.self, GenerateCommand.self,
                       EvalCommand.self, TrainCommand.self, CompareMethodsCommand.self, ExportCommand.self, MergeCommand.self, DataCommand.self,
-                      InjectAbortCommand.self])
+                      GEMMBenchCommand.self, InjectAbortCommand.self])
 }

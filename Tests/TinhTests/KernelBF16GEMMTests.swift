@@ -122,4 +122,12 @@ let bf16Unavailable = "needs oneDNN with AVX512-BF16 (BF16GEMM.isSupported is fa
         let impl = BF16GEMM.implementation(.none, .transpose, m: 512, n: 576, k: 576) ?? "none"
         #expect(!impl.hasPrefix("ref"), "oneDNN chose \(impl) (its reference code) for a bf16 matmul on ISA \(BF16GEMM.isa)")
     }
+
+    @Test(.enabled(if: BF16GEMM.isSupported, "\(bf16Unavailable)"))
+    func comparisonReportsBothKernels() {
+        let rows = GEMMComparison.run(shapes: [(m: 8, k: 32, n: 24)], seconds: 0.01)
+        #expect(rows.count == 1)
+        #expect(rows[0].sgemmGFLOPs > 0 && rows[0].bf16GFLOPs > 0 && rows[0].bf16WithRoundingGFLOPs > 0)
+        #expect(!rows[0].implementation.isEmpty)
+    }
 }
