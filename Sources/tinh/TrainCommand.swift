@@ -20,7 +20,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Share of --data held out for validation when there is no --valid.") var validFraction = 0.05
     @Option(help: "Output directory.") var out: String
 
-    @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains), vera, delta-lora or dora (LoRA plus a trained magnitude per output row).") var method = "lora"
+    @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains), vera, delta-lora, dora (LoRA plus a trained magnitude per output row) or qlora (LoRA on an nf4 base).") var method = "lora"
+    @Option(help: "How the frozen base's projection weights are held: f32, nf4, q8 or q4 (default nf4 for qlora, else f32); see `tinh eval --help`.")
+    var basePrecision: String?
     @Option(help: "Adapter rank r (VeRA: the shared projections' rank, typically 256-1024).") var rank = 8
     @Option(help: "Adapter scale numerator α (scale α/r).") var alpha: Float = 16
     @Flag(help: "Scale by α/√r (rsLoRA).") var rslora = false
@@ -107,7 +109,8 @@ struct TrainCommand: ParsableCommand {
                                     layers: try layers.map(AdapterConfig.parseLayers), seed: seed,
                                     veraSeed: veraSeed, veraDInit: veraDInit, loraFAProjection: loraFaProjection,
                                     deltaLambda: deltaLambda ?? AdapterConfig.defaultDeltaLambda,
-                                    deltaStart: deltaStart ?? AdapterConfig.defaultDeltaStart)
+                                    deltaStart: deltaStart ?? AdapterConfig.defaultDeltaStart,
+                                    basePrecision: try basePrecision.map(BasePrecision.parse))
         var c = TrainConfig(model: model, data: data, out: out, adapter: adapter)
         c.valid = valid
         c.validFraction = validFraction

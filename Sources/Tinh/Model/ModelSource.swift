@@ -27,10 +27,14 @@ public final class LoadedModel {
 /// Turns a MODEL argument into a loaded model. MODEL is a `.gguf` file, a Hugging Face directory
 /// (config.json + *.safetensors + tokenizer.json), `smollm2` (the cached download) or `tiny[:seed]`.
 public enum ModelSource {
-    public static func load(_ spec: String) throws -> LoadedModel {
+    /// `basePrecision` is how the blocks' projection weights are held (`BasePrecision`); the
+    /// embedding, head and norms stay Float32.
+    public static func load(_ spec: String, basePrecision: BasePrecision = .f32) throws -> LoadedModel {
         let start = monotonicSeconds()
         if let seed = try TinyLlama.seed(fromSpec: spec) {
-            let model = try TinyLlama.model(seed: seed)
+            var weights = TinyLlama.weights(config: TinyLlama.config, seed: seed)
+            let frozen = try FrozenWeights.quantizeProjections(&weights, precision: basePrecision)
+            let model = try LlamaModel(config: TinyLlama.config, weights: weights, frozen: frozen)
             return LoadedModel(spec: spec, path: nil, model: model, tokenizer: try Tokenizer.tiny(vocabularySize: model.config.vocabSize),
                                gguf: nil, loadSeconds: monotonicSeconds() - start)
         }
@@ -40,20 +44,21 @@ public enum ModelSource {
             throw TinhError.badFile(path: path, reason: "no such file or directory (MODEL is a .gguf file, a Hugging Face directory, smollm2 or tiny[:seed])")
         }
         if isDirectory.boolValue {
-            let (config, weights) = try HFDirectoryLoader.load(directory: path)
+            var (config, weights) = try HFDirectoryLoader.load(directory: path)
+            let frozen = try FrozenWeights.quantizeProjections(&weights, precision: basePrecision)
             let tokenizerFile = URL(fileURLWithPath: path).appendingPathComponent("tokenizer.json")
             guard FileManager.default.fileExists(atPath: tokenizerFile.path) else {
                 throw TinhError.badFile(path: path, reason: "no tokenizer.json in the model directory")
             }
             let tokenizer = try Tokenizer.load(tokenizerJSON: tokenizerFile)
-            let model = try LlamaModel(config: config, weights: weights)
+            let model = try LlamaModel(config: config, weights: weights, frozen: frozen)
             try checkVocabulary(tokenizer, config, path)
             return LoadedModel(spec: spec, path: path, model: model, tokenizer: tokenizer, gguf: nil, loadSeconds: monotonicSeconds() - start)
         }
         let gguf = try GGUFFile(path: path)
-        let (config, weights) = try LlamaGGUFLoader.load(gguf)
+        let (config, weights, frozen) = try LlamaGGUFLoader.load(gguf, basePrecision: basePrecision)
         let tokenizer = try Tokenizer(gguf: gguf)
-        let model = try LlamaModel(config: config, weights: weights)
+        let model = try LlamaModel(config: config, weights: weights, frozen: frozen)
         try checkVocabulary(tokenizer, config, path)
         return LoadedModel(spec: spec, path: path, model: model, tokenizer: tokenizer, gguf: gguf, loadSeconds: monotonicSeconds() - start)
     }

@@ -37,7 +37,11 @@ public final class Trainer {
         var dataset: TrainingDataset!
         var adapterSet: AdapterSet!
         try comm.together("loading the model, data and adapters") {
-            model = try loaded ?? ModelSource.load(config.model)
+            let precision = config.adapter.resolvedBasePrecision
+            model = try loaded ?? ModelSource.load(config.model, basePrecision: precision)
+            guard model.model.basePrecision == precision else {
+                throw TinhError.invalidInput("the model was loaded with a \(model.model.basePrecision) base, but the run asks for \(precision)")
+            }
             dataset = try TrainingDataset(path: config.data, tokenizer: model.tokenizer, options: config.dataOptions)
             adapterSet = try AdapterSet(model: model.model, config: config.adapter)
         }
@@ -308,6 +312,7 @@ public final class Trainer {
             data.summary,
             "\(a.method) r=\(a.rank) α=\(a.alpha) on \(a.targets.joined(separator: ",")): \(adapters.modules.count) modules, "
                 + "\(p) trainable parameters (\(formula))",
+            baseSummary,
             "all-reduced per step: \(Self.bytes(allreduceBytesPerStep)) (\(p) gradient floats + loss and token count)",
             "activation memory per micro-batch of \(config.microBatch(worldSize: comm.size))×\(config.seq) (estimate): " + memoryText(activationEstimate),
             "\(comm.size) rank(s), global batch \(config.batch) (\(config.microBatch(worldSize: comm.size)) per micro-batch × \(config.gradAccum) per rank), seq \(config.seq), \(config.steps) steps, lr \(config.lr) \(config.schedule.rawValue)",
@@ -316,6 +321,18 @@ public final class Trainer {
         if let note = LoRAPlus.note(ratio: config.loraPlusRatio, method: a.method, parameters: adapters.parameters) { lines.append(note) }
         if adapters.movesBaseWeights { lines.append(deltaSummary) }
         return lines.joined(separator: "\n")
+    }
+
+    /// The base's line: precision and the bytes its projection weights hold.
+    var baseSummary: String {
+        let model = loaded.model
+        let f32 = model.blocks.flatMap(\.linears).reduce(0) { $0 + $1.weight.count * 4 }
+        var line = "base \(model.basePrecision): projection weights \(Self.bytes(model.projectionBytes))"
+        if model.basePrecision != .f32 {
+            line += String(format: " (%.2f× less than f32's %@), dequantized per layer into one %@ buffer; embedding, head and norms f32",
+                           Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), Self.bytes(model.dequantizationScratch.bytes))
+        }
+        return line
     }
 
     /// Bytes each rank sends into the all-reduces of one step: the gradient floats and two doubles.
