@@ -21,7 +21,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output directory.") var out: String
 
     @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains), vera, delta-lora, dora (LoRA plus a trained magnitude per output row) or qlora (LoRA on an nf4 base).") var method = "lora"
-    @Option(help: "How the frozen base's projection weights are held: f32, nf4, q8 or q4 (default nf4 for qlora, else f32); see `tinh eval --help`.")
+    @Option(help: "How the frozen base's projection weights are held: f32, nf4, q8, q4 or bf16 (default nf4 for qlora, else f32); see `tinh eval --help`.")
     var basePrecision: String?
     @Option(help: "Adapter rank r (VeRA: the shared projections' rank, typically 256-1024).") var rank = 8
     @Option(help: "Adapter scale numerator α (scale α/r).") var alpha: Float = 16

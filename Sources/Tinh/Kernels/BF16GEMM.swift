@@ -66,6 +66,8 @@ public enum BF16GEMM {
         let lda = lda ?? (transA == .none ? k : m)
         let ldb = ldb ?? (transB == .none ? n : k)
         let ldc = ldc ?? n
+        // OpenMP's thread count belongs to the calling thread: follow OpenBLAS's on whichever runs this.
+        cbf16_set_threads(Int32(BLAS.threads))
         let status = cbf16_gemm(transA == .none ? 0 : 1, transB == .none ? 0 : 1, m, n, k,
                                 a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
         // Shapes and strides are the caller's (valid by construction); a failure here is oneDNN
