@@ -42,6 +42,9 @@ public final class Trainer {
         var adapterSet: AdapterSet!
         try comm.together("loading the model, data and adapters") {
             model = try loaded ?? ModelSource.load(Trainer.testRankModel(rank: comm.rank) ?? config.model)
+            guard config.seq <= model.config.maxPositions else {
+                throw TinhError.invalidInput("--seq \(config.seq) exceeds the context length of \(config.model) (\(model.config.maxPositions) positions)")
+            }
             dataset = try TrainingDataset(path: config.data, tokenizer: model.tokenizer, options: config.dataOptions)
             adapterSet = try AdapterSet(model: model.model, config: config.adapter)
         }
