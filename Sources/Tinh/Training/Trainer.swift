@@ -58,6 +58,9 @@ public final class Trainer {
             guard model.model.basePrecision == precision else {
                 throw TinhError.invalidInput("the model was loaded with a \(model.model.basePrecision) base, but the run asks for \(precision)")
             }
+            guard config.seq <= model.model.config.maxPositions else {
+                throw TinhError.invalidInput("--seq \(config.seq) exceeds the context length of \(config.model) (\(model.model.config.maxPositions) positions)")
+            }
             dataset = try TrainingDataset(path: config.data, tokenizer: model.tokenizer, options: config.dataOptions)
             adapterSet = try AdapterSet(model: model.model, config: config.adapter)
         }
