@@ -54,30 +54,29 @@ public enum NF4 {
 
     /// Quantizes `n` floats (n a multiple of 64) into `byteCount(elements: n)` bytes at `dst`.
     /// Each element's code is the number of midpoints below x / c: the nearest level, a value
-    /// halfway going to the lower one. Sixteen elements at a time, branch-free.
+    /// halfway going to the lower one. Branch-free loops over one block, which LLVM vectorizes.
     public static func quantize(_ src: UnsafePointer<Float>, count n: Int, into dst: UnsafeMutableRawPointer) {
         precondition(n % blockSize == 0, "NF4 needs a multiple of \(blockSize) elements, got \(n)")
         let l = Layout(n)
         let codes = dst.assumingMemoryBound(to: UInt8.self)
         var absmax = [Float](repeating: 0, count: l.blocks)
-        let mids = midpoints.map { SIMD16<Float>(repeating: $0) }
-        let zero = SIMD16<Int32>(repeating: 0), one = SIMD16<Int32>(repeating: 1)
-        for b in 0..<l.blocks {
-            let x = UnsafeRawPointer(src + b * blockSize)
-            var m = SIMD16<Float>(repeating: 0)
-            for k in 0..<4 {
-                let v = x.loadUnaligned(fromByteOffset: 64 * k, as: SIMD16<Float>.self)
-                m = pointwiseMax(m, pointwiseMax(v, -v))
-            }
-            let c = m.max()
-            absmax[b] = c
-            let inv = c > 0 ? 1 / c : 0
-            for k in 0..<4 {
-                let v = x.loadUnaligned(fromByteOffset: 64 * k, as: SIMD16<Float>.self) * inv
-                var index = zero
-                for mid in mids { index &+= zero.replacing(with: one, where: v .> mid) }
-                let out = codes + b * (blockSize / 2) + 8 * k
-                for j in 0..<8 { out[j] = UInt8(index[2 * j] << 4 | index[2 * j + 1]) }
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)
+        let index = UnsafeMutablePointer<Int32>.allocate(capacity: blockSize)
+        defer { v.deallocate(); index.deallocate() }
+        midpoints.withUnsafeBufferPointer { mid in
+            for b in 0..<l.blocks {
+                let x = src + b * blockSize
+                var c: Float = 0
+                for j in 0..<blockSize { c = max(c, abs(x[j])) }
+                absmax[b] = c
+                let inv = c > 0 ? 1 / c : 0
+                for j in 0..<blockSize { v[j] = x[j] * inv; index[j] = 0 }
+                for k in 0..<mid.count {
+                    let m = mid[k]
+                    for j in 0..<blockSize { index[j] &+= v[j] > m ? 1 : 0 }
+                }
+                let out = codes + b * (blockSize / 2)
+                for j in 0..<(blockSize / 2) { out[j] = UInt8(truncatingIfNeeded: index[2 * j] << 4 | index[2 * j + 1]) }
             }
         }
         quantizeScales(absmax, layout: l, into: dst)
