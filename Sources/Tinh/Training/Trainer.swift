@@ -467,8 +467,10 @@ public final class Trainer {
         let f32 = model.blocks.flatMap(\.linears).reduce(0) { $0 + $1.weight.count * 4 }
         var line = "base \(model.basePrecision): projection weights \(Self.bytes(model.projectionBytes))"
         if model.basePrecision != .f32 {
-            line += String(format: " (%.2f× less than f32's %@), dequantized per layer into one %@ buffer; embedding, head and norms f32",
-                           Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), Self.bytes(model.dequantizationScratch.bytes))
+            line += String(format: " (%.2f× less than f32's %@), dequantized per layer into one %@ buffer (all of them once: %.0f ms; "
+                           + "twice per micro-batch); embedding, head and norms f32",
+                           Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), Self.bytes(model.dequantizationScratch.bytes),
+                           1000 * model.timeDequantization())
         }
         return line
     }
