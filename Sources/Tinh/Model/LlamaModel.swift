@@ -81,6 +81,17 @@ public final class LlamaModel {
     }
 
 
+    /// Seconds to decode every quantized projection once into the shared buffer (a training
+    /// micro-batch decodes each twice: forward and backward); 0 for an f32 base.
+    public func timeDequantization() -> Double {
+        let start = monotonicSeconds()
+        var sink: Float = 0
+        for linear in blocks.flatMap(\.linears) where linear.weight is BlockQuantizedWeight {
+            sink += linear.weight.withFloats { $0[0] }
+        }
+        return sink.isNaN ? 0 : monotonicSeconds() - start
+    }
+
     /// Bytes the projection weights of every block hold (their codes and scales, or Float32 values).
     public var projectionBytes: Int { blocks.flatMap(\.linears).reduce(0) { $0 + $1.weight.storageBytes } }
 

@@ -478,8 +478,10 @@ public final class Trainer {
             line += String(format: " (%.2f× less than f32's %@); their GEMMs and the LM head's run in bf16 through oneDNN %@ (%@), f32 accumulation; embedding and norms f32",
                            Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), BF16GEMM.oneDNNVersion, BF16GEMM.isa)
         } else if model.basePrecision != .f32 {
-            line += String(format: " (%.2f× less than f32's %@), dequantized per layer into one %@ buffer; embedding, head and norms f32",
-                           Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), Self.bytes(model.dequantizationScratch.bytes))
+            line += String(format: " (%.2f× less than f32's %@), dequantized per layer into one %@ buffer (all of them once: %.0f ms; "
+                           + "twice per micro-batch); embedding, head and norms f32",
+                           Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), Self.bytes(model.dequantizationScratch.bytes),
+                           1000 * model.timeDequantization())
         }
         return line
     }

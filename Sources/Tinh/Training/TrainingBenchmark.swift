@@ -133,7 +133,7 @@ public enum TrainingBenchmark {
         defer { try? FileManager.default.removeItem(at: dir) }
 
         var loaded: LoadedModel!
-        try comm.together("loading \(o.model)") { loaded = try ModelSource.load(o.model) }
+        try comm.together("loading \(o.model)") { loaded = try ModelSource.load(o.model, basePrecision: o.adapter.resolvedBasePrecision) }
         let dataPath = dir.appendingPathComponent("data.jsonl").path
         let steps = o.warmup + o.steps
         try writeData(kind: o.data, rows: o.batch * comm.size * steps, seq: o.seq, tokenizer: loaded.tokenizer,
