@@ -109,4 +109,13 @@ import Testing
         #expect(r.status != 0)
         #expect(r.output.contains("lacks AVX512-BF16") && r.output.contains("--base-precision f32"), "\(r.output)")
     }
+
+    @Test(.enabled(if: BF16GEMM.isSupported, "\(bf16Unavailable)"))
+    func stepBenchmarkTimesBothPrecisions() throws {
+        let rows = try BasePrecisionBenchmark.run(spec: "tiny", adapter: AdapterConfig(method: "lora", rank: 2, targets: ["q", "v"]),
+                                                  batch: 1, seq: 8, iterations: 1, warmup: 0)
+        #expect(rows.map(\.precision) == ["f32", "bf16"])
+        #expect(rows.allSatisfy { $0.tokensPerSecond > 0 && $0.stepSeconds > 0 })
+        #expect(throws: TinhError.self) { try BasePrecisionBenchmark.run(spec: "tiny", adapter: AdapterConfig(), batch: 1, seq: 8, iterations: 0) }
+    }
 }
