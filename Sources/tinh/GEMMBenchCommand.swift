@@ -8,7 +8,7 @@ struct GEMMBenchCommand: ParsableCommand {
         abstract: "OpenBLAS sgemm vs oneDNN bf16 GFLOP/s on SmolLM2's frozen-weight products (y = x·Wᵀ), in one process.")
 
     @Option(help: "BLAS and oneDNN threads.") var threads = 1
-    @Option(help: "Seconds per kernel and shape.") var seconds = 1.0
+    @Option(help: "Seconds per shape (the kernels take turns).") var seconds = 3.0
     @Option(help: "Rows of x (tokens per step).") var rows = 512
     @Option(help: "Also time LoRA training steps (forward + backward) of this model with an f32 and a bf16 base, alternating in this process.")
     var model: String?
