@@ -35,6 +35,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // pkg-config "ompi-c" supplies MPI's include path and -lmpi to the C shim only.
@@ -50,7 +51,7 @@ let package = Package(
                 linkerSettings: hasOneDNN ? [.linkedLibrary("dnnl"), .linkedLibrary("gomp")] : []),
         .target(
             name: "Tinh",
-            dependencies: ["CMPI", "CBLAS", "CBF16", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CMPI", "CBLAS", "CBF16", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
             swiftSettings: [.unsafeFlags(cpuFlags)]),
         .executableTarget(
             name: "tinh",
