@@ -77,7 +77,9 @@ public enum TrainingBenchmark {
             var lines = [
                 "\(o.adapter.method) r=\(o.adapter.rank) on \(o.adapter.targets.joined(separator: ",")), \(world) rank(s) × \(threads) BLAS thread(s), "
                     + "batch \(o.batch)×\(o.seq) per rank, \(o.data.rawValue) data (\(f(100 * lossFraction, 0))% of positions in the loss), "
-                    + "\(o.steps) timed steps after \(o.warmup) warm-up",
+                    + "\(o.steps) timed steps after \(o.warmup) warm-up"
+                    + (o.adapter.resolvedBasePrecision == .f32 ? "" : ", \(o.adapter.resolvedBasePrecision) base"
+                       + (o.adapter.resolvedBasePrecision == .bf16 ? " (its GEMMs in bf16: the sgemm roofline does not bound them)" : "")),
                 "FLOPs per token: \(f(flopsPerToken.total / 1e6)) M (frozen projections \(f(flopsPerToken.frozenProjections / 1e6)), "
                     + "attention \(f(flopsPerToken.attention / 1e6)), LM head \(f(flopsPerToken.lmHead / 1e6)), adapter \(f(flopsPerToken.adapter / 1e6)))",
                 "tokens/s: \(f(tokensPerSecond)) (median step; spread ±\(f(50 * spread))%)  \(f(achievedGFLOPs)) GFLOP/s = "
