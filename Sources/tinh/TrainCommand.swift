@@ -21,7 +21,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Share of --data held out for validation when there is no --valid.") var validFraction = 0.05
     @Option(help: "Output directory.") var out: String
 
-    @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains), vera, delta-lora or dora (LoRA plus a trained magnitude per output row).") var method = "lora"
+    @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains), vera, delta-lora, dora (LoRA plus a trained magnitude per output row) or full (every weight trains: the full fine-tuning baseline).") var method = "lora"
     @Option(help: "Adapter rank r (VeRA: the shared projections' rank, typically 256-1024).") var rank = 8
     @Option(help: "Adapter scale numerator α (scale α/r).") var alpha: Float = 16
     @Flag(help: "Scale by α/√r (rsLoRA).") var rslora = false

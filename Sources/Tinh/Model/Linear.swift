@@ -47,6 +47,14 @@ public final class Linear {
         return weight
     }
 
+    /// Copies W into `storage` (same shape, e.g. a slice of a flat trainable buffer) and computes
+    /// with that from now on (full fine-tuning: the optimizer then updates W in place).
+    public func moveWeight(into storage: Tensor) {
+        precondition(storage.shape == weight.shape, "\(name): weight storage \(storage.shape) for \(weight.shape)")
+        if storage.data != weight.data { storage.data.update(from: weight.data, count: weight.count) }
+        weight = storage
+    }
+
     /// y [rows, out] = x [rows, in] · Wᵀ (+ b) (+ adapter). `x` must stay valid until `backward`.
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, training: Bool = true) {
         savedInput = x

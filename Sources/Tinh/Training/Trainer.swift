@@ -143,6 +143,10 @@ public final class Trainer {
         var mergedNote: String?
         try comm.together("exporting the adapter") {
             guard comm.isRoot else { return }
+            if adapters.isFullFineTuning {
+                mergedNote = try exportFullModel()
+                return
+            }
             try PEFTExport.write(adapters: adapters, baseModelName: PEFTExport.baseModelName(forSpec: loaded.spec),
                                  to: outDirectory.appendingPathComponent("adapter"))
             if adapters.movesBaseWeights { mergedNote = try exportMerged() }
@@ -159,7 +163,7 @@ public final class Trainer {
         self.summary = summary
         if comm.isRoot {
             try AtomicFile.write(try JSONEncoder.pretty.encode(summary), to: outDirectory.appendingPathComponent("summary.json").path)
-            onEvent(.message("adapter (PEFT format): \(outDirectory.appendingPathComponent("adapter").path)"))
+            if !adapters.isFullFineTuning { onEvent(.message("adapter (PEFT format): \(outDirectory.appendingPathComponent("adapter").path)")) }
             if let mergedNote { onEvent(.message(mergedNote)) }
             onEvent(.finished(summary))
         }
@@ -186,6 +190,13 @@ public final class Trainer {
         let (_, note) = try Merge.write(loaded: loaded, adapters: adapters, to: directory.appendingPathComponent("model.safetensors").path)
         return "merged model: \(directory.path) (\(config.adapter.method) moved the base weights, so OUT/adapter alone does not reproduce the fine-tuned model)"
             + (note.map { "; " + $0 } ?? "")
+    }
+
+    /// Full fine-tuning: the trained model, every weight under its Hugging Face name, to OUT/model/.
+    func exportFullModel() throws -> String {
+        let directory = outDirectory.appendingPathComponent("model", isDirectory: true)
+        let (_, note) = try Merge.write(loaded: loaded, adapters: adapters, to: directory.appendingPathComponent("model.safetensors").path)
+        return "fine-tuned model (every weight, safetensors): \(directory.path)" + (note.map { "; " + $0 } ?? "")
     }
 
     /// Testing aid: TINH_TEST_PERTURB_EXTRA_STATE_RANK=R changes one value of rank R's extra state
@@ -347,8 +358,10 @@ public final class Trainer {
         var lines = [
             "model \(loaded.spec): \(loaded.config.numLayers) layers, hidden \(loaded.config.hiddenSize), loaded in \(String(format: "%.1f", loaded.loadSeconds)) s",
             data.summary,
-            "\(a.method) r=\(a.rank) α=\(a.alpha) on \(a.targets.joined(separator: ",")): \(adapters.modules.count) modules, "
-                + "\(p) trainable parameters (\(formula))",
+            adapters.isFullFineTuning
+                ? "full fine-tuning: every weight trains (embeddings, norms, projections; biases frozen): \(p) trainable parameters (\(formula))"
+                : "\(a.method) r=\(a.rank) α=\(a.alpha) on \(a.targets.joined(separator: ",")): \(adapters.modules.count) modules, "
+                    + "\(p) trainable parameters (\(formula))",
             "all-reduced per step: \(Self.bytes(allreduceBytesPerStep)) (\(p) gradient floats + loss and token count), " + reductionText,
             "activation memory per micro-batch of \(config.microBatch(worldSize: comm.size))×\(config.seq) (estimate): " + memoryText(activationEstimate),
             "\(comm.size) rank(s), global batch \(config.batch) (\(config.microBatch(worldSize: comm.size)) per micro-batch × \(config.gradAccum) per rank), seq \(config.seq), \(config.steps) steps, lr \(config.lr) \(config.schedule.rawValue)",
