@@ -10,18 +10,34 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Fine-tune adapters on a frozen model; under mpirun, data-parallel over the ranks.",
         discussion: """
-            Writes OUT/config.json, OUT/metrics.jsonl, OUT/checkpoints/ and OUT/adapter/ (PEFT format). \
-            --method delta-lora also moves the adapted base weights, so it writes OUT/merged/ too: \
+            Writes OUT/config.json (every resolved setting), OUT/config.yaml (the flags given, from --config and the \
+            command line, which --config reads back), OUT/metrics.jsonl, OUT/eval.jsonl, OUT/checkpoints/ and OUT/adapter/ \
+            (PEFT format). --method delta-lora also moves the adapted base weights, so it writes OUT/merged/ too: \
             the PEFT adapter alone does not reproduce that fine-tuned model.
+
+            At start the data's per-line check runs (empty fields, chat role order, odd characters; \
+            `tinh data check` is the full report): errors stop the run unless --allow-data-errors.
+
+            Every flag can come from a YAML file: keys are the long flag names (snake_case or kebab-case), \
+            `true` turns a switch on, a list becomes a comma list; flags on the command line win.
+
+            Examples:
+              tinh train --model smollm2 --data train.jsonl --out runs/a --steps 200 \\
+                --lr 2e-4 --eval-every 20
+              tinh train --config runs/a/config.yaml --out runs/b --lr 1e-4
+              launch/run -n 2 -- train --config base.yaml --method dora
             """)
 
+    @Option(help: "A YAML file of flags (keys = long flag names); command-line flags override it.") var config: String?
     @Option(help: "A .gguf file, a Hugging Face directory, smollm2 or tiny[:seed].") var model: String
     @Option(help: "Training data, JSONL ({\"text\"}, {\"prompt\",\"completion\"} or {\"messages\"}).") var data: String
     @Option(help: "Validation data; without it --valid-fraction of --data is held out.") var valid: String?
     @Option(help: "Share of --data held out for validation when there is no --valid.") var validFraction = 0.05
     @Option(help: "Output directory.") var out: String
 
-    @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains), vera, delta-lora, dora (LoRA plus a trained magnitude per output row) or full (every weight trains: the full fine-tuning baseline).") var method = "lora"
+    @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains), vera, delta-lora, dora (LoRA plus a trained magnitude per output row) qlora (LoRA on an nf4 base) or full (every weight trains: the full fine-tuning baseline).") var method = "lora"
+    @Option(help: "How the frozen base's projection weights are held: f32, nf4, q8 or q4 (default nf4 for qlora, else f32); see `tinh eval --help`.")
+    var basePrecision: String?
     @Option(help: "Adapter rank r (VeRA: the shared projections' rank, typically 256-1024).") var rank = 8
     @Option(help: "Adapter scale numerator α (scale α/r).") var alpha: Float = 16
     @Flag(help: "Scale by α/√r (rsLoRA).") var rslora = false
@@ -55,6 +71,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Train on prompts and user turns too.") var trainOnPrompt = false
     @Flag(help: "Pack short examples into full rows.") var pack = false
     @Flag(help: "Skip malformed JSONL lines (counted) instead of stopping.") var skipBadLines = false
+    @Flag(help: "Train even when the start-of-run data check finds errors (empty completions, bad role order, ...).")
+    var allowDataErrors = false
 
     @Option(help: "Evaluate every N steps (0: at the end only).") var evalEvery = 0
     @Option(help: "Checkpoint every N steps (0: at the end only).") var saveEvery = 0
@@ -71,7 +89,10 @@ struct TrainCommand: ParsableCommand {
         let comm: Communicator
         do { comm = try communicator.make() } catch { fail("cannot start: \(error)") }
         do {
+            let dataNotes = try DataGate.check(paths: [data] + (valid.map { [$0] } ?? []), allowErrors: allowDataErrors)
+            if comm.isRoot { dataNotes.forEach { print($0) } }
             let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank), comm: comm)
+            if comm.isRoot { try saveFlags() }
             // Under mpirun, stdout is a pseudo-terminal even when redirected: print plain lines there.
             let interactive = comm.isRoot && isatty(STDOUT_FILENO) == 1 && !Communicators.launchedByMPI
             var from = resumeFrom.map { URL(fileURLWithPath: $0) }
@@ -103,6 +124,13 @@ struct TrainCommand: ParsableCommand {
         MPICommunicator.finalizeIfStarted()
     }
 
+    /// OUT/config.yaml: the flags this run was given (config file merged with the command line).
+    func saveFlags() throws {
+        let yaml = try ConfigFile.yaml(arguments: TrainArguments.resolved, skip: ["--config"])
+        try AtomicFile.write(Data(("# tinh train flags; rerun with: tinh train --config THIS_FILE\n" + yaml).utf8),
+                             to: URL(fileURLWithPath: out).appendingPathComponent("config.yaml").path)
+    }
+
     func resolvedConfig(rank: Int) throws -> TrainConfig {
         if method != "delta-lora", deltaLambda != nil || deltaStart != nil {
             throw TinhError.invalidInput("--delta-lambda and --delta-start apply to --method delta-lora only (this run uses \(method))")
@@ -112,7 +140,8 @@ struct TrainCommand: ParsableCommand {
                                     layers: try layers.map(AdapterConfig.parseLayers), seed: seed,
                                     veraSeed: veraSeed, veraDInit: veraDInit, loraFAProjection: loraFaProjection,
                                     deltaLambda: deltaLambda ?? AdapterConfig.defaultDeltaLambda,
-                                    deltaStart: deltaStart ?? AdapterConfig.defaultDeltaStart)
+                                    deltaStart: deltaStart ?? AdapterConfig.defaultDeltaStart,
+                                    basePrecision: try basePrecision.map(BasePrecision.parse))
         var c = TrainConfig(model: model, data: data, out: out, adapter: adapter)
         c.valid = valid
         c.validFraction = validFraction

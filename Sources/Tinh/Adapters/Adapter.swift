@@ -53,6 +53,7 @@ public enum AdapterMethods {
         "lora-fa": LoRAFA.self,
         "delta-lora": DeltaLoRA.self,
         "dora": DoRA.self,
+        AdapterConfig.qloraMethod: LoRA.self,  // LoRA itself; the base is loaded in nf4 (`AdapterConfig.resolvedBasePrecision`)
     ]
 
     /// Every method, LoRA first, then by name.
@@ -61,8 +62,9 @@ public enum AdapterMethods {
     /// Methods whose export is an ordinary PEFT LoRA adapter (LoRA+ only changes the optimizer;
     /// LoRA-FA's frozen A is exported with B).
     /// Delta-LoRA's adapter is a plain LoRA too (its moved base weights go to a merged model);
-    /// DoRA's is a PEFT LoRA with `use_dora` and a magnitude vector per module.
-    public static let exportedAsPEFTLoRA: Set<String> = ["lora", "lora-plus", "lora-fa", "delta-lora", "dora"]
+    /// DoRA's is a PEFT LoRA with `use_dora` and a magnitude vector per module; QLoRA's a plain
+    /// LoRA (plus `tinh_base_quantization.json` saying which base it was trained on).
+    public static let exportedAsPEFTLoRA: Set<String> = ["lora", "lora-plus", "lora-fa", "delta-lora", "dora", AdapterConfig.qloraMethod]
 
     public static func type(named name: String) throws -> Adapter.Type {
         guard let t = all[name] else {

@@ -25,6 +25,11 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public var deltaLambda: Float
     public var deltaStart: Int
 
+    /// How the frozen base's projections are held (`BasePrecision`); nil = f32, or nf4 for
+    /// `--method qlora`. Optional, so older configs decode and other methods' JSON is unchanged.
+    /// The adapter is trained against this base, so a checkpoint records it and resume refuses another.
+    public var basePrecision: BasePrecision?
+
     /// Delta-LoRA's defaults: the paper's setting for GPT-2 on E2E (update ratio 2, start steps 500).
     public static let defaultDeltaLambda: Float = 2
     public static let defaultDeltaStart = 500
@@ -32,7 +37,8 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public init(method: String = "lora", rank: Int = 8, alpha: Float = 16, rsLoRA: Bool = false,
                 targets: [String] = ["q", "v"], layers: [Int]? = nil, seed: UInt64 = 0,
                 veraSeed: UInt64? = nil, veraDInit: Float? = nil, loraFAProjection: Bool = false,
-                deltaLambda: Float = AdapterConfig.defaultDeltaLambda, deltaStart: Int = AdapterConfig.defaultDeltaStart) {
+                deltaLambda: Float = AdapterConfig.defaultDeltaLambda, deltaStart: Int = AdapterConfig.defaultDeltaStart,
+                basePrecision: BasePrecision? = nil) {
         self.method = method
         self.rank = rank
         self.alpha = alpha
@@ -45,10 +51,11 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         self.loraFAProjection = loraFAProjection
         self.deltaLambda = deltaLambda
         self.deltaStart = deltaStart
+        self.basePrecision = basePrecision
     }
 
     enum CodingKeys: String, CodingKey {
-        case method, rank, alpha, rsLoRA, targets, layers, seed, veraSeed, veraDInit, loraFAProjection, deltaLambda, deltaStart
+        case method, rank, alpha, rsLoRA, targets, layers, seed, veraSeed, veraDInit, loraFAProjection, deltaLambda, deltaStart, basePrecision
     }
 
     /// Fields added after the first release are optional in older files.
@@ -62,7 +69,16 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
                   veraDInit: try c.decodeIfPresent(Float.self, forKey: .veraDInit),
                   loraFAProjection: try c.decodeIfPresent(Bool.self, forKey: .loraFAProjection) ?? false,
                   deltaLambda: try c.decodeIfPresent(Float.self, forKey: .deltaLambda) ?? Self.defaultDeltaLambda,
-                  deltaStart: try c.decodeIfPresent(Int.self, forKey: .deltaStart) ?? Self.defaultDeltaStart)
+                  deltaStart: try c.decodeIfPresent(Int.self, forKey: .deltaStart) ?? Self.defaultDeltaStart,
+                  basePrecision: try c.decodeIfPresent(BasePrecision.self, forKey: .basePrecision))
+    }
+
+    /// `--method qlora`: LoRA on an NF4 base (QLoRA, Dettmers et al., 2023).
+    public static let qloraMethod = "qlora"
+
+    /// The base precision this run uses: the one given, else nf4 for qlora and f32 for the rest.
+    public var resolvedBasePrecision: BasePrecision {
+        basePrecision ?? (method == Self.qloraMethod ? .nf4 : .f32)
     }
 
     public var veraProjectionSeed: UInt64 { veraSeed ?? 0 }
@@ -102,6 +118,9 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public func validate(for config: LlamaConfig) throws {
         if loraFAProjection, method != "lora-fa" {
             throw TinhError.invalidInput("--lora-fa-projection applies to --method lora-fa only (this run uses \(method))")
+        }
+        if method == Self.qloraMethod, resolvedBasePrecision != .nf4 {
+            throw TinhError.invalidInput("--method qlora is LoRA on an nf4 base; for a \(resolvedBasePrecision) base use --method lora --base-precision \(resolvedBasePrecision)")
         }
         guard rank > 0 else { throw TinhError.invalidInput("--rank must be positive, got \(rank)") }
         guard alpha > 0, alpha.isFinite else { throw TinhError.invalidInput("--alpha must be positive, got \(alpha)") }

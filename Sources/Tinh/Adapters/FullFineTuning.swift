@@ -55,6 +55,8 @@ public enum FullFineTuning {
 
     /// The trainable count: every weight the model holds (a tied head once), biases excluded.
     static func expectedCount(_ model: LlamaModel) -> Int {
-        model.baseTensors.reduce(0) { $0 + $1.count } - model.linears.reduce(0) { $0 + ($1.bias?.count ?? 0) }
+        let norms = model.finalNorm.weight.count + model.blocks.reduce(0) { $0 + $1.inputNorm.weight.count + $1.postAttentionNorm.weight.count }
+        let projections = model.blocks.reduce(0) { $0 + $1.linears.reduce(0) { $0 + $1.weight.count } }
+        return model.embedTokens.count + norms + projections + (model.isTied ? 0 : model.lmHead.weight.count)
     }
 }

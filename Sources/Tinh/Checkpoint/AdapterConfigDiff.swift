@@ -23,6 +23,7 @@ enum AdapterConfigDiff {
             compare("delta-lambda", "\(saved.deltaLambda)", "\(current.deltaLambda)")
         }
         compare("delta-start", "\(saved.deltaStart)", "\(current.deltaStart)")
+        compare("base precision", "\(saved.resolvedBasePrecision)", "\(current.resolvedBasePrecision)")
         return out
     }
 }

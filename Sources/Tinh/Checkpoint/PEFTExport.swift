@@ -52,6 +52,7 @@ public enum PEFTExport {
                                            : try PEFTAdapterConfig(config, baseModelName: baseModelName).encoded()
         try AtomicDirectory.createDirectory(directory)
         try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent(weightsFile).path)
+        try BaseQuantizationRecord.write(config, to: directory)
         try AtomicFile.write(json, to: directory.appendingPathComponent(configFile).path)
     }
 

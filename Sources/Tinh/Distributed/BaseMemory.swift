@@ -15,15 +15,16 @@ public struct BaseMemoryReport: Codable, Sendable {
 public enum BaseMemory {
     /// Loads `spec` on every rank; with the base shared (per `policy` and the ranks on this node),
     /// the node's first rank writes the f32 file first and the others wait for it.
-    public static func load(_ spec: String, policy: SharedBaseCache.Policy, comm: Communicator) throws -> LoadedModel {
-        let share = policy.applies(localSize: comm.localSize)
+    public static func load(_ spec: String, policy: SharedBaseCache.Policy, basePrecision: BasePrecision = .f32,
+                            comm: Communicator) throws -> LoadedModel {
+        let share = basePrecision == .f32 && policy.applies(localSize: comm.localSize)
         if share {
             try comm.together("preparing the shared f32 base of \(spec)") {
                 if comm.localRank == 0 { try ModelSource.prepareSharedBase(spec) }
             }
         }
         var loaded: LoadedModel!
-        try comm.together("loading \(spec)") { loaded = try ModelSource.load(spec, sharedBase: share) }
+        try comm.together("loading \(spec)") { loaded = try ModelSource.load(spec, basePrecision: basePrecision, sharedBase: share) }
         return loaded
     }
 
@@ -58,9 +59,12 @@ extension LlamaModel {
         var out = [embedTokens, finalNorm.weight]
         for b in blocks {
             out += [b.inputNorm.weight, b.postAttentionNorm.weight]
-            for l in b.linears { out.append(l.weight); if let bias = l.bias { out.append(bias) } }
+            for l in b.linears {
+                if let w = l.weight as? F32Weight { out.append(w.tensor) }  // quantized weights are private
+                if let bias = l.bias { out.append(bias) }
+            }
         }
-        if !isTied { out.append(lmHead.weight) }
+        if !isTied, let w = lmHead.weight as? F32Weight { out.append(w.tensor) }
         return out
     }
 }

@@ -29,6 +29,7 @@ public final class Trainer {
     /// Loss, loss tokens and ranks asking to stop: summed in a small reduction of their own,
     /// started before the step's last backward so it rides along.
     private let stepSums = UnsafeMutableBufferPointer<Double>.allocate(capacity: 3)
+    private var evalFile: FileHandle?
 
     public init(config: TrainConfig, comm: Communicator, loaded: LoadedModel? = nil) throws {
         try config.validate(worldSize: comm.size)
@@ -43,9 +44,14 @@ public final class Trainer {
         var model: LoadedModel!
         var dataset: TrainingDataset!
         var adapterSet: AdapterSet!
-        // One f32 copy of a GGUF base per node, written by the node's first rank.
-        model = try loaded ?? BaseMemory.load(config.model, policy: config.sharedBase, comm: comm)
+        // One f32 copy of a GGUF base per node, written by the node's first rank (a quantized
+        // base is private per rank).
+        let precision = config.adapter.resolvedBasePrecision
+        model = try loaded ?? BaseMemory.load(config.model, policy: config.sharedBase, basePrecision: precision, comm: comm)
         try comm.together("loading the data and adapters") {
+            guard model.model.basePrecision == precision else {
+                throw TinhError.invalidInput("the model was loaded with a \(model.model.basePrecision) base, but the run asks for \(precision)")
+            }
             dataset = try TrainingDataset(path: config.data, tokenizer: model.tokenizer, options: config.dataOptions)
             adapterSet = try AdapterSet(model: model.model, config: config.adapter)
         }
@@ -95,9 +101,10 @@ public final class Trainer {
             guard comm.isRoot else { return }
             try AtomicFile.write(try JSONEncoder.pretty.encode(config), to: outDirectory.appendingPathComponent("config.json").path)
             metricsFile = try openMetrics(keepingStepsBefore: step)
+            evalFile = try openMetrics(keepingStepsBefore: step, name: "eval.jsonl")
         }
         if comm.isRoot { onEvent(.started(startSummary)) }
-        defer { try? metricsFile?.close(); metricsFile = nil }
+        defer { try? metricsFile?.close(); metricsFile = nil; try? evalFile?.close(); evalFile = nil }
         let runStart = comm.wallTime()
         let firstStep = step
         var rates: [Double] = [], compute: [Double] = [], allreduce: [Double] = [], exposed: [Double] = []
@@ -123,7 +130,10 @@ public final class Trainer {
             if (config.evalEvery > 0 && (step + 1) % config.evalEvery == 0) || last, !data.valid.isEmpty {
                 let result = try evaluate()
                 lastEval = result
-                if comm.isRoot { onEvent(.eval(step: step, result)) }
+                if comm.isRoot {
+                    try appendLine(EvalRecord(step: step, result: result), to: evalFile, name: "eval.jsonl")
+                    onEvent(.eval(step: step, result))
+                }
             }
             step += 1
             if (config.saveEvery > 0 && step % config.saveEvery == 0) || last || stopAgreed {
@@ -362,6 +372,7 @@ public final class Trainer {
                 ? "full fine-tuning: every weight trains (embeddings, norms, projections; biases frozen): \(p) trainable parameters (\(formula))"
                 : "\(a.method) r=\(a.rank) α=\(a.alpha) on \(a.targets.joined(separator: ",")): \(adapters.modules.count) modules, "
                     + "\(p) trainable parameters (\(formula))",
+            baseSummary,
             "all-reduced per step: \(Self.bytes(allreduceBytesPerStep)) (\(p) gradient floats + loss and token count), " + reductionText,
             "activation memory per micro-batch of \(config.microBatch(worldSize: comm.size))×\(config.seq) (estimate): " + memoryText(activationEstimate),
             "\(comm.size) rank(s), global batch \(config.batch) (\(config.microBatch(worldSize: comm.size)) per micro-batch × \(config.gradAccum) per rank), seq \(config.seq), \(config.steps) steps, lr \(config.lr) \(config.schedule.rawValue)",
@@ -370,6 +381,18 @@ public final class Trainer {
         if let note = LoRAPlus.note(ratio: config.loraPlusRatio, method: a.method, parameters: adapters.parameters) { lines.append(note) }
         if adapters.movesBaseWeights { lines.append(deltaSummary) }
         return lines.joined(separator: "\n")
+    }
+
+    /// The base's line: precision and the bytes its projection weights hold.
+    var baseSummary: String {
+        let model = loaded.model
+        let f32 = model.blocks.flatMap(\.linears).reduce(0) { $0 + $1.weight.count * 4 }
+        var line = "base \(model.basePrecision): projection weights \(Self.bytes(model.projectionBytes))"
+        if model.basePrecision != .f32 {
+            line += String(format: " (%.2f× less than f32's %@), dequantized per layer into one %@ buffer; embedding, head and norms f32",
+                           Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), Self.bytes(model.dequantizationScratch.bytes))
+        }
+        return line
     }
 
     /// Bytes each rank sends into the all-reduces of one step: the gradient floats and three doubles
@@ -439,8 +462,8 @@ public final class Trainer {
 
     /// Opens OUT/metrics.jsonl for appending, first dropping lines of steps at or after `firstStep`
     /// (a resumed run recomputes them).
-    private func openMetrics(keepingStepsBefore firstStep: Int) throws -> FileHandle {
-        let url = outDirectory.appendingPathComponent("metrics.jsonl")
+    private func openMetrics(keepingStepsBefore firstStep: Int, name: String = "metrics.jsonl") throws -> FileHandle {
+        let url = outDirectory.appendingPathComponent(name)
         let old = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
         let kept = old.split(separator: "\n").filter { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
@@ -458,10 +481,14 @@ public final class Trainer {
     }
 
     private func appendMetrics(_ m: StepMetrics) throws {
-        var line = try JSONEncoder.compact.encode(m)
+        try appendLine(m, to: metricsFile, name: "metrics.jsonl")
+    }
+
+    private func appendLine<T: Encodable>(_ value: T, to file: FileHandle?, name: String) throws {
+        var line = try JSONEncoder.compact.encode(value)
         line.append(0x0A)
-        do { try metricsFile?.write(contentsOf: line) } catch {
-            throw TinhError.badFile(path: outDirectory.appendingPathComponent("metrics.jsonl").path, reason: "cannot write: \(error.localizedDescription)")
+        do { try file?.write(contentsOf: line) } catch {
+            throw TinhError.badFile(path: outDirectory.appendingPathComponent(name).path, reason: "cannot write: \(error.localizedDescription)")
         }
     }
 }

@@ -27,6 +27,23 @@ public struct StepMetrics: Codable, Sendable {
     public var skipped: Bool
 }
 
+/// One evaluation on the held-out set (a line of OUT/eval.jsonl); `step` is 0-based like StepMetrics'.
+public struct EvalRecord: Codable, Sendable {
+    public var step: Int
+    public var loss: Double
+    public var perplexity: Double
+    public var accuracy: Double
+    public var tokens: Int
+
+    public init(step: Int, result: EvalResult) {
+        self.step = step
+        loss = result.loss
+        perplexity = result.perplexity
+        accuracy = result.accuracy
+        tokens = result.tokens
+    }
+}
+
 /// The end of a run, as the last line of its log.
 public struct TrainingSummary: Codable, Sendable {
     public var method: String

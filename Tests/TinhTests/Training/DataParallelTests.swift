@@ -10,7 +10,7 @@ import Testing
         return dir.appendingPathComponent("train.jsonl").path
     }()
 
-    static let methods = ["lora", "lora-fa", "lora-plus", "vera", "delta-lora", "dora"]
+    static let methods = ["lora", "lora-fa", "lora-plus", "vera", "delta-lora", "dora", "qlora"]
 
     /// Settings of each method's run: LoRA+ trains B 16 × faster, so its base rate is 16 × lower
     /// (a trajectory that tiny can follow without amplifying rounding differences); VeRA learns
@@ -98,7 +98,7 @@ import Testing
         let model = try TinyLlama.model(seed: 2)
         return try names.flatMap { name in
             let module = String(name.dropFirst(PEFTNames.prefix.count).dropLast(".base_layer.weight".count))
-            return try #require(model.linear(named: module)).weight.array
+            return try #require(model.linear(named: module)).f32Weight.array
         }
     }
 

@@ -60,7 +60,7 @@ import Testing
         var worst: Float = 0, scale: Float = 0, moved: Float = 0
         for info in m1.tensors {
             let a = try m1.tensor(info.name).array, b = try m2.tensor(info.name).array
-            let original = base.linear(named: String(info.name.dropLast(".weight".count)))?.weight.array
+            let original = base.linear(named: String(info.name.dropLast(".weight".count)))?.weight.dequantized().array
             if let original { moved = max(moved, zip(a, original).map { abs($0 - $1) }.max() ?? 0) }
             worst = max(worst, zip(a, b).map { abs($0 - $1) }.max() ?? 0)
             scale = max(scale, a.map(abs).max() ?? 0)
