@@ -47,7 +47,9 @@ public final class Trainer {
         // One f32 copy of a GGUF base per node, written by the node's first rank (a quantized
         // base is private per rank).
         let precision = config.adapter.resolvedBasePrecision
-        model = try loaded ?? BaseMemory.load(config.model, policy: config.sharedBase, basePrecision: precision, comm: comm)
+        // Full fine-tuning copies every weight into its trainable buffer: nothing would stay shared.
+        let sharing = config.adapter.method == FullFineTuning.method ? .off : config.sharedBase
+        model = try loaded ?? BaseMemory.load(config.model, policy: sharing, basePrecision: precision, comm: comm)
         try comm.together("loading the data and adapters") {
             guard model.model.basePrecision == precision else {
                 throw TinhError.invalidInput("the model was loaded with a \(model.model.basePrecision) base, but the run asks for \(precision)")
@@ -426,7 +428,9 @@ public final class Trainer {
         let base = Double(loaded.baseBytes) / 1_048_576
         let totals = pssPerRank.map { String(format: "%.0f", $0.total) }.joined(separator: ", ")
         var line = "PSS per rank after the first step: \(totals) MiB; base weights \(String(format: "%.0f", base)) MiB f32, "
-        if loaded.sharedBasePath != nil {
+        if adapters.isFullFineTuning {
+            line += "trained: each rank holds them in its flat buffer, with gradients and AdamW moments (4 × the weights)"
+        } else if loaded.sharedBasePath != nil {
             let shares = pssPerRank.map { String(format: "%.0f", $0.base) }.joined(separator: ", ")
             line += "one copy per node mapped from the cache (its share per rank: \(shares) MiB)"
         } else {
