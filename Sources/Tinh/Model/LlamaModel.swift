@@ -6,8 +6,8 @@
 /// Not thread-safe: one model instance runs one pass at a time (its activation buffers are reused).
 public final class LlamaModel {
     public let config: LlamaConfig
-    /// [vocab, hidden]
-    public let embedTokens: Tensor
+    /// [vocab, hidden]. Replaced only by full fine-tuning, which moves it into its flat trainable buffer.
+    public internal(set) var embedTokens: Tensor
     public let blocks: [LlamaBlock]
     public let finalNorm: NormWeight
     /// The LM head; its weight is `embedTokens` when the head is tied.
