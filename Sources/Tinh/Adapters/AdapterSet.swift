@@ -52,6 +52,13 @@ public final class AdapterSet {
         for (_, adapter) in modules { adapter.beforeOptimizerStep() }
     }
 
+    /// Adds every module's regulariser gradient (see `Adapter.addRegularizerGradient`); returns
+    /// the regulariser's total value.
+    @discardableResult
+    public func addRegularizerGradient() -> Double {
+        modules.reduce(0) { $0 + $1.adapter.addRegularizerGradient() }
+    }
+
     /// Every adapter's frozen tensors under their export names.
     public func frozenTensors() -> [String: Tensor] {
         var out: [String: Tensor] = [:]

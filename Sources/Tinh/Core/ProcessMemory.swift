@@ -15,8 +15,16 @@ public enum ProcessMemory {
 
     /// PSS in MiB of this process's mappings of the file at `path` (/proc/self/smaps), nil where unavailable.
     public static func pssMegabytes(ofMapping path: String) -> Double? {
+        mappingMegabytes(path)?.pss
+    }
+
+    /// Resident (RSS) and proportional (PSS) MiB of this process's mappings of the file at `path`,
+    /// read in one pass so both describe the same moment. PSS/RSS is 1 for pages this process
+    /// alone maps and 1/N for pages N processes share, whatever share of the file is resident
+    /// (the kernel may reclaim clean file pages at any time).
+    public static func mappingMegabytes(_ path: String) -> (rss: Double, pss: Double)? {
         let target = (path as NSString).resolvingSymlinksInPath
-        var inTarget = false, total = 0.0
+        var inTarget = false, total = 0.0, rss = 0.0
         guard forEachLine(of: "/proc/self/smaps", { line in
             let first = line.prefix { $0 != " " }
             if first.contains("-"), first.allSatisfy({ $0.isHexDigit || $0 == "-" }) {
@@ -24,9 +32,11 @@ public enum ProcessMemory {
                 inTarget = line.firstIndex(of: "/").map { line[$0...] == target } ?? false
             } else if inTarget, line.hasPrefix("Pss:"), let kb = kilobytes(line) {
                 total += kb
+            } else if inTarget, line.hasPrefix("Rss:"), let kb = kilobytes(line) {
+                rss += kb
             }
         }) else { return nil }
-        return total / 1024
+        return (rss / 1024, total / 1024)
     }
 
     /// Reads a /proc file line by line (they report size 0, so read until EOF); false if it cannot be opened.

@@ -10,6 +10,8 @@ public struct BaseMemoryReport: Codable, Sendable {
     /// Per rank (MiB): the whole process's PSS, and its PSS of the mapped base file (0 when private).
     public var pssMegabytes: [Double]
     public var basePssMegabytes: [Double]
+    /// Per rank (MiB): the resident part of its mapping of the base file (0 when private).
+    public var baseRssMegabytes: [Double]
 }
 
 public enum BaseMemory {
@@ -29,12 +31,15 @@ public enum BaseMemory {
     }
 
     /// Every rank's PSS and PSS of its mapped base file, in MiB, on every rank.
-    public static func gather(_ loaded: LoadedModel, comm: Communicator) throws -> (pss: [Double], base: [Double]) {
-        var values = [Double](repeating: 0, count: 2 * comm.size)
-        values[2 * comm.rank] = ProcessMemory.pssMegabytes() ?? .nan
-        values[2 * comm.rank + 1] = loaded.sharedBasePath.flatMap { ProcessMemory.pssMegabytes(ofMapping: $0) } ?? 0
+    public static func gather(_ loaded: LoadedModel, comm: Communicator) throws -> (pss: [Double], base: [Double], baseRss: [Double]) {
+        var values = [Double](repeating: 0, count: 3 * comm.size)
+        values[3 * comm.rank] = ProcessMemory.pssMegabytes() ?? .nan
+        let mapping = loaded.sharedBasePath.flatMap { ProcessMemory.mappingMegabytes($0) }
+        values[3 * comm.rank + 1] = mapping?.pss ?? 0
+        values[3 * comm.rank + 2] = mapping?.rss ?? 0
         try comm.allreduceSum(&values)
-        return ((0..<comm.size).map { values[2 * $0] }, (0..<comm.size).map { values[2 * $0 + 1] })
+        return ((0..<comm.size).map { values[3 * $0] }, (0..<comm.size).map { values[3 * $0 + 1] },
+                (0..<comm.size).map { values[3 * $0 + 2] })
     }
 
     /// Loads the base, reads every page of it (as training would), and measures every rank.
@@ -47,9 +52,9 @@ public enum BaseMemory {
         }
         if sink.isNaN { print("", terminator: "") }  // keeps the reads
         try comm.barrier()  // every rank has the pages mapped before anyone measures
-        let (pss, base) = try gather(loaded, comm: comm)
+        let (pss, base, baseRss) = try gather(loaded, comm: comm)
         return BaseMemoryReport(model: spec, ranks: comm.size, sharedBase: loaded.sharedBasePath != nil,
-                                baseMegabytes: Double(loaded.baseBytes) / 1_048_576, pssMegabytes: pss, basePssMegabytes: base)
+                                baseMegabytes: Double(loaded.baseBytes) / 1_048_576, pssMegabytes: pss, basePssMegabytes: base, baseRssMegabytes: baseRss)
     }
 }
 

@@ -30,18 +30,23 @@ import Testing
         return try JSONDecoder().decode(BaseMemoryReport.self, from: try #require(TestProcess.jsonObject(in: result.output)))
     }
 
-    /// The measure: with 2 ranks the base counts once on the node, not twice.
+    /// The measure: with 2 ranks the base counts once on the node, not twice. The kernel
+    /// may reclaim clean pages of the mapped file at any moment (this machine runs DAMON), so the
+    /// check is on PSS / RSS of the mapping, read together: 1 for one rank, ½ when both ranks
+    /// share every resident page — not on how much of the file happens to be resident.
     @Test(.enabled(if: ModelCache.isSmolLM2Cached, "SmolLM2 is not cached (tinh fetch smollm2)"))
     func twoRanksCountTheSharedBaseOnce() throws {
         // (Private copies, --shared-base off, would count it twice; docs/scaling.md has the figures.)
         let one = try report(ranks: 1, "on"), two = try report(ranks: 2, "on")
         let base = one.baseMegabytes
         #expect(one.sharedBase && two.sharedBase)
-        #expect(one.basePssMegabytes[0] > 0.95 * base, "1 rank carries the whole mapped base: \(one)")
-        for share in two.basePssMegabytes { #expect(abs(share - base / 2) < 0.05 * base, "each of 2 ranks carries half: \(two)") }
-        // Every rank's PSS is below twice the base, and both together hold the base once.
-        for pss in two.pssMegabytes { #expect(pss < 2 * base) }
-        let together = two.pssMegabytes.reduce(0, +), single = one.pssMegabytes[0]
-        #expect(together < single + 0.5 * base, "2 ranks: \(together) MiB together vs 1 rank \(single) MiB (base \(base) MiB)")
+        #expect(one.baseRssMegabytes[0] > 0.1 * base, "the base is mapped and read: \(one)")
+        #expect(abs(one.basePssMegabytes[0] / one.baseRssMegabytes[0] - 1) < 0.02, "1 rank carries its resident base pages alone: \(one)")
+        for r in 0..<2 {
+            #expect(two.baseRssMegabytes[r] > 0.1 * base, "rank \(r) maps and reads the base: \(two)")
+            #expect(abs(two.basePssMegabytes[r] / two.baseRssMegabytes[r] - 0.5) < 0.05, "rank \(r) shares its base pages with the other: \(two)")
+        }
+        // Every rank's PSS is below twice the base (the bound) and below the base itself.
+        for pss in two.pssMegabytes { #expect(pss < base, "\(two)") }
     }
 }
