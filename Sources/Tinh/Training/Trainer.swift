@@ -327,12 +327,10 @@ public final class Trainer {
         return note
     }
 
-    /// Tells the collective watchdog (if any) what the next collectives are part of.
     /// The simulated-latency layer, also under the collective watchdog.
-    var simulatedLatency: SimulatedLatencyCommunicator? {
-        (comm as? SimulatedLatencyCommunicator) ?? ((comm as? CollectiveWatchdog)?.inner as? SimulatedLatencyCommunicator)
-    }
+    var simulatedLatency: SimulatedLatencyCommunicator? { comm.simulatedLatency }
 
+    /// Tells the collective watchdog (if any) what the next collectives are part of.
     func doing(_ what: String) { (comm as? CollectiveWatchdog)?.activity = what }
 
     /// The error that ends a run after `--max-bad-steps` skipped steps in a row: the step, with
