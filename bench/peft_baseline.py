@@ -35,7 +35,7 @@ def main():
 
     path = os.path.abspath(a.model)
     model = AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path),
-                                                 torch_dtype=torch.float32)
+                                                 dtype=torch.float32)
     names = {"q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj", "gate": "gate_proj", "up": "up_proj", "down": "down_proj"}
     config = LoraConfig(r=a.rank, lora_alpha=a.alpha, lora_dropout=0.0,
                         target_modules=[names[t] for t in a.targets.split(",")], task_type="CAUSAL_LM")

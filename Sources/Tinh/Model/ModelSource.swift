@@ -55,6 +55,8 @@ public enum ModelSource {
         let tokenizer = try Tokenizer(gguf: gguf)
         let model = try LlamaModel(config: config, weights: weights)
         try checkVocabulary(tokenizer, config, path)
+        // Dequantized weights are copies: keep resident only the pages of tensors borrowed from the file.
+        gguf.file.releasePages(keeping: weights.values.compactMap { gguf.file.range(of: $0.data, bytes: $0.count * 4) })
         return LoadedModel(spec: spec, path: path, model: model, tokenizer: tokenizer, gguf: gguf, loadSeconds: monotonicSeconds() - start)
     }
 

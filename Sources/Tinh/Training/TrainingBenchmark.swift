@@ -53,6 +53,10 @@ public enum TrainingBenchmark {
         public var sgemmGFLOPs: Double
         public var percentOfRoofline: Double
         public var peakRssMegabytes: Double
+        /// Resident memory once the model and adapters are loaded, before the first step.
+        public var rssAfterLoadMegabytes: Double
+        /// What the activation buffers held after the steps (kept for backward + scratch).
+        public var activationMegabytes: Double
     }
 
     public struct Result: Codable, Sendable {
@@ -92,7 +96,8 @@ public enum TrainingBenchmark {
                 }
                 lines.append("rank \(r.rank): \(f(r.tokensPerSecond)) tokens/s, \(f(r.medianStepSeconds * 1000, 0)) ms/step "
                              + "[\(f(r.minStepSeconds * 1000, 0))–\(f(r.maxStepSeconds * 1000, 0))], \(f(r.achievedGFLOPs)) GFLOP/s = "
-                             + "\(f(r.percentOfRoofline))% of \(f(r.sgemmGFLOPs)), peak RSS \(f(r.peakRssMegabytes, 0)) MB")
+                             + "\(f(r.percentOfRoofline))% of \(f(r.sgemmGFLOPs)), peak RSS \(f(r.peakRssMegabytes, 0)) MB "
+                             + "(\(f(r.rssAfterLoadMegabytes, 0)) MB after loading; activation buffers \(f(r.activationMegabytes, 0)) MB)")
                 lines.append("  per step: " + phases.joined(separator: ", "))
             }
             return lines.joined(separator: "\n")
@@ -153,6 +158,7 @@ public enum TrainingBenchmark {
         let probe = SgemmProbe.measure(size: 1024, seconds: o.probeSeconds, threads: BLAS.threads)
         try comm.barrier()
 
+        let rssAfterLoad = currentRSSMegabytes()
         resetPeakRSS()
         var times: [Double] = [], lossTokens = 0, positions = 0
         for step in 0..<steps {
@@ -176,9 +182,10 @@ public enum TrainingBenchmark {
         let stepsTimed = Double(o.steps)
         let measured = phases.values.reduce(0, +)
         phases[.other, default: 0] += max(0, times.reduce(0, +) - measured)
-        let fields = 6 + Phase.allCases.count
+        let fields = 8 + Phase.allCases.count
         var table = [Double](repeating: 0, count: fields * comm.size)
-        let row = [median, sorted.first!, sorted.last!, probe.bestGFLOPs, rss, Double(BLAS.threads)]
+        let activations = Double(loaded.model.activationMemory.totalBytes) / 1_048_576
+        let row = [median, sorted.first!, sorted.last!, probe.bestGFLOPs, rss, Double(BLAS.threads), rssAfterLoad, activations]
             + Phase.allCases.map { (phases[$0] ?? 0) / stepsTimed }
         for (i, v) in row.enumerated() { table[comm.rank * fields + i] = v }
         try comm.allreduceSum(&table)
@@ -190,10 +197,10 @@ public enum TrainingBenchmark {
             let tps = tokensPerRankStep / v[0]
             let gflops = flops.total * tps / 1e9
             var ph: [String: Double] = [:]
-            for p in Phase.allCases { ph[p.name] = v[6 + p.rawValue] }
+            for p in Phase.allCases { ph[p.name] = v[8 + p.rawValue] }
             ranks.append(RankResult(rank: r, tokensPerSecond: tps, medianStepSeconds: v[0], minStepSeconds: v[1], maxStepSeconds: v[2],
                                     phaseSeconds: ph, achievedGFLOPs: gflops, sgemmGFLOPs: v[3], percentOfRoofline: 100 * gflops / v[3],
-                                    peakRssMegabytes: v[4]))
+                                    peakRssMegabytes: v[4], rssAfterLoadMegabytes: v[6], activationMegabytes: v[7]))
         }
         let slowest = ranks.map(\.medianStepSeconds).max()!
         let tps = tokensPerRankStep * Double(comm.size) / slowest
@@ -243,5 +250,47 @@ public enum TrainingBenchmark {
             out += String(decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self) + "\n"
         }
         try AtomicFile.write(Data(out.utf8), to: path)
+    }
+}
+
+extension TrainingBenchmark {
+    /// One GEMM of a training step at the model's shapes, timed alone.
+    public struct ShapeRate: Codable, Sendable {
+        public var name: String
+        public var m: Int, n: Int, k: Int
+        public var gflops: Double
+    }
+
+    /// GFLOP/s of the step's frozen-weight GEMMs at `rows` = batch·seq: each projection's forward
+    /// (x·Wᵀ) and backward dX (dy·W), and the LM head's. Shows how far the shapes themselves sit
+    /// below the square sgemm probe. Random weights; best of a few runs of each, with W hot in cache
+    /// (in a step each W is read once, cold), so small shapes show an upper bound.
+    public static func shapeRates(config c: LlamaConfig, rows: Int, seconds: Double = 0.3) -> [ShapeRate] {
+        let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
+        let shapes: [(String, Int, Int)] = [("q,o", qDim, c.hiddenSize), ("k,v", kvDim, c.hiddenSize),
+                                            ("gate,up", c.intermediateSize, c.hiddenSize), ("down", c.hiddenSize, c.intermediateSize),
+                                            ("lm_head", c.vocabSize, c.hiddenSize)]
+        var rng = SeededGenerator(seed: 3)
+        var out: [ShapeRate] = []
+        for (name, outF, inF) in shapes {
+            let w = Tensor(shape: [outF, inF]), x = Tensor(shape: [rows, max(inF, outF)]), y = Tensor(shape: [rows, max(inF, outF)])
+            rng.fillUniform(x.data, count: x.count, lo: -1, hi: 1)
+            rng.fillUniform(w.data, count: w.count, lo: -0.1, hi: 0.1)
+            rng.fillUniform(x.data, count: x.count, lo: -1, hi: 1)
+            func best(_ body: () -> Void) -> Double {
+                body()
+                var t = Double.infinity
+                let start = monotonicSeconds()
+                while monotonicSeconds() - start < seconds || t == .infinity {
+                    let t0 = monotonicSeconds(); body(); t = min(t, monotonicSeconds() - t0)
+                }
+                return 2 * Double(rows * outF * inF) / t / 1e9
+            }
+            let fwd = best { BLAS.gemm(.none, .transpose, m: rows, n: outF, k: inF, a: x.data, b: w.data, c: y.data) }
+            let bwd = best { BLAS.gemm(.none, .none, m: rows, n: inF, k: outF, a: x.data, b: w.data, c: y.data) }
+            out.append(ShapeRate(name: name + " forward", m: rows, n: outF, k: inF, gflops: fwd))
+            out.append(ShapeRate(name: name + " dX", m: rows, n: inF, k: outF, gflops: bwd))
+        }
+        return out
     }
 }
