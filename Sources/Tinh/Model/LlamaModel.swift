@@ -28,6 +28,8 @@ public final class LlamaModel {
     var lastTokens: [Int32] = []
     var hasTokens = false
     var readyForBackward = false
+    /// The last training forward went through the fused loss path (LlamaModel+FusedHead.swift).
+    var headFused = false
 
     public init(config: LlamaConfig, weights: [String: Tensor]) throws {
         try config.validate()

@@ -45,6 +45,10 @@ public enum TrainingBenchmark {
         public var rank: Int
         public var tokensPerSecond: Double
         public var medianStepSeconds: Double
+        /// CPU seconds this process used in the median step (all its threads): on a shared,
+        /// oversubscribed machine steadier than wall time, which includes time spent descheduled.
+        public var medianStepCPUSeconds: Double
+        public var tokensPerCPUSecond: Double
         public var minStepSeconds: Double
         public var maxStepSeconds: Double
         /// Seconds per step in each phase (median step's share is not separable: means over the timed steps).
@@ -74,6 +78,11 @@ public enum TrainingBenchmark {
         public var sgemmGFLOPs: Double
         public var percentOfRoofline: Double
         public var peakRssMegabytes: Double
+        /// The job's tokens per step over the CPU seconds all ranks used in it (per core; see
+        /// `RankResult.medianStepCPUSeconds`).
+        public var tokensPerCPUSecond: Double {
+            Double(options.batch * options.seq * world) / ranks.map(\.medianStepCPUSeconds).reduce(0, +)
+        }
 
         public var summary: String {
             func f(_ x: Double, _ d: Int = 1) -> String { String(format: "%.\(d)f", x) }
@@ -84,7 +93,7 @@ public enum TrainingBenchmark {
                     + "\(o.steps) timed steps after \(o.warmup) warm-up",
                 "FLOPs per token: \(f(flopsPerToken.total / 1e6)) M (frozen projections \(f(flopsPerToken.frozenProjections / 1e6)), "
                     + "attention \(f(flopsPerToken.attention / 1e6)), LM head \(f(flopsPerToken.lmHead / 1e6)), adapter \(f(flopsPerToken.adapter / 1e6)))",
-                "tokens/s: \(f(tokensPerSecond)) (median step; spread ±\(f(50 * spread))%)  \(f(achievedGFLOPs)) GFLOP/s = "
+                "tokens/s: \(f(tokensPerSecond)) (median step; spread ±\(f(50 * spread))%; \(f(tokensPerCPUSecond)) per CPU-second)  \(f(achievedGFLOPs)) GFLOP/s = "
                     + "\(f(percentOfRoofline))% of the in-process sgemm probe (\(f(sgemmGFLOPs)) GFLOP/s)  peak RSS \(f(peakRssMegabytes, 0)) MB"
                     + (world > 1 ? " (all ranks)" : ""),
             ]
@@ -94,7 +103,7 @@ public enum TrainingBenchmark {
                     guard let s = r.phaseSeconds[p.name], s > 0 else { return nil }
                     return "\(p.name) \(f(1000 * s, 0)) ms (\(f(100 * s / max(total, 1e-12), 0))%)"
                 }
-                lines.append("rank \(r.rank): \(f(r.tokensPerSecond)) tokens/s, \(f(r.medianStepSeconds * 1000, 0)) ms/step "
+                lines.append("rank \(r.rank): \(f(r.tokensPerSecond)) tokens/s (\(f(r.tokensPerCPUSecond)) per CPU-second), \(f(r.medianStepSeconds * 1000, 0)) ms/step "
                              + "[\(f(r.minStepSeconds * 1000, 0))–\(f(r.maxStepSeconds * 1000, 0))], \(f(r.achievedGFLOPs)) GFLOP/s = "
                              + "\(f(r.percentOfRoofline))% of \(f(r.sgemmGFLOPs)), peak RSS \(f(r.peakRssMegabytes, 0)) MB "
                              + "(\(f(r.rssAfterLoadMegabytes, 0)) MB after loading; activation buffers \(f(r.activationMegabytes, 0)) MB)")
@@ -160,12 +169,14 @@ public enum TrainingBenchmark {
 
         let rssAfterLoad = currentRSSMegabytes()
         resetPeakRSS()
-        var times: [Double] = [], lossTokens = 0, positions = 0
+        var times: [Double] = [], cpuTimes: [Double] = [], lossTokens = 0, positions = 0
         for step in 0..<steps {
             if step == o.warmup { PhaseTimer.start() }
+            let cpu0 = processCPUSeconds()
             let m = try trainer.trainStep(step)
             if step >= o.warmup {
                 times.append(m.seconds)
+                cpuTimes.append(processCPUSeconds() - cpu0)
                 lossTokens += m.lossTokens
                 positions += m.tokens
             }
@@ -182,10 +193,11 @@ public enum TrainingBenchmark {
         let stepsTimed = Double(o.steps)
         let measured = phases.values.reduce(0, +)
         phases[.other, default: 0] += max(0, times.reduce(0, +) - measured)
-        let fields = 8 + Phase.allCases.count
+        let fields = 9 + Phase.allCases.count
         var table = [Double](repeating: 0, count: fields * comm.size)
         let activations = Double(loaded.model.activationMemory.totalBytes) / 1_048_576
-        let row = [median, sorted.first!, sorted.last!, probe.bestGFLOPs, rss, Double(BLAS.threads), rssAfterLoad, activations]
+        let row = [median, sorted.first!, sorted.last!, probe.bestGFLOPs, rss, Double(BLAS.threads), rssAfterLoad, activations,
+                   cpuTimes.sorted()[cpuTimes.count / 2]]
             + Phase.allCases.map { (phases[$0] ?? 0) / stepsTimed }
         for (i, v) in row.enumerated() { table[comm.rank * fields + i] = v }
         try comm.allreduceSum(&table)
@@ -197,8 +209,9 @@ public enum TrainingBenchmark {
             let tps = tokensPerRankStep / v[0]
             let gflops = flops.total * tps / 1e9
             var ph: [String: Double] = [:]
-            for p in Phase.allCases { ph[p.name] = v[8 + p.rawValue] }
-            ranks.append(RankResult(rank: r, tokensPerSecond: tps, medianStepSeconds: v[0], minStepSeconds: v[1], maxStepSeconds: v[2],
+            for p in Phase.allCases { ph[p.name] = v[9 + p.rawValue] }
+            ranks.append(RankResult(rank: r, tokensPerSecond: tps, medianStepSeconds: v[0], medianStepCPUSeconds: v[8],
+                                    tokensPerCPUSecond: tokensPerRankStep / v[8], minStepSeconds: v[1], maxStepSeconds: v[2],
                                     phaseSeconds: ph, achievedGFLOPs: gflops, sgemmGFLOPs: v[3], percentOfRoofline: 100 * gflops / v[3],
                                     peakRssMegabytes: v[4], rssAfterLoadMegabytes: v[6], activationMegabytes: v[7]))
         }
@@ -210,6 +223,13 @@ public enum TrainingBenchmark {
         return Result(options: o, world: comm.size, threads: BLAS.threads, lossFraction: lossFraction, flopsPerToken: flops,
                       ranks: ranks, tokensPerSecond: tps, spread: spread, achievedGFLOPs: achieved, sgemmGFLOPs: roof,
                       percentOfRoofline: 100 * achieved / roof, peakRssMegabytes: ranks.map(\.peakRssMegabytes).reduce(0, +))
+    }
+
+    /// CPU time of this process, all threads.
+    static func processCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
     /// Synthetic JSONL: `rows` records of at least seq+1 tokens. text: {"text"}; chat:
