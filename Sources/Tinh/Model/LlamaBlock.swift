@@ -31,7 +31,7 @@ public final class LlamaBlock {
         func linear(_ sub: String, _ out: Int, _ inp: Int, biasRequired: Bool = false) throws -> Linear {
             let name = p + sub
             let b = biasRequired ? try table.require(name + ".bias", [out]) : try table.optional(name + ".bias", [out])
-            return Linear(name: name, weight: try table.require(name + ".weight", [out, inp]), bias: b, memory: memory)
+            return Linear(name: name, frozen: try table.requireFrozen(name + ".weight", [out, inp]), bias: b, memory: memory)
         }
         index = i
         config = c

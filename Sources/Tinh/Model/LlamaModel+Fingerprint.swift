@@ -4,7 +4,16 @@ extension LlamaModel {
         var f = Fingerprint()
         f.combine("\(config)")
         f.combine(sampling: embedTokens.data, count: embedTokens.count)
-        for linear in linears { f.combine(sampling: linear.weight.data, count: linear.weight.count) }
+        for linear in linears {
+            let w = linear.weight
+            f.combine(w.formatName)
+            if let b = w as? BF16Weight {  // its bits, without widening the 28 M-value head
+                f.combine(UInt64(b.count))
+                for i in stride(from: 0, to: b.count, by: 61) { f.combine(UInt32(b.matrix.data[i])) }
+            } else {
+                w.withFloats { f.combine(sampling: $0, count: w.count) }
+            }
+        }
         for block in blocks {
             f.combine(sampling: block.inputNorm.weight.data, count: block.inputNorm.weight.count, stride: 1)
             f.combine(sampling: block.postAttentionNorm.weight.data, count: block.postAttentionNorm.weight.count, stride: 1)

@@ -124,10 +124,12 @@ extension LlamaModel {
                 (dRes + r * hid).update(from: ws.dLossIn.ptr + i * hid, count: hid)
             }
         }
+        onLayerBackwardDone?(blocks.count)
 
         PhaseTimer.leave(outer)
         for l in stride(from: blocks.count - 1, through: 0, by: -1) {
             blocks[l].backward(x: residual[l].ptr, batch: batch, seq: seq, rope: rope, ws: ws)
+            onLayerBackwardDone?(l)
         }
 
         if let dE = embeddingGrad, hasTokens {
