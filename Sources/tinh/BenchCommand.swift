@@ -30,6 +30,7 @@ struct BenchCommand: ParsableCommand {
     var data: TrainingBenchmark.DataKind = .text
     @Option(help: "Seconds spent on the sgemm probe.") var probeSeconds = 1.0
     @Flag(help: "Print the result as JSON.") var json = false
+    @Flag(help: "Also time each frozen-weight GEMM shape of the step alone (GFLOP/s per shape).") var shapes = false
     @OptionGroup var communicator: CommunicatorOptions
 
     func run() throws {
@@ -44,6 +45,13 @@ struct BenchCommand: ParsableCommand {
             options.batch = batch; options.seq = seq; options.steps = steps; options.warmup = warmup
             options.threads = threads; options.data = data; options.probeSeconds = probeSeconds
             let result = try TrainingBenchmark.run(options, comm: comm)
+            if shapes, comm.isRoot, !json {
+                let loaded = try ModelSource.load(model)
+                for r in TrainingBenchmark.shapeRates(config: loaded.config, rows: batch * seq) {
+                    print(r.name.padding(toLength: 18, withPad: " ", startingAt: 0)
+                          + String(format: "%5d×%5d×%5d  %6.1f GFLOP/s", r.m, r.n, r.k, r.gflops))
+                }
+            }
             if comm.isRoot {
                 if json { printJSON(result) } else { print(result.summary) }
             }

@@ -32,6 +32,8 @@ public final class LlamaModel {
     var lastTokens: [Int32] = []
     var hasTokens = false
     var readyForBackward = false
+    /// The last training forward went through the fused loss path (LlamaModel+FusedHead.swift).
+    var headFused = false
 
     /// The buffer every quantized projection decodes into before its GEMMs (sized for the largest).
     public let dequantizationScratch = DequantizationScratch()
