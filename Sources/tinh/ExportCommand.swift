@@ -28,7 +28,13 @@ struct ExportCommand: ParsableCommand {
             let base = model.map(PEFTExport.baseModelName(forSpec:))
             let saved = try PEFTExport.write(checkpoint: source, baseModelName: base, to: URL(fileURLWithPath: out, isDirectory: true))
             let a = saved.state.adapter
-            let settings = a.method == "vera" ? "VeRA r=\(a.rank) seed=\(a.veraProjectionSeed)" : "LoRA r=\(a.rank) alpha=\(a.alpha)"
+            let settings: String
+            switch (a.method, a.initialization) {
+            case ("vera", _): settings = "VeRA r=\(a.rank) seed=\(a.veraProjectionSeed)"
+            case ("adalora", _): settings = "AdaLoRA init_r=\(a.rank) target_r=\(a.adaLoRA?.targetR ?? 0) alpha=\(a.alpha), kept triplets only, with rank_pattern"
+            case (_, "pissa"): settings = "PiSSA r=\(a.rank) converted to LoRA r=\(2 * a.rank) for the original base"
+            default: settings = "LoRA r=\(a.rank) alpha=\(a.alpha)"
+            }
             print("exported \(saved.directory.lastPathComponent) (\(settings), targets \(a.targets.joined(separator: ","))) to \(out)")
             if a.method == "delta-lora" {
                 print("note: delta-lora also moved the base weights, which a PEFT adapter cannot carry: this adapter on the original "

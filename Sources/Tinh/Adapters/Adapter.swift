@@ -12,6 +12,14 @@ public protocol Adapter: LinearAdapter {
     /// step; may rewrite this adapter's gradients (LoRA-FA's projection).
     func beforeOptimizerStep()
 
+    /// Whether the method adds a regulariser to the loss (AdaLoRA's orthogonality term).
+    static var hasRegularizer: Bool { get }
+
+    /// Adds the gradient of the method's regulariser (its share of it, for this module) to the
+    /// adapter's gradients, which hold the all-reduced mean gradient of the loss; returns the
+    /// regulariser's value. Runs on every rank before clipping, so all ranks add the same.
+    func addRegularizerGradient() -> Double
+
     /// Runs on every rank after each optimizer step (`step` is 0-based). Delta-LoRA moves W here.
     func afterOptimizerStep(step: Int)
 
@@ -36,6 +44,8 @@ public protocol Adapter: LinearAdapter {
 
 extension Adapter {
     public func beforeOptimizerStep() {}
+    public static var hasRegularizer: Bool { false }
+    public func addRegularizerGradient() -> Double { 0 }
     public func afterOptimizerStep(step: Int) {}
     public func frozenTensors() -> [String: Tensor] { [:] }
     public static func expectedTrainableCount(config: AdapterConfig, shapes: [(in: Int, out: Int)]) -> Int? { nil }
@@ -54,6 +64,7 @@ public enum AdapterMethods {
         "delta-lora": DeltaLoRA.self,
         "dora": DoRA.self,
         AdapterConfig.qloraMethod: LoRA.self,  // LoRA itself; the base is loaded in nf4 (`AdapterConfig.resolvedBasePrecision`)
+        "adalora": AdaLoRA.self,
     ]
 
     /// Every method, LoRA first, then by name.

@@ -29,6 +29,11 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     /// `--method qlora`. Optional, so older configs decode and other methods' JSON is unchanged.
     /// The adapter is trained against this base, so a checkpoint records it and resume refuses another.
     public var basePrecision: BasePrecision?
+    /// AdaLoRA's budget schedule and importance settings (nil for other methods; defaults then).
+    public var adaLoRA: AdaLoRASettings?
+    /// How A and B start: nil = the method's default (LoRA: Kaiming A, zero B); "pissa" = the top-r
+    /// singular triplets of W, with W replaced by its residual (`PiSSA`).
+    public var initialization: String?
 
     /// Delta-LoRA's defaults: the paper's setting for GPT-2 on E2E (update ratio 2, start steps 500).
     public static let defaultDeltaLambda: Float = 2
@@ -38,7 +43,7 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
                 targets: [String] = ["q", "v"], layers: [Int]? = nil, seed: UInt64 = 0,
                 veraSeed: UInt64? = nil, veraDInit: Float? = nil, loraFAProjection: Bool = false,
                 deltaLambda: Float = AdapterConfig.defaultDeltaLambda, deltaStart: Int = AdapterConfig.defaultDeltaStart,
-                basePrecision: BasePrecision? = nil) {
+                basePrecision: BasePrecision? = nil, adaLoRA: AdaLoRASettings? = nil, initialization: String? = nil) {
         self.method = method
         self.rank = rank
         self.alpha = alpha
@@ -52,10 +57,13 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         self.deltaLambda = deltaLambda
         self.deltaStart = deltaStart
         self.basePrecision = basePrecision
+        self.adaLoRA = adaLoRA
+        self.initialization = initialization
     }
 
     enum CodingKeys: String, CodingKey {
         case method, rank, alpha, rsLoRA, targets, layers, seed, veraSeed, veraDInit, loraFAProjection, deltaLambda, deltaStart, basePrecision
+        case adaLoRA, initialization
     }
 
     /// Fields added after the first release are optional in older files.
@@ -70,7 +78,9 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
                   loraFAProjection: try c.decodeIfPresent(Bool.self, forKey: .loraFAProjection) ?? false,
                   deltaLambda: try c.decodeIfPresent(Float.self, forKey: .deltaLambda) ?? Self.defaultDeltaLambda,
                   deltaStart: try c.decodeIfPresent(Int.self, forKey: .deltaStart) ?? Self.defaultDeltaStart,
-                  basePrecision: try c.decodeIfPresent(BasePrecision.self, forKey: .basePrecision))
+                  basePrecision: try c.decodeIfPresent(BasePrecision.self, forKey: .basePrecision),
+                  adaLoRA: try c.decodeIfPresent(AdaLoRASettings.self, forKey: .adaLoRA),
+                  initialization: try c.decodeIfPresent(String.self, forKey: .initialization))
     }
 
     /// `--method qlora`: LoRA on an NF4 base (QLoRA, Dettmers et al., 2023).
@@ -132,6 +142,16 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         }
         if method != "vera", veraSeed != nil || veraDInit != nil {
             throw TinhError.invalidInput("--vera-seed and --vera-d-init apply to --method vera only")
+        }
+        if method != "adalora", adaLoRA != nil {
+            throw TinhError.invalidInput("--target-r, --tinit, --tfinal, --delta-t, --ipt-beta1, --ipt-beta2 and --orth-reg-weight apply to --method adalora only")
+        }
+        if let a = adaLoRA { try a.validate(initR: rank) }
+        if let i = initialization {
+            guard i == "pissa" else { throw TinhError.invalidInput("--init '\(i)': the only choice is pissa (default: the method's own init)") }
+            guard PiSSA.methods.contains(method) else {
+                throw TinhError.invalidInput("--init pissa applies to --method \(PiSSA.methods.sorted().joined(separator: ", ")) (this run uses \(method))")
+            }
         }
         if let d = veraDInit, !d.isFinite { throw TinhError.invalidInput("--vera-d-init must be finite, got \(d)") }
         if let layers {

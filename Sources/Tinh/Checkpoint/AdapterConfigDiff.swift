@@ -24,6 +24,8 @@ enum AdapterConfigDiff {
         }
         compare("delta-start", "\(saved.deltaStart)", "\(current.deltaStart)")
         compare("base precision", "\(saved.resolvedBasePrecision)", "\(current.resolvedBasePrecision)")
+        compare("adalora settings", saved.adaLoRA.map { "\($0)" } ?? "none", current.adaLoRA.map { "\($0)" } ?? "none")
+        compare("init", saved.initialization ?? "default", current.initialization ?? "default")
         return out
     }
 }

@@ -12,6 +12,9 @@ public enum PEFTAdapter {
             throw TinhError.badFile(path: directory.path, reason: "no \(PEFTExport.configFile) (an adapter directory holds \(PEFTExport.configFile) and \(PEFTExport.weightsFile))")
         }
         let peft = try PEFTAdapterConfig.read(path: configPath)
+        if peft.peftType.uppercased() == "ADALORA" {
+            return try loadAdaLoRA(configPath: configPath, weightsPath: weightsPath, into: model)
+        }
         if peft.peftType.uppercased() == "VERA" {
             return try loadVeRA(config: PEFTVeRAConfig.read(path: configPath), configPath: configPath, weightsPath: weightsPath, into: model)
         }
@@ -51,7 +54,7 @@ public enum PEFTAdapter {
 
     /// The Tinh settings equivalent to a PEFT LoRA config on this model, or a clear error for
     /// what Tinh cannot apply.
-    static func adapterConfig(_ p: PEFTAdapterConfig, model: LlamaConfig, path: String) throws -> AdapterConfig {
+    public static func adapterConfig(_ p: PEFTAdapterConfig, model: LlamaConfig, path: String) throws -> AdapterConfig {
         func unsupported(_ what: String) -> TinhError { .unsupported("\(what) in \(path); Tinh loads plain LoRA and DoRA adapters") }
         guard p.peftType.uppercased() == "LORA" else { throw unsupported("peft_type '\(p.peftType)'") }
         if p.bias != "none" { throw unsupported("bias '\(p.bias)'") }

@@ -98,7 +98,8 @@ public struct PEFTAdapterConfig: Codable, Equatable {
         }
         modulesToSave = try c.decodeIfPresent([String].self, forKey: .modulesToSave)
         useDoRA = try c.decodeIfPresent(Bool.self, forKey: .useDoRA) ?? useDoRA
-        rankPattern = try c.decodeIfPresent([String: Int].self, forKey: .rankPattern) ?? [:]
+        // AdaLoRA's rank_pattern holds one Bool per triplet (`PEFTAdaLoRAConfig` reads it).
+        rankPattern = peftType.uppercased() == "ADALORA" ? [:] : try c.decodeIfPresent([String: Int].self, forKey: .rankPattern) ?? [:]
         alphaPattern = try c.decodeIfPresent([String: Float].self, forKey: .alphaPattern) ?? [:]
         layerReplication = try c.decodeIfPresent([[Int]].self, forKey: .layerReplication)
         loraBias = try c.decodeIfPresent(Bool.self, forKey: .loraBias) ?? loraBias
@@ -136,6 +137,11 @@ public struct PEFTAdapterConfig: Codable, Equatable {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw TinhError.badFile(path: path, reason: "cannot read: \(error.localizedDescription)")
         }
+        return try decode(data, path: path)
+    }
+
+    /// Decodes the bytes of an adapter_config.json; `path` names it in messages.
+    public static func decode(_ data: Data, path: String) throws -> PEFTAdapterConfig {
         do { return try JSONDecoder().decode(PEFTAdapterConfig.self, from: data) } catch {
             throw TinhError.badFile(path: path, reason: "not a PEFT adapter config: \(SafeTensorsFile.describe(error))")
         }

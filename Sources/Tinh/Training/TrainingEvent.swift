@@ -14,7 +14,12 @@ public struct StepMetrics: Codable, Sendable {
     public var seconds: Double
     public var forwardSeconds: Double
     public var backwardSeconds: Double
+    /// Time inside communication calls (starts, progress tests, waits) for the step's all-reduces.
     public var allreduceSeconds: Double
+    /// Forward and backward without the communication calls made from inside backward.
+    public var computeSeconds: Double
+    /// Communication not hidden behind backward: from the end of backward until the sums are in.
+    public var exposedCommSeconds: Double
     public var optimizerSeconds: Double
     public var peakRssMegabytes: Double
     public var world: Int
@@ -52,6 +57,21 @@ public struct TrainingSummary: Codable, Sendable {
     /// The flat gradient buffer plus the loss and token count, per optimizer step.
     public var bytesAllReducedPerStep: Int
     public var world: Int
+    /// Medians over the run's steps (see `StepMetrics`), and how the gradients were reduced.
+    public var medianComputeSeconds: Double
+    public var medianAllreduceSeconds: Double
+    public var medianExposedCommSeconds: Double
+    public var overlap: Bool
+    public var buckets: Int
+    /// Proportional set size of each rank after the first step (MiB), and the part of it that is
+    /// the mapped shared base file (0 when each rank holds its own base).
+    public var pssMegabytesPerRank: [Double]
+    public var basePssMegabytesPerRank: [Double]
+    /// The base weights in f32, and whether the node's ranks share one copy of them.
+    public var baseMegabytes: Double
+    public var sharedBase: Bool
+    /// Set when the run's collectives carried a SIMULATED delay (TINH_SIMULATED_LATENCY_MS), in ms.
+    public var simulatedLatencyMs: Double? = nil
 }
 
 /// What the trainer reports as it goes (on rank 0), for the CLI to print.
@@ -80,6 +100,7 @@ public enum TrainingEvent: CustomStringConvertible {
             var line = String(format: "finished %d step(s) in %@: %.0f tokens/s (median step), last loss %.4f, peak RSS %.0f MB on rank 0",
                               s.steps, formatDuration(s.seconds) as NSString, s.medianTokensPerSecond, s.lastLoss, s.peakRssMegabytes)
             if let e = s.eval { line += String(format: "; eval loss %.4f, accuracy %.2f%%", e.loss, 100 * e.accuracy) }
+            if let ms = s.simulatedLatencyMs { line += String(format: " (with a SIMULATED +%.3g ms per collective)", ms) }
             return line
         }
     }
