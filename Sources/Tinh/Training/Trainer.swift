@@ -180,7 +180,7 @@ public final class Trainer {
                                       medianExposedCommSeconds: median(exposed), overlap: config.overlap, buckets: reducer.plan.buckets.count,
                                       pssMegabytesPerRank: pssPerRank.map(\.total), basePssMegabytesPerRank: pssPerRank.map(\.base),
                                       baseMegabytes: Double(loaded.baseBytes) / 1_048_576, sharedBase: loaded.sharedBasePath != nil)
-        summary.simulatedLatencyMs = (comm as? SimulatedLatencyCommunicator).map { $0.latencySeconds * 1000 }
+        summary.simulatedLatencyMs = simulatedLatency.map { $0.latencySeconds * 1000 }
         self.summary = summary
         if comm.isRoot {
             try AtomicFile.write(try JSONEncoder.pretty.encode(summary), to: outDirectory.appendingPathComponent("summary.json").path)
@@ -312,6 +312,11 @@ public final class Trainer {
     }
 
     /// Tells the collective watchdog (if any) what the next collectives are part of.
+    /// The simulated-latency layer, also under the collective watchdog.
+    var simulatedLatency: SimulatedLatencyCommunicator? {
+        (comm as? SimulatedLatencyCommunicator) ?? ((comm as? CollectiveWatchdog)?.inner as? SimulatedLatencyCommunicator)
+    }
+
     func doing(_ what: String) { (comm as? CollectiveWatchdog)?.activity = what }
 
     /// The error that ends a run after `--max-bad-steps` skipped steps in a row: the step, with
@@ -442,7 +447,7 @@ public final class Trainer {
             "activation memory per micro-batch of \(config.microBatch(worldSize: comm.size))×\(config.seq) (estimate): " + memoryText(activationEstimate),
             "\(comm.size) rank(s), global batch \(config.batch) (\(config.microBatch(worldSize: comm.size)) per micro-batch × \(config.gradAccum) per rank), seq \(config.seq), \(config.steps) steps, lr \(config.lr) \(config.schedule.rawValue)",
         ]
-        if let simulated = comm as? SimulatedLatencyCommunicator { lines.append(simulated.label) }
+        if let simulated = simulatedLatency { lines.append(simulated.label) }
         if a.loraFAProjection { lines.append("LoRA-FA: B's gradient projected by (r/α)²·(A·Aᵀ)⁻¹ (PEFT's LoRA-FA optimizer)") }
         if let note = LoRAPlus.note(ratio: config.loraPlusRatio, method: a.method, parameters: adapters.parameters) { lines.append(note) }
         if adapters.movesBaseWeights { lines.append(deltaSummary) }
