@@ -6,7 +6,13 @@ struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write a training checkpoint as a Hugging Face PEFT adapter directory.",
-        discussion: "The result loads with PeftModel.from_pretrained(base, OUT) and with `tinh logits|generate|eval --adapter OUT`.")
+        discussion: """
+            The result loads with PeftModel.from_pretrained(base, OUT) and with `tinh logits|generate|eval --adapter OUT`.
+
+            Examples:
+              tinh export --run runs/mine --format peft --out adapters/mine
+              tinh export --run runs/mine --checkpoint 100 --out adapters/mine-100
+            """)
 
     @Option(name: .customLong("run"), help: "The training output directory (--out of `tinh train`).") var runDirectory: String
     @Option(help: "A checkpoint of the run: step-00000100, 100 or a path (default: the latest).") var checkpoint: String?

@@ -3,17 +3,32 @@ import Foundation
 import Tinh
 
 extension LearningRateSchedule.Decay: ExpressibleByArgument {}
+extension SharedBaseCache.Policy: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Fine-tune adapters on a frozen model; under mpirun, data-parallel over the ranks.",
         discussion: """
-            Writes OUT/config.json, OUT/metrics.jsonl, OUT/checkpoints/ and OUT/adapter/ (PEFT format). \
-            --method delta-lora also moves the adapted base weights, so it writes OUT/merged/ too: \
+            Writes OUT/config.json (every resolved setting), OUT/config.yaml (the flags given, from --config and the \
+            command line, which --config reads back), OUT/metrics.jsonl, OUT/eval.jsonl, OUT/checkpoints/ and OUT/adapter/ \
+            (PEFT format). --method delta-lora also moves the adapted base weights, so it writes OUT/merged/ too: \
             the PEFT adapter alone does not reproduce that fine-tuned model.
+
+            At start the data's per-line check runs (empty fields, chat role order, odd characters; \
+            `tinh data check` is the full report): errors stop the run unless --allow-data-errors.
+
+            Every flag can come from a YAML file: keys are the long flag names (snake_case or kebab-case), \
+            `true` turns a switch on, a list becomes a comma list; flags on the command line win.
+
+            Examples:
+              tinh train --model smollm2 --data train.jsonl --out runs/a --steps 200 \\
+                --lr 2e-4 --eval-every 20
+              tinh train --config runs/a/config.yaml --out runs/b --lr 1e-4
+              launch/run -n 2 -- train --config base.yaml --method dora
             """)
 
+    @Option(help: "A YAML file of flags (keys = long flag names); command-line flags override it.") var config: String?
     @Option(help: "A .gguf file, a Hugging Face directory, smollm2 or tiny[:seed].") var model: String
     @Option(help: "Training data, JSONL ({\"text\"}, {\"prompt\",\"completion\"} or {\"messages\"}).") var data: String
     @Option(help: "Validation data; without it --valid-fraction of --data is held out.") var valid: String?
@@ -57,10 +72,16 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Decoupled weight decay.") var weightDecay: Float = 0
     @Option(help: "Clip the global gradient norm to this (0 = off).") var maxGradNorm: Float = 1
     @Option(help: "Seed of the adapter init, data order and split.") var seed: UInt64 = 0
+    @Option(help: "All-reduce bucket size in MiB (whole layers per bucket, started during backward).") var bucketMb = TrainConfig.defaultBucketMB
+    @Flag(help: "One fused all-reduce of all gradients after backward instead of overlapped buckets.") var noOverlap = false
+    @Option(help: "Map one f32 copy of a GGUF base per node from the cache, shared by its ranks: auto (when ranks share the node), on or off.")
+    var sharedBase: SharedBaseCache.Policy = .auto
 
     @Flag(help: "Train on prompts and user turns too.") var trainOnPrompt = false
     @Flag(help: "Pack short examples into full rows.") var pack = false
     @Flag(help: "Skip malformed JSONL lines (counted) instead of stopping.") var skipBadLines = false
+    @Flag(help: "Train even when the start-of-run data check finds errors (empty completions, bad role order, ...).")
+    var allowDataErrors = false
 
     @Option(help: "Evaluate every N steps (0: at the end only).") var evalEvery = 0
     @Option(help: "Checkpoint every N steps (0: at the end only).") var saveEvery = 0
@@ -77,7 +98,10 @@ struct TrainCommand: ParsableCommand {
         let comm: Communicator
         do { comm = try communicator.make() } catch { fail("cannot start: \(error)") }
         do {
+            let dataNotes = try DataGate.check(paths: [data] + (valid.map { [$0] } ?? []), allowErrors: allowDataErrors)
+            if comm.isRoot { dataNotes.forEach { print($0) } }
             let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank), comm: comm)
+            if comm.isRoot { try saveFlags() }
             // Under mpirun, stdout is a pseudo-terminal even when redirected: print plain lines there.
             let interactive = comm.isRoot && isatty(STDOUT_FILENO) == 1 && !Communicators.launchedByMPI
             var from = resumeFrom.map { URL(fileURLWithPath: $0) }
@@ -107,6 +131,13 @@ struct TrainCommand: ParsableCommand {
             fail("\(error)", comm: comm)
         }
         MPICommunicator.finalizeIfStarted()
+    }
+
+    /// OUT/config.yaml: the flags this run was given (config file merged with the command line).
+    func saveFlags() throws {
+        let yaml = try ConfigFile.yaml(arguments: TrainArguments.resolved, skip: ["--config"])
+        try AtomicFile.write(Data(("# tinh train flags; rerun with: tinh train --config THIS_FILE\n" + yaml).utf8),
+                             to: URL(fileURLWithPath: out).appendingPathComponent("config.yaml").path)
     }
 
     /// The rank: AdaLoRA's is --init-r (or --rank; PEFT's default 12), every other method's --rank (default 8).
@@ -153,6 +184,7 @@ struct TrainCommand: ParsableCommand {
         c.steps = steps; c.batch = batch; c.gradAccum = gradAccum; c.seq = seq
         c.lr = lr; c.schedule = schedule; c.warmup = warmup; c.minLRRatio = minLrRatio
         c.weightDecay = weightDecay; c.maxGradNorm = maxGradNorm; c.loraPlusRatio = loraplusRatio ?? c.loraPlusRatio; c.seed = seed
+        c.bucketMB = bucketMb; c.overlap = !noOverlap; c.sharedBase = sharedBase
         c.trainOnPrompt = trainOnPrompt; c.pack = pack; c.skipBadLines = skipBadLines
         c.evalEvery = evalEvery; c.saveEvery = saveEvery; c.keepLast = keepLast; c.logEvery = logEvery; c.maxBadSteps = maxBadSteps
         // Testing aid: TINH_TEST_RANK_SEED="RANK:SEED" gives one rank another seed, to show that

@@ -67,7 +67,11 @@ public final class Linear {
                 for j in 0..<outFeatures { yr[j] += bias.data[j] }
             }
         }
-        adapter?.forward(linear: self, x: x, y: y, rows: rows, training: training)
+        if let adapter {
+            let outer = PhaseTimer.enter(.adapter)
+            adapter.forward(linear: self, x: x, y: y, rows: rows, training: training)
+            PhaseTimer.leave(outer)
+        }
     }
 
     /// dx [rows, in] = dy [rows, out] · W (written, or added when `accumulate`), plus the adapter's
@@ -78,7 +82,9 @@ public final class Linear {
         let rows = savedRows
         // An adapter that rescales the output (DoRA) turns dy into the gradient of the unscaled
         // x·Wᵀ (+ adapter term) here; the bias, added after that scaling, keeps the original dy.
+        let outer = PhaseTimer.enter(.adapter)
         let dyW = adapter?.weightPathGradient(linear: self, dy: dy, rows: rows) ?? dy
+        PhaseTimer.leave(outer)
         weight.multiply(dyW, dx, rows: rows, accumulate: accumulate)
         if let dW = weightGrad {
             BLAS.gemm(.transpose, .none, m: outFeatures, n: inFeatures, k: rows,
@@ -90,6 +96,10 @@ public final class Linear {
                 for j in 0..<outFeatures { db.data[j] += dyr[j] }
             }
         }
-        adapter?.backward(linear: self, x: x, dy: dyW, dx: dx, rows: rows)
+        if let adapter {
+            let outer = PhaseTimer.enter(.adapter)
+            adapter.backward(linear: self, x: x, dy: dyW, dx: dx, rows: rows)
+            PhaseTimer.leave(outer)
+        }
     }
 }

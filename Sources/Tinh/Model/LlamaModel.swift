@@ -21,6 +21,10 @@ public final class LlamaModel {
     let residual: [GrowableBuffer]
     /// dL/d(embed_tokens), when requested through `requestGradient(for:)`.
     var embeddingGrad: Tensor?
+    /// Called by `backward` as soon as the gradients of a layer are complete: `numLayers` after the
+    /// final norm and LM head, then each block's index from the last down to 0 (the data-parallel
+    /// trainer starts all-reduces of finished layers here while backward continues).
+    public var onLayerBackwardDone: ((Int) -> Void)?
 
     // The last training forward, which `backward` continues.
     var lastBatch = 0
@@ -96,6 +100,8 @@ public final class LlamaModel {
     /// residual[0] = embedding rows of `tokens`.
     func embed(_ tokens: [Int32]) {
         let rows = tokens.count, hid = config.hiddenSize
+        let outer = PhaseTimer.enter(.embedding)
+        defer { PhaseTimer.leave(outer) }
         residual[0].reserve(rows * hid)
         tokens.withUnsafeBufferPointer {
             Embedding.forward(out: residual[0].ptr, tokens: $0.baseAddress!, table: embedTokens.data, rows: rows, dim: hid)
