@@ -116,6 +116,24 @@ int cmpi_bcast_bytes(void *buf, int count, int root) {
     return MPI_Bcast(buf, count, MPI_BYTE, root, MPI_COMM_WORLD);
 }
 
+int cmpi_ibcast_bytes(void *buf, int count, int root, void **request) {
+    MPI_Request *req = malloc(sizeof(MPI_Request));
+    if (!req) return MPI_ERR_NO_MEM;
+    int rc = MPI_Ibcast(buf, count, MPI_BYTE, root, MPI_COMM_WORLD, req);
+    if (rc != MPI_SUCCESS) { free(req); *request = NULL; return rc; }
+    *request = req;
+    return rc;
+}
+
+int cmpi_ibarrier(void **request) {
+    MPI_Request *req = malloc(sizeof(MPI_Request));
+    if (!req) return MPI_ERR_NO_MEM;
+    int rc = MPI_Ibarrier(MPI_COMM_WORLD, req);
+    if (rc != MPI_SUCCESS) { free(req); *request = NULL; return rc; }
+    *request = req;
+    return rc;
+}
+
 int cmpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
 int cmpi_abort(int code) { return MPI_Abort(MPI_COMM_WORLD, code); }
 double cmpi_wtime(void) { return MPI_Wtime(); }

@@ -33,6 +33,9 @@ int    cmpi_iallreduce_sum(void *buf, int count, int dtype, void **request);
 int    cmpi_test(void *request, int *done);    /* frees the handle when *done == 1 */
 int    cmpi_wait(void *request);               /* frees the handle */
 int    cmpi_bcast_bytes(void *buf, int count, int root);
+/* Non-blocking broadcast and barrier; the handle is completed with cmpi_test / cmpi_wait. */
+int    cmpi_ibcast_bytes(void *buf, int count, int root, void **request);
+int    cmpi_ibarrier(void **request);
 int    cmpi_barrier(void);
 int    cmpi_abort(int code);                   /* does not return on success */
 double cmpi_wtime(void);

@@ -36,7 +36,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output directory.") var out: String
 
     @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains), vera, delta-lora, dora (LoRA plus a trained magnitude per output row), qlora (LoRA on an nf4 base) or adalora (SVD-form P·Λ·Q whose rank budget shrinks from --init-r to --target-r).") var method = "lora"
-    @Option(help: "How the frozen base's projection weights are held: f32, nf4, q8 or q4 (default nf4 for qlora, else f32); see `tinh eval --help`.")
+    @Option(help: "How the frozen base's projection weights are held: f32, nf4, q8, q4 or bf16 (default nf4 for qlora, else f32); see `tinh eval --help`.")
     var basePrecision: String?
     @Option(help: "Adapter rank r (default 8; VeRA: the shared projections' rank, typically 256-1024; AdaLoRA: same as --init-r).") var rank: Int?
     @Option(help: "PiSSA: --init pissa starts A, B from W's top-r singular triplets and trains on the residual (lora, lora-plus).") var `init`: String?
@@ -87,7 +87,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Checkpoint every N steps (0: at the end only).") var saveEvery = 0
     @Option(help: "Checkpoints to keep.") var keepLast = 3
     @Option(help: "Print a progress line every N steps.") var logEvery = 1
-    @Option(help: "Stop after this many steps with a non-finite loss or gradient.") var maxBadSteps = 10
+    @Option(help: "Stop after this many steps in a row with a non-finite loss or gradient (each is skipped: no update).") var maxBadSteps = 3
+    @Option(help: "Abort the job when a collective waits longer than this many seconds (a rank stalled or dead).")
+    var collectiveTimeout: Double = CollectiveWatchdog.defaultTimeout
+    @Flag(help: "Extra checks and logs: where the first non-finite value appeared when steps go bad.") var debug = false
 
     @Flag(help: "Continue from OUT's latest checkpoint (starts fresh when there is none).") var resume = false
     @Option(help: "Continue from this checkpoint directory (or run directory).") var resumeFrom: String?
@@ -97,10 +100,13 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let comm: Communicator
         do { comm = try communicator.make() } catch { fail("cannot start: \(error)") }
+        guard collectiveTimeout > 0, collectiveTimeout.isFinite else { fail("--collective-timeout must be a positive number of seconds, got \(collectiveTimeout)", comm: comm) }
+        let watched = CollectiveWatchdog(comm, timeout: collectiveTimeout)
         do {
             let dataNotes = try DataGate.check(paths: [data] + (valid.map { [$0] } ?? []), allowErrors: allowDataErrors)
             if comm.isRoot { dataNotes.forEach { print($0) } }
-            let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank), comm: comm)
+            let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank), comm: watched)
+            trainer.debug = debug
             if comm.isRoot { try saveFlags() }
             // Under mpirun, stdout is a pseudo-terminal even when redirected: print plain lines there.
             let interactive = comm.isRoot && isatty(STDOUT_FILENO) == 1 && !Communicators.launchedByMPI

@@ -40,6 +40,13 @@ public struct CheckpointState: Codable, Equatable {
     }
 }
 
+extension CheckpointState {
+    /// Decodes a checkpoint's state.json: the header and the raw bytes of the trainer's state.
+    public static func decodeFile(_ data: Data, path: String) throws -> (state: CheckpointState, trainerState: Data) {
+        try CheckpointStateFile.decode(data, path: path)
+    }
+}
+
 /// Reading and writing `state.json` with the trainer's JSON object embedded verbatim under
 /// "trainer_state", so the trainer gets back exactly the bytes it saved.
 enum CheckpointStateFile {

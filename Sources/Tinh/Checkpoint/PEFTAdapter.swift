@@ -54,7 +54,7 @@ public enum PEFTAdapter {
 
     /// The Tinh settings equivalent to a PEFT LoRA config on this model, or a clear error for
     /// what Tinh cannot apply.
-    static func adapterConfig(_ p: PEFTAdapterConfig, model: LlamaConfig, path: String) throws -> AdapterConfig {
+    public static func adapterConfig(_ p: PEFTAdapterConfig, model: LlamaConfig, path: String) throws -> AdapterConfig {
         func unsupported(_ what: String) -> TinhError { .unsupported("\(what) in \(path); Tinh loads plain LoRA and DoRA adapters") }
         guard p.peftType.uppercased() == "LORA" else { throw unsupported("peft_type '\(p.peftType)'") }
         if p.bias != "none" { throw unsupported("bias '\(p.bias)'") }

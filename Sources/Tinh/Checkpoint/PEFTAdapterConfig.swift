@@ -137,6 +137,11 @@ public struct PEFTAdapterConfig: Codable, Equatable {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw TinhError.badFile(path: path, reason: "cannot read: \(error.localizedDescription)")
         }
+        return try decode(data, path: path)
+    }
+
+    /// Decodes the bytes of an adapter_config.json; `path` names it in messages.
+    public static func decode(_ data: Data, path: String) throws -> PEFTAdapterConfig {
         do { return try JSONDecoder().decode(PEFTAdapterConfig.self, from: data) } catch {
             throw TinhError.badFile(path: path, reason: "not a PEFT adapter config: \(SafeTensorsFile.describe(error))")
         }

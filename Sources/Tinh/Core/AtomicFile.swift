@@ -18,6 +18,9 @@ public enum AtomicFile {
         public func write(_ bytes: UnsafeRawBufferPointer) throws {
             guard var p = bytes.baseAddress else { return }
             var left = bytes.count
+            if WriteFault.consume(left) {
+                throw TinhError.badFile(path: path, reason: "write failed: No space left on device (injected by TINH_TEST_FAIL_WRITE_AFTER_BYTES)")
+            }
             while left > 0 {
                 let n = posixWrite(fd, p, left)
                 if n < 0 {
@@ -67,5 +70,18 @@ public enum AtomicFile {
             _ = fsync(dfd)
             close(dfd)
         }
+    }
+}
+
+/// Testing aid: TINH_TEST_FAIL_WRITE_AFTER_BYTES=N makes atomic writes fail like a full disk
+/// (ENOSPC) once N bytes in all have gone through them in this process.
+enum WriteFault {
+    nonisolated(unsafe) static var left: Int? = ProcessInfo.processInfo.environment["TINH_TEST_FAIL_WRITE_AFTER_BYTES"].flatMap(Int.init)
+
+    /// Counts `n` bytes about to be written; true if the write must fail.
+    static func consume(_ n: Int) -> Bool {
+        guard let budget = left else { return false }
+        left = budget - n
+        return budget - n < 0
     }
 }

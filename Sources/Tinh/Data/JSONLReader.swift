@@ -32,6 +32,11 @@ public enum JSONLReader {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) } catch {
             throw TinhError.badFile(path: path, reason: "cannot read: \(error.localizedDescription)")
         }
+        return try read(data: data, path: path, skipBadLines: skipBadLines)
+    }
+
+    /// Parses JSONL already in memory; `path` names it in messages.
+    public static func read(data: Data, path: String, skipBadLines: Bool = false) throws -> Result {
         var result = Result(records: [], skipped: [])
         var lineNumber = 0
         for rawLine in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {

@@ -17,11 +17,16 @@ public enum Communicators {
         return ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].contains { env[$0] != nil }
     }
 
+    /// With TINH_SIMULATED_LATENCY_MS set, the communicator adds that SIMULATED delay to every
+    /// collective (`SimulatedLatencyCommunicator`; its `libraryVersion` says so).
     public static func make(_ mode: CommunicatorMode = .auto) throws -> Communicator {
+        let base: Communicator
         switch mode {
-        case .local: return LocalCommunicator()
-        case .mpi: return try MPICommunicator.shared()
-        case .auto: return launchedByMPI ? try MPICommunicator.shared() : LocalCommunicator()
+        case .local: base = LocalCommunicator()
+        case .mpi: base = try MPICommunicator.shared()
+        case .auto: base = launchedByMPI ? try MPICommunicator.shared() : LocalCommunicator()
         }
+        guard let latency = try SimulatedLatencyCommunicator.requestedLatency() else { return base }
+        return SimulatedLatencyCommunicator(wrapping: base, latencySeconds: latency)
     }
 }

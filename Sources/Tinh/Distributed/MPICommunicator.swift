@@ -76,6 +76,31 @@ public final class MPICommunicator: Communicator {
         }
     }
 
+    /// Starts a broadcast and returns at once (completed like a reduction: `test()` / `wait()`).
+    public func startBroadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws -> PendingReduction {
+        guard root >= 0 && root < size else { throw TinhError.invalidInput("broadcast root \(root) outside 0..<\(size)") }
+        let pending = MPIPendingReduction()
+        guard let base = buffer.baseAddress else { return pending }
+        var start = 0
+        while start < buffer.count {
+            let n = min(maxElementsPerCall, buffer.count - start)
+            var request: UnsafeMutableRawPointer?
+            try check(cmpi_ibcast_bytes(base + start, Int32(n), Int32(root), &request), "MPI_Ibcast")
+            if let request { pending.requests.append(request) }
+            start += n
+        }
+        return pending
+    }
+
+    /// Starts a barrier and returns at once.
+    public func startBarrier() throws -> PendingReduction {
+        let pending = MPIPendingReduction()
+        var request: UnsafeMutableRawPointer?
+        try check(cmpi_ibarrier(&request), "MPI_Ibarrier")
+        if let request { pending.requests.append(request) }
+        return pending
+    }
+
     /// Makes a call MPI must reject and returns the error it became, to show errors come back
     /// as `TinhError.mpi` with MPI's message instead of killing the job.
     func provokeError() -> Error? {

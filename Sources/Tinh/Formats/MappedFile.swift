@@ -13,9 +13,12 @@ public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let count: Int
     private let base: UnsafeMutableRawPointer?
+    /// True when `base` is heap memory (a copy of bytes already in memory), not a mapping.
+    private let ownsHeapCopy: Bool
 
     public init(path: String) throws {
         self.path = path
+        ownsHeapCopy = false
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw TinhError.badFile(path: path, reason: "cannot open: \(Self.errnoText())") }
         defer { close(fd) }
@@ -34,8 +37,21 @@ public final class MappedFile: @unchecked Sendable {
         base = p
     }
 
+    /// A copy of `bytes` held in memory and read as if it were the file `path` (for parsers fed
+    /// from memory: fuzzing, tests). Readers see the same API and the same bounds.
+    public init(copying bytes: UnsafeRawBufferPointer, path: String) {
+        self.path = path
+        count = bytes.count
+        ownsHeapCopy = true
+        guard count > 0, let source = bytes.baseAddress else { base = nil; return }
+        let p = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
+        p.copyMemory(from: source, byteCount: count)
+        base = p
+    }
+
     deinit {
-        if let base { munmap(base, count) }
+        guard let base else { return }
+        if ownsHeapCopy { base.deallocate() } else { munmap(base, count) }
     }
 
     /// The mapped bytes. Valid as long as this object is alive.

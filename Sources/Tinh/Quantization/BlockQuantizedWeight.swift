@@ -154,6 +154,7 @@ public enum FrozenWeights {
         case .nf4: return try BlockQuantizedWeight(quantizing: tensor, format: .nf4, name: name)
         case .q8: return try BlockQuantizedWeight(quantizing: tensor, format: .q8_0, name: name)
         case .q4: return try BlockQuantizedWeight(quantizing: tensor, format: .q4_0, name: name)
+        case .bf16: return try BF16Weight(rounding: tensor, name: name)
         }
     }
 

@@ -51,8 +51,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var saveEvery: Int = 0
     public var keepLast: Int = 3
     public var logEvery: Int = 1
-    /// Stop with an error after this many skipped (NaN/Inf) steps.
-    public var maxBadSteps: Int = 10
+    /// Stop with an error after this many skipped (NaN/Inf) steps in a row.
+    public var maxBadSteps: Int = 3
 
     public init(model: String, data: String, out: String, adapter: AdapterConfig = AdapterConfig()) {
         self.model = model
@@ -76,8 +76,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try need(lr > 0 && lr.isFinite, "--lr must be positive")
         try need(warmup >= 0 && (warmup == 0 || warmup < steps), "--warmup (\(warmup)) must be below --steps (\(steps))")
         try need(validFraction >= 0 && validFraction < 1, "--valid-fraction must be in [0, 1)")
-        try need(evalEvery >= 0 && saveEvery >= 0 && logEvery > 0 && keepLast > 0 && maxBadSteps >= 0,
-                 "--eval-every, --save-every must be ≥ 0 and --log-every, --keep-last positive")
+        try need(evalEvery >= 0 && saveEvery >= 0 && logEvery > 0 && keepLast > 0 && maxBadSteps > 0,
+                 "--eval-every, --save-every must be ≥ 0 and --log-every, --keep-last, --max-bad-steps positive")
         try need(loraPlusRatio > 0 && loraPlusRatio.isFinite, "--loraplus-ratio must be positive and finite")
         try need(bucketMB > 0 && bucketMB.isFinite, "--bucket-mb must be positive, got \(bucketMB)")
         if adapter.method == "adalora" {

@@ -21,9 +21,13 @@ public final class Trainer {
     var stopAgreed = false
     /// Set when `run` finishes: what the run achieved (also the last event and OUT/summary.json).
     public private(set) var summary: TrainingSummary?
+    /// Steps skipped for a non-finite loss or gradient: in all, and in a row (the stop rule).
     var badSteps = 0
     /// Lines a step has to report (rank 0 prints them after the step's own line).
     var stepNotes: [String] = []
+    var badStreak = 0
+    /// `--debug`: also find where the first non-finite value appeared (a scan of the gradients).
+    public var debug = false
     private var metricsFile: FileHandle?
     /// The gradient buckets' all-reduces, driven from backward through `layerHook`.
     let reducer: BucketedAllreduce
@@ -49,7 +53,7 @@ public final class Trainer {
         // One f32 copy of a GGUF base per node, written by the node's first rank (a quantized
         // base is private per rank).
         let precision = config.adapter.resolvedBasePrecision
-        model = try loaded ?? BaseMemory.load(config.model, policy: config.sharedBase, basePrecision: precision, comm: comm)
+        model = try loaded ?? BaseMemory.load(Trainer.testRankModel(rank: comm.rank) ?? config.model, policy: config.sharedBase, basePrecision: precision, comm: comm)
         try comm.together("loading the data and adapters") {
             guard model.model.basePrecision == precision else {
                 throw TinhError.invalidInput("the model was loaded with a \(model.model.basePrecision) base, but the run asks for \(precision)")
@@ -66,6 +70,7 @@ public final class Trainer {
         try RankAgreement.check([
             "config": String(decoding: try JSONEncoder.sorted.encode(config), as: UTF8.self),
             "model": model.model.fingerprint,
+            "model file": try ModelFileHash.of(model),
             "data": dataset.fingerprint,
             "adapter init": initial.hex,
         ], comm: comm)
@@ -149,6 +154,11 @@ public final class Trainer {
                 }
             }
             if let kill = Trainer.testKillAfterStep, kill == step { raise(SIGKILL) }
+            if let kill = TestHooks.killRank, kill.step == step, kill.rank == comm.rank {
+                // The time lets launch/chaos measure how long the job takes to notice.
+                FileHandle.standardError.write(Data("tinh: test hook: rank \(comm.rank) SIGKILLs itself after step \(step) at unix time \(String(format: "%.3f", Date().timeIntervalSince1970))\n".utf8))
+                raise(SIGKILL)
+            }
             if stopAgreed && !last {
                 let latest = Checkpoints.checkpointsDirectory(run: outDirectory).appendingPathComponent(Checkpoints.directoryName(step: step))
                 throw TrainingStopped(stepsDone: step, checkpoint: latest.path)
@@ -162,7 +172,7 @@ public final class Trainer {
             if adapters.movesBaseWeights { mergedNote = try exportMerged() }
         }
         func median(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.sorted()[values.count / 2] }
-        let summary = TrainingSummary(method: config.adapter.method, steps: step - firstStep, seconds: comm.wallTime() - runStart,
+        var summary = TrainingSummary(method: config.adapter.method, steps: step - firstStep, seconds: comm.wallTime() - runStart,
                                       medianTokensPerSecond: median(rates), lastLoss: lastLoss,
                                       eval: lastEval, peakRssMegabytes: peakRSSMegabytes(),
                                       trainableParameters: adapters.parameters.count, bytesAllReducedPerStep: allreduceBytesPerStep,
@@ -170,6 +180,7 @@ public final class Trainer {
                                       medianExposedCommSeconds: median(exposed), overlap: config.overlap, buckets: reducer.plan.buckets.count,
                                       pssMegabytesPerRank: pssPerRank.map(\.total), basePssMegabytesPerRank: pssPerRank.map(\.base),
                                       baseMegabytes: Double(loaded.baseBytes) / 1_048_576, sharedBase: loaded.sharedBasePath != nil)
+        summary.simulatedLatencyMs = simulatedLatency.map { $0.latencySeconds * 1000 }
         self.summary = summary
         if comm.isRoot {
             try AtomicFile.write(try JSONEncoder.pretty.encode(summary), to: outDirectory.appendingPathComponent("summary.json").path)
@@ -190,7 +201,7 @@ public final class Trainer {
     }()
 
     var trainerState: TrainerState {
-        TrainerState(model: loaded.spec, config: config, nextStep: step, badSteps: badSteps, worldSize: comm.size)
+        TrainerState(model: loaded.spec, config: config, nextStep: step, badSteps: badSteps, worldSize: comm.size, badStreak: badStreak)
     }
 
     /// Delta-LoRA moved the base weights, which the PEFT adapter does not carry: writes the
@@ -236,11 +247,20 @@ public final class Trainer {
     /// Rank 0 writes a checkpoint of the steps done so far; every rank learns whether it worked.
     func saveCheckpoint() throws -> String {
         var path = ""
+        doing("writing the checkpoint after step \(step)")
         try comm.together("writing the checkpoint after step \(step)") {
             guard comm.isRoot else { return }
-            path = try Checkpoints.save(step: step, adapters: adapters, optimizer: optimizer,
-                                        trainerState: try JSONEncoder.sorted.encode(trainerState),
-                                        runDirectory: outDirectory, keepLast: config.keepLast).path
+            do {
+                path = try Checkpoints.save(step: step, adapters: adapters, optimizer: optimizer,
+                                            trainerState: try JSONEncoder.sorted.encode(trainerState),
+                                            runDirectory: outDirectory, keepLast: config.keepLast).path
+            } catch {
+                // A full disk or read-only --out: the save left the previous checkpoint as it was.
+                let previous = Checkpoints.complete(in: Checkpoints.checkpointsDirectory(run: outDirectory)).last
+                throw TinhError.invalidInput("cannot write the checkpoint after step \(step): \(error); "
+                    + (previous.map { "the previous checkpoint \($0.url.path) is intact; " } ?? "no earlier checkpoint exists; ")
+                    + "free some space (or make --out writable) and continue with the same command plus --resume")
+            }
         }
         return path
     }
@@ -274,6 +294,7 @@ public final class Trainer {
         optimizer.stepCount = Int(adamSteps[0])
         step = restored.nextStep
         badSteps = restored.badSteps
+        badStreak = restored.badStreak ?? 0
         var note = "resuming after step \(restored.nextStep) from \(url.path)"
         if restored.worldSize != comm.size {
             note += " (written by \(restored.worldSize) rank(s), now \(comm.size): same global batch, so the same trajectory up to summation order)"
@@ -290,9 +311,34 @@ public final class Trainer {
         return note
     }
 
+    /// Tells the collective watchdog (if any) what the next collectives are part of.
+    /// The simulated-latency layer, also under the collective watchdog.
+    var simulatedLatency: SimulatedLatencyCommunicator? {
+        (comm as? SimulatedLatencyCommunicator) ?? ((comm as? CollectiveWatchdog)?.inner as? SimulatedLatencyCommunicator)
+    }
+
+    func doing(_ what: String) { (comm as? CollectiveWatchdog)?.activity = what }
+
+    /// The error that ends a run after `--max-bad-steps` skipped steps in a row: the step, with
+    /// `--debug` where the first non-finite value is, and the newest checkpoint to go back to.
+    func numericalFault(step: Int, loss: Double) -> TinhError {
+        // Steps are 1-based here, as in the progress lines.
+        var text = "stopping after step \(step + 1): steps \(step + 2 - badStreak)-\(step + 1) had a non-finite "
+            + (loss.isFinite ? "gradient" : "loss") + " and were skipped, \(badStreak) in a row (--max-bad-steps \(config.maxBadSteps))"
+        if debug {
+            text += "; first non-finite value: " + (NonFinite.firstGradient(adapters.parameters).map { "gradient of \($0)" } ?? "the loss (gradients finite)")
+        } else {
+            text += "; rerun with --debug to find the layer"
+        }
+        let checkpoints = Checkpoints.complete(in: Checkpoints.checkpointsDirectory(run: outDirectory))
+        text += checkpoints.last.map { "; last good checkpoint: \($0.url.path) (skipped steps never change the weights)" } ?? "; no checkpoint was written yet"
+        return .invalidInput(text + "; try a lower --lr or check the data")
+    }
+
     /// Validation loss, perplexity and accuracy with the current adapters (batches shared over ranks).
     public func evaluate() throws -> EvalResult {
-        try Evaluator.evaluate(loaded.model, data.valid, batchSize: config.microBatch(worldSize: comm.size), comm: comm)
+        doing("the evaluation after step \(step + 1)")
+        return try Evaluator.evaluate(loaded.model, data.valid, batchSize: config.microBatch(worldSize: comm.size), comm: comm)
     }
 
     /// One optimizer step over the global batch `step`.
@@ -300,6 +346,8 @@ public final class Trainer {
         let start = comm.wallTime()
         let grads = adapters.parameters.grads
         grads.zero()
+        // Test hook: a non-finite gradient on this rank (backward adds to it, so it stays NaN).
+        if TestHooks.nanSteps.contains(where: { $0.step == step && $0.rank == comm.rank }), grads.count > 0 { grads.data[grads.count - 1] = .nan }
         reducer.begin()
         let model = loaded.model
         let mine = try sampler.indices(step: step, rank: comm.rank, worldSize: comm.size)
@@ -332,11 +380,14 @@ public final class Trainer {
             model.onLayerBackwardDone = nil
             backwardTime += comm.wallTime() - t2
         }
+        if let stall = TestHooks.stall, stall.step == step, stall.rank == comm.rank { usleep(useconds_t(stall.seconds * 1e6)) }
         let inBackward = reducer.commSeconds
         let t2 = comm.wallTime()
         let outer = PhaseTimer.enter(.allreduce)
         defer { PhaseTimer.leave(outer) }
+        doing("the gradient all-reduce of step \(step)")
         if config.overlap { try reducer.finish() } else { try comm.allreduceSum(grads.buffer) }
+        doing("the loss all-reduce of step \(step)")
         try small?.wait()
         stopAgreed = sums[2] > 0
         let exposedTime = comm.wallTime() - t2
@@ -360,12 +411,13 @@ public final class Trainer {
         }
         let lr = config.learningRate.rate(at: step)
         let skipped = !loss.isFinite || !gradNorm.isFinite || tokens == 0
+        // Decided from all-reduced values, so every rank skips the same steps.
         if skipped {
             badSteps += 1
-            if badSteps > config.maxBadSteps {
-                throw TinhError.invalidInput("stopping: \(badSteps) steps had a non-finite loss or gradient (--max-bad-steps \(config.maxBadSteps)); try a lower --lr")
-            }
+            badStreak += 1
+            if badStreak >= config.maxBadSteps { throw numericalFault(step: step, loss: loss) }
         } else {
+            badStreak = 0
             adapters.beforeOptimizerStep()
             optimizer.step(params: adapters.parameters.values.data, grads: grads.data, groups: groups, lr: lr)
             adapters.afterOptimizerStep(step: step)
@@ -395,6 +447,7 @@ public final class Trainer {
             "activation memory per micro-batch of \(config.microBatch(worldSize: comm.size))×\(config.seq) (estimate): " + memoryText(activationEstimate),
             "\(comm.size) rank(s), global batch \(config.batch) (\(config.microBatch(worldSize: comm.size)) per micro-batch × \(config.gradAccum) per rank), seq \(config.seq), \(config.steps) steps, lr \(config.lr) \(config.schedule.rawValue)",
         ]
+        if let simulated = simulatedLatency { lines.append(simulated.label) }
         if a.loraFAProjection { lines.append("LoRA-FA: B's gradient projected by (r/α)²·(A·Aᵀ)⁻¹ (PEFT's LoRA-FA optimizer)") }
         if let note = LoRAPlus.note(ratio: config.loraPlusRatio, method: a.method, parameters: adapters.parameters) { lines.append(note) }
         if adapters.movesBaseWeights { lines.append(deltaSummary) }
@@ -418,7 +471,10 @@ public final class Trainer {
         let model = loaded.model
         let f32 = model.blocks.flatMap(\.linears).reduce(0) { $0 + $1.weight.count * 4 }
         var line = "base \(model.basePrecision): projection weights \(Self.bytes(model.projectionBytes))"
-        if model.basePrecision != .f32 {
+        if model.basePrecision == .bf16 {
+            line += String(format: " (%.2f× less than f32's %@); their GEMMs and the LM head's run in bf16 through oneDNN %@ (%@), f32 accumulation; embedding and norms f32",
+                           Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), BF16GEMM.oneDNNVersion, BF16GEMM.isa)
+        } else if model.basePrecision != .f32 {
             line += String(format: " (%.2f× less than f32's %@), dequantized per layer into one %@ buffer; embedding, head and norms f32",
                            Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), Self.bytes(model.dequantizationScratch.bytes))
         }

@@ -10,4 +10,6 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public var badSteps: Int
     /// Ranks of the run that wrote it (resuming with another count is allowed and reported).
     public var worldSize: Int
+    /// Skipped (non-finite) steps in a row before `nextStep`; absent in older checkpoints.
+    public var badStreak: Int?
 }

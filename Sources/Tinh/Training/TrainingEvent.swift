@@ -70,6 +70,8 @@ public struct TrainingSummary: Codable, Sendable {
     /// The base weights in f32, and whether the node's ranks share one copy of them.
     public var baseMegabytes: Double
     public var sharedBase: Bool
+    /// Set when the run's collectives carried a SIMULATED delay (TINH_SIMULATED_LATENCY_MS), in ms.
+    public var simulatedLatencyMs: Double? = nil
 }
 
 /// What the trainer reports as it goes (on rank 0), for the CLI to print.
@@ -98,6 +100,7 @@ public enum TrainingEvent: CustomStringConvertible {
             var line = String(format: "finished %d step(s) in %@: %.0f tokens/s (median step), last loss %.4f, peak RSS %.0f MB on rank 0",
                               s.steps, formatDuration(s.seconds) as NSString, s.medianTokensPerSecond, s.lastLoss, s.peakRssMegabytes)
             if let e = s.eval { line += String(format: "; eval loss %.4f, accuracy %.2f%%", e.loss, 100 * e.accuracy) }
+            if let ms = s.simulatedLatencyMs { line += String(format: " (with a SIMULATED +%.3g ms per collective)", ms) }
             return line
         }
     }
