@@ -26,6 +26,12 @@ public enum LlamaGGUFLoader {
             }
             names[hf] = info
         }
+        // A tensor type Tinh cannot read is the first thing to say about a file; then shapes, so a
+        // bad file gets a shape error rather than a permutation error.
+        if let bad = g.tensors.first(where: { !$0.type.canDequantize }) {
+            throw TinhError.unsupported("tensor '\(bad.name)' in \(g.path) has type \(bad.type); Tinh can dequantize "
+                + GGMLType.dequantizable.map(\.name).joined(separator: ", "))
+        }
         // Shapes first, so a bad file gets a shape error rather than a permutation error.
         try LlamaWeightNames.validate(shapes: names.mapValues(\.shape), config: config, source: g.path)
         var weights: [String: Tensor] = [:]
