@@ -14,9 +14,12 @@ import Testing
         #expect(r.lossFraction == 1)
         #expect(r.tokensPerSecond > 0 && r.sgemmGFLOPs > 0 && r.percentOfRoofline > 0)
         let rank = try #require(r.ranks.first)
-        // Every phase of a step is accounted for: the phases' sum is the mean step time.
+        // Every phase of a step is accounted for: the phases' sum is the mean step time. (The phase
+        // clock also runs between steps, for the loop's own bookkeeping: a little slack above the
+        // slowest step, which a loaded machine needs.)
         let sum = rank.phaseSeconds.values.reduce(0, +)
-        #expect(sum >= rank.minStepSeconds * 0.99 && sum <= rank.maxStepSeconds * 1.01)
+        #expect(sum >= rank.minStepSeconds * 0.99 && sum <= rank.maxStepSeconds * 1.05 + 0.005,
+                "phases \(sum) s against steps \(rank.minStepSeconds)–\(rank.maxStepSeconds) s")
         for p in [Phase.embedding, .attention, .mlp, .lmHeadAndLoss, .adapter, .optimizer] {
             #expect((rank.phaseSeconds[p.name] ?? 0) > 0, "phase \(p.name) got no time")
         }
