@@ -29,6 +29,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // pkg-config "ompi-c" supplies MPI's include path and -lmpi to the C shim only.
@@ -40,7 +41,7 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .target(
             name: "Tinh",
-            dependencies: ["CMPI", "CBLAS", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CMPI", "CBLAS", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
             swiftSettings: [.unsafeFlags(cpuFlags)]),
         .executableTarget(
             name: "tinh",

@@ -6,7 +6,13 @@ struct CompareMethodsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare-methods",
         abstract: "Train several adapter methods on the same data, seed and token budget; write a table and eval curves.",
-        discussion: "Writes OUT/methods.csv, OUT/methods.md, OUT/eval_curves.csv and each run under OUT/runs/METHOD. launch/compare-methods also plots the curves.")
+        discussion: """
+            Writes OUT/methods.csv, OUT/methods.md, OUT/eval_curves.csv and each run under OUT/runs/METHOD. launch/compare-methods also plots the curves.
+
+            Example:
+              tinh compare-methods --model smollm2 --data train.jsonl \\
+                --valid valid.jsonl --out runs/compare --methods lora,dora
+            """)
 
     @Option(help: "A .gguf file, a Hugging Face directory, smollm2 or tiny[:seed].") var model: String
     @Option(help: "Training data (JSONL).") var data: String

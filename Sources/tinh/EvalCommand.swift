@@ -6,7 +6,15 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Mean loss, perplexity and next-token accuracy of a model on JSONL data.",
-        discussion: "Lines are {\"text\"}, {\"prompt\",\"completion\"} or {\"messages\"}; as in training, only completions and assistant turns count unless --train-on-prompt. Under mpirun the batches are shared out over the ranks.")
+        discussion: """
+        Lines are {\"text\"}, {\"prompt\",\"completion\"} or {\"messages\"}; as in training, only completions and assistant turns count unless --train-on-prompt. Under mpirun the batches are shared out over the ranks.
+
+        Examples:
+          tinh eval --model smollm2 --data valid.jsonl --seq 256
+          tinh eval --model smollm2 --adapter runs/a/adapter --data valid.jsonl --json
+          tinh eval --model smollm2 --adapter runs/a/adapter --data valid.jsonl \\
+            --exact-match
+        """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var communicator: CommunicatorOptions

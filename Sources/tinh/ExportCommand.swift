@@ -6,7 +6,13 @@ struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write a training checkpoint as a Hugging Face PEFT adapter directory.",
-        discussion: "The result loads with PeftModel.from_pretrained(base, OUT) and with `tinh logits|generate|eval --adapter OUT`.")
+        discussion: """
+            The result loads with PeftModel.from_pretrained(base, OUT) and with `tinh logits|generate|eval --adapter OUT`.
+
+            Examples:
+              tinh export --run runs/mine --format peft --out adapters/mine
+              tinh export --run runs/mine --checkpoint 100 --out adapters/mine-100
+            """)
 
     @Option(name: .customLong("run"), help: "The training output directory (--out of `tinh train`).") var runDirectory: String
     @Option(help: "A checkpoint of the run: step-00000100, 100 or a path (default: the latest).") var checkpoint: String?
@@ -22,7 +28,13 @@ struct ExportCommand: ParsableCommand {
             let base = model.map(PEFTExport.baseModelName(forSpec:))
             let saved = try PEFTExport.write(checkpoint: source, baseModelName: base, to: URL(fileURLWithPath: out, isDirectory: true))
             let a = saved.state.adapter
-            let settings = a.method == "vera" ? "VeRA r=\(a.rank) seed=\(a.veraProjectionSeed)" : "LoRA r=\(a.rank) alpha=\(a.alpha)"
+            let settings: String
+            switch (a.method, a.initialization) {
+            case ("vera", _): settings = "VeRA r=\(a.rank) seed=\(a.veraProjectionSeed)"
+            case ("adalora", _): settings = "AdaLoRA init_r=\(a.rank) target_r=\(a.adaLoRA?.targetR ?? 0) alpha=\(a.alpha), kept triplets only, with rank_pattern"
+            case (_, "pissa"): settings = "PiSSA r=\(a.rank) converted to LoRA r=\(2 * a.rank) for the original base"
+            default: settings = "LoRA r=\(a.rank) alpha=\(a.alpha)"
+            }
             print("exported \(saved.directory.lastPathComponent) (\(settings), targets \(a.targets.joined(separator: ","))) to \(out)")
             if a.method == "delta-lora" {
                 print("note: delta-lora also moved the base weights, which a PEFT adapter cannot carry: this adapter on the original "

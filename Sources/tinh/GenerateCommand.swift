@@ -5,7 +5,13 @@ import Tinh
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Continue a prompt, or answer it as a chat with --chat, streaming tokens as they come.")
+        abstract: "Continue a prompt, or answer it as a chat with --chat, streaming tokens as they come.",
+        discussion: """
+            Examples:
+              tinh generate --model smollm2 --prompt "The capital of France is"
+              tinh generate --model smollm2 --adapter runs/mine/adapter --chat \\
+                --prompt "Reverse the words: ship bag stone"
+            """)
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "The prompt (with --chat: the user's message).") var prompt: String

@@ -19,5 +19,6 @@ extension ModelOptions {
         self.init()
         self.model = model
         self.adapter = nil  // an unparsed @Option must be set before it is read
+        self.basePrecision = "f32"
     }
 }

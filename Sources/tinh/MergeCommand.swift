@@ -6,7 +6,13 @@ struct MergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",
         abstract: "Fold a LoRA adapter into the base weights and write a Hugging Face model directory.",
-        discussion: "Writes OUT (the weights), config.json beside it, and the tokenizer files when the base model is a Hugging Face directory.")
+        discussion: """
+            Writes OUT (the weights), config.json beside it, and the tokenizer files when the base model is a Hugging Face directory.
+
+            Example:
+              tinh merge --model smollm2 --adapter runs/mine/adapter \\
+                --out merged/model.safetensors
+            """)
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "The merged weights file to write, e.g. merged/model.safetensors.") var out: String

@@ -10,13 +10,19 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "A PEFT-format LoRA adapter directory (adapter_config.json + adapter_model.safetensors, from `tinh export` or Hugging Face PEFT) applied on top of the model.")
     var adapter: String?
 
+    @Option(help: "How the blocks' projection weights are held: f32, nf4 (QLoRA's 4-bit NormalFloat), q8 (Q8_0) or q4 (the file's Q4_0/Q4_1 blocks); each is dequantized per layer right before its matmuls. Embedding, head and norms stay f32.")
+    var basePrecision = "f32"
+
     func load() -> LoadedModel { loadWithAdapter().loaded }
 
     /// The model, with the `--adapter` attached when given.
     func loadWithAdapter() -> (loaded: LoadedModel, adapters: AdapterSet?) {
         do {
-            let loaded = try ModelSource.load(model)
+            let loaded = try ModelSource.load(model, basePrecision: try BasePrecision.parse(basePrecision))
             let adapters = try adapter.map { try PEFTAdapter.load(dir: $0, into: loaded.model) }
+            if let dir = adapter, let record = try BaseQuantizationRecord.read(directory: dir), record.basePrecision != loaded.model.basePrecision {
+                printError("note: the adapter was trained on a \(record.basePrecision) base (\(BaseQuantizationRecord.fileName)); this run holds the base in \(loaded.model.basePrecision) (--base-precision \(record.basePrecision) reproduces training)")
+            }
             return (loaded, adapters)
         } catch { fail("\(error)") }
     }

@@ -3,25 +3,51 @@ import Foundation
 import Tinh
 
 extension LearningRateSchedule.Decay: ExpressibleByArgument {}
+extension SharedBaseCache.Policy: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Fine-tune adapters on a frozen model; under mpirun, data-parallel over the ranks.",
         discussion: """
-            Writes OUT/config.json, OUT/metrics.jsonl, OUT/checkpoints/ and OUT/adapter/ (PEFT format). \
-            --method delta-lora also moves the adapted base weights, so it writes OUT/merged/ too: \
+            Writes OUT/config.json (every resolved setting), OUT/config.yaml (the flags given, from --config and the \
+            command line, which --config reads back), OUT/metrics.jsonl, OUT/eval.jsonl, OUT/checkpoints/ and OUT/adapter/ \
+            (PEFT format). --method delta-lora also moves the adapted base weights, so it writes OUT/merged/ too: \
             the PEFT adapter alone does not reproduce that fine-tuned model.
+
+            At start the data's per-line check runs (empty fields, chat role order, odd characters; \
+            `tinh data check` is the full report): errors stop the run unless --allow-data-errors.
+
+            Every flag can come from a YAML file: keys are the long flag names (snake_case or kebab-case), \
+            `true` turns a switch on, a list becomes a comma list; flags on the command line win.
+
+            Examples:
+              tinh train --model smollm2 --data train.jsonl --out runs/a --steps 200 \\
+                --lr 2e-4 --eval-every 20
+              tinh train --config runs/a/config.yaml --out runs/b --lr 1e-4
+              launch/run -n 2 -- train --config base.yaml --method dora
             """)
 
+    @Option(help: "A YAML file of flags (keys = long flag names); command-line flags override it.") var config: String?
     @Option(help: "A .gguf file, a Hugging Face directory, smollm2 or tiny[:seed].") var model: String
     @Option(help: "Training data, JSONL ({\"text\"}, {\"prompt\",\"completion\"} or {\"messages\"}).") var data: String
     @Option(help: "Validation data; without it --valid-fraction of --data is held out.") var valid: String?
     @Option(help: "Share of --data held out for validation when there is no --valid.") var validFraction = 0.05
     @Option(help: "Output directory.") var out: String
 
-    @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains), vera, delta-lora or dora (LoRA plus a trained magnitude per output row).") var method = "lora"
-    @Option(help: "Adapter rank r (VeRA: the shared projections' rank, typically 256-1024).") var rank = 8
+    @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains), vera, delta-lora, dora (LoRA plus a trained magnitude per output row), qlora (LoRA on an nf4 base) or adalora (SVD-form P·Λ·Q whose rank budget shrinks from --init-r to --target-r).") var method = "lora"
+    @Option(help: "How the frozen base's projection weights are held: f32, nf4, q8 or q4 (default nf4 for qlora, else f32); see `tinh eval --help`.")
+    var basePrecision: String?
+    @Option(help: "Adapter rank r (default 8; VeRA: the shared projections' rank, typically 256-1024; AdaLoRA: same as --init-r).") var rank: Int?
+    @Option(help: "PiSSA: --init pissa starts A, B from W's top-r singular triplets and trains on the residual (lora, lora-plus).") var `init`: String?
+    @Option(help: "AdaLoRA: initial rank of every module (PEFT's init_r; default 12).") var initR: Int?
+    @Option(help: "AdaLoRA: average rank per module at the end (budget target-r × modules; default 8).") var targetR: Int?
+    @Option(help: "AdaLoRA: full-rank warm-up steps before pruning (default 0).") var tinit: Int?
+    @Option(help: "AdaLoRA: final steps with the mask fixed at the target budget (default 0: the budget then only nears it).") var tfinal: Int?
+    @Option(help: "AdaLoRA: steps between budget allocations (PEFT's deltaT; default 1).") var deltaT: Int?
+    @Option(help: "AdaLoRA: EMA factor of the sensitivity |θ·∇θ| (PEFT's beta1; default 0.85).") var iptBeta1: Float?
+    @Option(help: "AdaLoRA: EMA factor of the uncertainty (PEFT's beta2; default 0.85).") var iptBeta2: Float?
+    @Option(help: "AdaLoRA: weight of the orthogonality regulariser (PEFT's orth_reg_weight; default 0.5).") var orthRegWeight: Float?
     @Option(help: "Adapter scale numerator α (scale α/r).") var alpha: Float = 16
     @Flag(help: "Scale by α/√r (rsLoRA).") var rslora = false
     @Option(help: "Projections to adapt: any of q,k,v,o,gate,up,down.") var targets = "q,v"
@@ -46,10 +72,16 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Decoupled weight decay.") var weightDecay: Float = 0
     @Option(help: "Clip the global gradient norm to this (0 = off).") var maxGradNorm: Float = 1
     @Option(help: "Seed of the adapter init, data order and split.") var seed: UInt64 = 0
+    @Option(help: "All-reduce bucket size in MiB (whole layers per bucket, started during backward).") var bucketMb = TrainConfig.defaultBucketMB
+    @Flag(help: "One fused all-reduce of all gradients after backward instead of overlapped buckets.") var noOverlap = false
+    @Option(help: "Map one f32 copy of a GGUF base per node from the cache, shared by its ranks: auto (when ranks share the node), on or off.")
+    var sharedBase: SharedBaseCache.Policy = .auto
 
     @Flag(help: "Train on prompts and user turns too.") var trainOnPrompt = false
     @Flag(help: "Pack short examples into full rows.") var pack = false
     @Flag(help: "Skip malformed JSONL lines (counted) instead of stopping.") var skipBadLines = false
+    @Flag(help: "Train even when the start-of-run data check finds errors (empty completions, bad role order, ...).")
+    var allowDataErrors = false
 
     @Option(help: "Evaluate every N steps (0: at the end only).") var evalEvery = 0
     @Option(help: "Checkpoint every N steps (0: at the end only).") var saveEvery = 0
@@ -71,8 +103,11 @@ struct TrainCommand: ParsableCommand {
         guard collectiveTimeout > 0, collectiveTimeout.isFinite else { fail("--collective-timeout must be a positive number of seconds, got \(collectiveTimeout)", comm: comm) }
         let watched = CollectiveWatchdog(comm, timeout: collectiveTimeout)
         do {
+            let dataNotes = try DataGate.check(paths: [data] + (valid.map { [$0] } ?? []), allowErrors: allowDataErrors)
+            if comm.isRoot { dataNotes.forEach { print($0) } }
             let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank), comm: watched)
             trainer.debug = debug
+            if comm.isRoot { try saveFlags() }
             // Under mpirun, stdout is a pseudo-terminal even when redirected: print plain lines there.
             let interactive = comm.isRoot && isatty(STDOUT_FILENO) == 1 && !Communicators.launchedByMPI
             var from = resumeFrom.map { URL(fileURLWithPath: $0) }
@@ -104,22 +139,58 @@ struct TrainCommand: ParsableCommand {
         MPICommunicator.finalizeIfStarted()
     }
 
+    /// OUT/config.yaml: the flags this run was given (config file merged with the command line).
+    func saveFlags() throws {
+        let yaml = try ConfigFile.yaml(arguments: TrainArguments.resolved, skip: ["--config"])
+        try AtomicFile.write(Data(("# tinh train flags; rerun with: tinh train --config THIS_FILE\n" + yaml).utf8),
+                             to: URL(fileURLWithPath: out).appendingPathComponent("config.yaml").path)
+    }
+
+    /// The rank: AdaLoRA's is --init-r (or --rank; PEFT's default 12), every other method's --rank (default 8).
+    func resolvedRank() throws -> Int {
+        guard method == "adalora" else {
+            if initR != nil { throw TinhError.invalidInput("--init-r applies to --method adalora only; use --rank") }
+            return rank ?? 8
+        }
+        if let initR, let rank, initR != rank {
+            throw TinhError.invalidInput("--init-r \(initR) and --rank \(rank) disagree; AdaLoRA's rank is its init_r (give one of them)")
+        }
+        return initR ?? rank ?? 12
+    }
+
+    /// AdaLoRA's settings (nil for other methods, where any AdaLoRA option is an error), with the
+    /// schedule's total_step = --steps.
+    func adaLoRASettings() throws -> AdaLoRASettings? {
+        let given = targetR != nil || tinit != nil || tfinal != nil || deltaT != nil || iptBeta1 != nil || iptBeta2 != nil || orthRegWeight != nil
+        guard method == "adalora" else {
+            if given { throw TinhError.invalidInput("--target-r, --tinit, --tfinal, --delta-t, --ipt-beta1, --ipt-beta2 and --orth-reg-weight apply to --method adalora only") }
+            return nil
+        }
+        let d = AdaLoRASettings()
+        return AdaLoRASettings(targetR: targetR ?? d.targetR, tinit: tinit ?? d.tinit, tfinal: tfinal ?? d.tfinal, deltaT: deltaT ?? d.deltaT,
+                               beta1: iptBeta1 ?? d.beta1, beta2: iptBeta2 ?? d.beta2, orthRegWeight: orthRegWeight ?? d.orthRegWeight,
+                               totalStep: steps)
+    }
+
     func resolvedConfig(rank: Int) throws -> TrainConfig {
         if method != "delta-lora", deltaLambda != nil || deltaStart != nil {
             throw TinhError.invalidInput("--delta-lambda and --delta-start apply to --method delta-lora only (this run uses \(method))")
         }
-        var adapter = AdapterConfig(method: method, rank: self.rank, alpha: alpha, rsLoRA: rslora,
+        var adapter = AdapterConfig(method: method, rank: try resolvedRank(), alpha: alpha, rsLoRA: rslora,
                                     targets: targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
                                     layers: try layers.map(AdapterConfig.parseLayers), seed: seed,
                                     veraSeed: veraSeed, veraDInit: veraDInit, loraFAProjection: loraFaProjection,
                                     deltaLambda: deltaLambda ?? AdapterConfig.defaultDeltaLambda,
-                                    deltaStart: deltaStart ?? AdapterConfig.defaultDeltaStart)
+                                    deltaStart: deltaStart ?? AdapterConfig.defaultDeltaStart,
+                                    basePrecision: try basePrecision.map(BasePrecision.parse),
+                                    adaLoRA: try adaLoRASettings(), initialization: `init`)
         var c = TrainConfig(model: model, data: data, out: out, adapter: adapter)
         c.valid = valid
         c.validFraction = validFraction
         c.steps = steps; c.batch = batch; c.gradAccum = gradAccum; c.seq = seq
         c.lr = lr; c.schedule = schedule; c.warmup = warmup; c.minLRRatio = minLrRatio
         c.weightDecay = weightDecay; c.maxGradNorm = maxGradNorm; c.loraPlusRatio = loraplusRatio ?? c.loraPlusRatio; c.seed = seed
+        c.bucketMB = bucketMb; c.overlap = !noOverlap; c.sharedBase = sharedBase
         c.trainOnPrompt = trainOnPrompt; c.pack = pack; c.skipBadLines = skipBadLines
         c.evalEvery = evalEvery; c.saveEvery = saveEvery; c.keepLast = keepLast; c.logEvery = logEvery; c.maxBadSteps = maxBadSteps
         // Testing aid: TINH_TEST_RANK_SEED="RANK:SEED" gives one rank another seed, to show that

@@ -12,6 +12,14 @@ public protocol Adapter: LinearAdapter {
     /// step; may rewrite this adapter's gradients (LoRA-FA's projection).
     func beforeOptimizerStep()
 
+    /// Whether the method adds a regulariser to the loss (AdaLoRA's orthogonality term).
+    static var hasRegularizer: Bool { get }
+
+    /// Adds the gradient of the method's regulariser (its share of it, for this module) to the
+    /// adapter's gradients, which hold the all-reduced mean gradient of the loss; returns the
+    /// regulariser's value. Runs on every rank before clipping, so all ranks add the same.
+    func addRegularizerGradient() -> Double
+
     /// Runs on every rank after each optimizer step (`step` is 0-based). Delta-LoRA moves W here.
     func afterOptimizerStep(step: Int)
 
@@ -36,6 +44,8 @@ public protocol Adapter: LinearAdapter {
 
 extension Adapter {
     public func beforeOptimizerStep() {}
+    public static var hasRegularizer: Bool { false }
+    public func addRegularizerGradient() -> Double { 0 }
     public func afterOptimizerStep(step: Int) {}
     public func frozenTensors() -> [String: Tensor] { [:] }
     public static func expectedTrainableCount(config: AdapterConfig, shapes: [(in: Int, out: Int)]) -> Int? { nil }
@@ -53,6 +63,8 @@ public enum AdapterMethods {
         "lora-fa": LoRAFA.self,
         "delta-lora": DeltaLoRA.self,
         "dora": DoRA.self,
+        AdapterConfig.qloraMethod: LoRA.self,  // LoRA itself; the base is loaded in nf4 (`AdapterConfig.resolvedBasePrecision`)
+        "adalora": AdaLoRA.self,
     ]
 
     /// Every method, LoRA first, then by name.
@@ -61,8 +73,9 @@ public enum AdapterMethods {
     /// Methods whose export is an ordinary PEFT LoRA adapter (LoRA+ only changes the optimizer;
     /// LoRA-FA's frozen A is exported with B).
     /// Delta-LoRA's adapter is a plain LoRA too (its moved base weights go to a merged model);
-    /// DoRA's is a PEFT LoRA with `use_dora` and a magnitude vector per module.
-    public static let exportedAsPEFTLoRA: Set<String> = ["lora", "lora-plus", "lora-fa", "delta-lora", "dora"]
+    /// DoRA's is a PEFT LoRA with `use_dora` and a magnitude vector per module; QLoRA's a plain
+    /// LoRA (plus `tinh_base_quantization.json` saying which base it was trained on).
+    public static let exportedAsPEFTLoRA: Set<String> = ["lora", "lora-plus", "lora-fa", "delta-lora", "dora", AdapterConfig.qloraMethod]
 
     public static func type(named name: String) throws -> Adapter.Type {
         guard let t = all[name] else {

@@ -25,6 +25,16 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public var deltaLambda: Float
     public var deltaStart: Int
 
+    /// How the frozen base's projections are held (`BasePrecision`); nil = f32, or nf4 for
+    /// `--method qlora`. Optional, so older configs decode and other methods' JSON is unchanged.
+    /// The adapter is trained against this base, so a checkpoint records it and resume refuses another.
+    public var basePrecision: BasePrecision?
+    /// AdaLoRA's budget schedule and importance settings (nil for other methods; defaults then).
+    public var adaLoRA: AdaLoRASettings?
+    /// How A and B start: nil = the method's default (LoRA: Kaiming A, zero B); "pissa" = the top-r
+    /// singular triplets of W, with W replaced by its residual (`PiSSA`).
+    public var initialization: String?
+
     /// Delta-LoRA's defaults: the paper's setting for GPT-2 on E2E (update ratio 2, start steps 500).
     public static let defaultDeltaLambda: Float = 2
     public static let defaultDeltaStart = 500
@@ -32,7 +42,8 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public init(method: String = "lora", rank: Int = 8, alpha: Float = 16, rsLoRA: Bool = false,
                 targets: [String] = ["q", "v"], layers: [Int]? = nil, seed: UInt64 = 0,
                 veraSeed: UInt64? = nil, veraDInit: Float? = nil, loraFAProjection: Bool = false,
-                deltaLambda: Float = AdapterConfig.defaultDeltaLambda, deltaStart: Int = AdapterConfig.defaultDeltaStart) {
+                deltaLambda: Float = AdapterConfig.defaultDeltaLambda, deltaStart: Int = AdapterConfig.defaultDeltaStart,
+                basePrecision: BasePrecision? = nil, adaLoRA: AdaLoRASettings? = nil, initialization: String? = nil) {
         self.method = method
         self.rank = rank
         self.alpha = alpha
@@ -45,10 +56,14 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         self.loraFAProjection = loraFAProjection
         self.deltaLambda = deltaLambda
         self.deltaStart = deltaStart
+        self.basePrecision = basePrecision
+        self.adaLoRA = adaLoRA
+        self.initialization = initialization
     }
 
     enum CodingKeys: String, CodingKey {
-        case method, rank, alpha, rsLoRA, targets, layers, seed, veraSeed, veraDInit, loraFAProjection, deltaLambda, deltaStart
+        case method, rank, alpha, rsLoRA, targets, layers, seed, veraSeed, veraDInit, loraFAProjection, deltaLambda, deltaStart, basePrecision
+        case adaLoRA, initialization
     }
 
     /// Fields added after the first release are optional in older files.
@@ -62,7 +77,18 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
                   veraDInit: try c.decodeIfPresent(Float.self, forKey: .veraDInit),
                   loraFAProjection: try c.decodeIfPresent(Bool.self, forKey: .loraFAProjection) ?? false,
                   deltaLambda: try c.decodeIfPresent(Float.self, forKey: .deltaLambda) ?? Self.defaultDeltaLambda,
-                  deltaStart: try c.decodeIfPresent(Int.self, forKey: .deltaStart) ?? Self.defaultDeltaStart)
+                  deltaStart: try c.decodeIfPresent(Int.self, forKey: .deltaStart) ?? Self.defaultDeltaStart,
+                  basePrecision: try c.decodeIfPresent(BasePrecision.self, forKey: .basePrecision),
+                  adaLoRA: try c.decodeIfPresent(AdaLoRASettings.self, forKey: .adaLoRA),
+                  initialization: try c.decodeIfPresent(String.self, forKey: .initialization))
+    }
+
+    /// `--method qlora`: LoRA on an NF4 base (QLoRA, Dettmers et al., 2023).
+    public static let qloraMethod = "qlora"
+
+    /// The base precision this run uses: the one given, else nf4 for qlora and f32 for the rest.
+    public var resolvedBasePrecision: BasePrecision {
+        basePrecision ?? (method == Self.qloraMethod ? .nf4 : .f32)
     }
 
     public var veraProjectionSeed: UInt64 { veraSeed ?? 0 }
@@ -103,6 +129,9 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         if loraFAProjection, method != "lora-fa" {
             throw TinhError.invalidInput("--lora-fa-projection applies to --method lora-fa only (this run uses \(method))")
         }
+        if method == Self.qloraMethod, resolvedBasePrecision != .nf4 {
+            throw TinhError.invalidInput("--method qlora is LoRA on an nf4 base; for a \(resolvedBasePrecision) base use --method lora --base-precision \(resolvedBasePrecision)")
+        }
         guard rank > 0 else { throw TinhError.invalidInput("--rank must be positive, got \(rank)") }
         guard alpha > 0, alpha.isFinite else { throw TinhError.invalidInput("--alpha must be positive, got \(alpha)") }
         guard deltaLambda.isFinite, deltaLambda >= 0 else { throw TinhError.invalidInput("--delta-lambda must be a finite number ≥ 0, got \(deltaLambda)") }
@@ -113,6 +142,16 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         }
         if method != "vera", veraSeed != nil || veraDInit != nil {
             throw TinhError.invalidInput("--vera-seed and --vera-d-init apply to --method vera only")
+        }
+        if method != "adalora", adaLoRA != nil {
+            throw TinhError.invalidInput("--target-r, --tinit, --tfinal, --delta-t, --ipt-beta1, --ipt-beta2 and --orth-reg-weight apply to --method adalora only")
+        }
+        if let a = adaLoRA { try a.validate(initR: rank) }
+        if let i = initialization {
+            guard i == "pissa" else { throw TinhError.invalidInput("--init '\(i)': the only choice is pissa (default: the method's own init)") }
+            guard PiSSA.methods.contains(method) else {
+                throw TinhError.invalidInput("--init pissa applies to --method \(PiSSA.methods.sorted().joined(separator: ", ")) (this run uses \(method))")
+            }
         }
         if let d = veraDInit, !d.isFinite { throw TinhError.invalidInput("--vera-d-init must be finite, got \(d)") }
         if let layers {

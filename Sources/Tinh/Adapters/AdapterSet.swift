@@ -8,6 +8,9 @@ public final class AdapterSet {
     private let linears: [Linear]
     /// The method's type, for its static facts (the expected trainable count).
     public let method: Adapter.Type
+    /// Which block each stretch of the flat buffer belongs to, in buffer order (every slot an
+    /// adapter reserves is its block's): the all-reduce buckets are cut along these.
+    public let layerSegments: [(layer: Int, range: Range<Int>)]
 
     /// Attaches `config.method` to every targeted Linear of `model`; replaces any earlier adapter.
     public init(model: LlamaModel, config: AdapterConfig) throws {
@@ -18,10 +21,13 @@ public final class AdapterSet {
         let layers = config.layers.map(Set.init)
         var modules: [(String, Adapter)] = []
         var linears: [Linear] = []
+        var segments: [(layer: Int, range: Range<Int>)] = []
         for block in model.blocks where layers?.contains(block.index) ?? true {
             for linear in block.linears where suffixes.contains(where: { linear.name.hasSuffix("." + $0) }) {
+                let first = parameters.slots.count
                 modules.append((linear.name, try type.init(linear: linear, config: config, parameters: parameters)))
                 linears.append(linear)
+                for slot in parameters.slots[first...] { segments.append((block.index, slot.range)) }
             }
         }
         parameters.seal()
@@ -33,6 +39,7 @@ public final class AdapterSet {
         self.modules = modules
         self.linears = linears
         self.method = type
+        layerSegments = segments
     }
 
     /// The method's formula for the trainable count on these modules (nil: none stated).
@@ -43,6 +50,13 @@ public final class AdapterSet {
     /// Before each optimizer step, on every rank, after the gradients are final.
     public func beforeOptimizerStep() {
         for (_, adapter) in modules { adapter.beforeOptimizerStep() }
+    }
+
+    /// Adds every module's regulariser gradient (see `Adapter.addRegularizerGradient`); returns
+    /// the regulariser's total value.
+    @discardableResult
+    public func addRegularizerGradient() -> Double {
+        modules.reduce(0) { $0 + $1.adapter.addRegularizerGradient() }
     }
 
     /// Every adapter's frozen tensors under their export names.

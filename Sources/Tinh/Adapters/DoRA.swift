@@ -17,8 +17,8 @@ import Foundation
 public final class DoRA: Adapter {
     let lora: LoRA
     let slotM: Int
-    /// W [out, in] (never written by DoRA) and the Linear's bias, if any.
-    private let weight: Tensor
+    /// W [out, in] in its storage (never written by DoRA; read through `withFloats`) and the Linear's bias, if any.
+    private let weight: FrozenWeight
     private let bias: Tensor?
     /// ‖W_j‖², ‖W_j + s·(B·A)_j‖ for the A, B in `normA`/`normB`, and g = m / that norm.
     private let weightNormSquared: Tensor
@@ -58,13 +58,16 @@ public final class DoRA: Adapter {
         slotM = parameters.reserve(name: PEFTNames.module(linear.name) + ".lora_magnitude_vector", shape: [out], group: "lora_magnitude_vector")
         weight = linear.weight
         bias = linear.bias
-        weightNormSquared = Tensor(shape: [out])
-        for j in 0..<out {
-            let row = weight.data + j * n
-            var sum = 0.0
-            for i in 0..<n { sum += Double(row[i]) * Double(row[i]) }
-            weightNormSquared.data[j] = Float(sum)
+        let normSquared = Tensor(shape: [out])
+        weight.withFloats { w in
+            for j in 0..<out {
+                let row = w + j * n
+                var sum = 0.0
+                for i in 0..<n { sum += Double(row[i]) * Double(row[i]) }
+                normSquared.data[j] = Float(sum)
+            }
         }
+        weightNormSquared = normSquared
         norm = Tensor(shape: [out])
         gain = Tensor(shape: [out])
         magnitudeGradient = Tensor(shape: [out])
@@ -101,7 +104,7 @@ public final class DoRA: Adapter {
         if normsCurrent, memcmp(a, normA.data, r * n * 4) == 0, memcmp(b, normB.data, out * r * 4) == 0 { return }
         normA.data.update(from: a, count: r * n)
         normB.data.update(from: b, count: out * r)
-        BLAS.gemm(.none, .transpose, m: out, n: r, k: n, a: weight.data, b: a, c: wAt.data)
+        weight.withFloats { w in BLAS.gemm(.none, .transpose, m: out, n: r, k: n, a: w, b: a, c: wAt.data) }
         BLAS.gemm(.none, .transpose, m: r, n: r, k: n, a: a, b: a, c: aAt.data)
         BLAS.gemm(.none, .none, m: out, n: r, k: r, a: b, b: aAt.data, c: bAAt.data)
         for j in 0..<out {

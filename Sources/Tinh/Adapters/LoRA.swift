@@ -12,6 +12,8 @@ public final class LoRA: Adapter {
     /// x·Aᵀ of the last training forward, and scratch for its gradient: [rows, r] each.
     private let xA: GrowableBuffer
     private let dxA: GrowableBuffer
+    /// PiSSA (`--init pissa`): A₀ and B₀ from W's top-r singular triplets; W is then the residual.
+    let pissaInitial: (a: Tensor, b: Tensor)?
 
     public init(linear: Linear, config: AdapterConfig, parameters: AdapterParameters) throws {
         let r = try LoRA.checkedRank(config, linear)
@@ -25,6 +27,8 @@ public final class LoRA: Adapter {
         let key = PEFTNames.module(linear.name)
         slotA = parameters.reserve(name: key + ".lora_A.weight", shape: [r, inFeatures], group: "lora_A")
         slotB = parameters.reserve(name: key + ".lora_B.weight", shape: [outFeatures, r], group: "lora_B")
+        // PiSSA changes W: into a private copy of this Linear's weight, once, here (not in `initialize`).
+        pissaInitial = config.initialization == "pissa" ? try PiSSA.split(linear.makeWeightPrivate(), rank: r, scale: scale) : nil
     }
 
     /// The rank, if the Linear can take it (r ≤ min(in, out)).
@@ -48,8 +52,20 @@ public final class LoRA: Adapter {
     }
 
     public func initialize(rng: inout SeededGenerator) {
+        if let (a0, b0) = pissaInitial {
+            parameters.value(slotA).update(from: a0.data, count: a0.count)
+            parameters.value(slotB).update(from: b0.data, count: b0.count)
+            return
+        }
         LoRA.drawA(parameters.value(slotA), rank: rank, inFeatures: inFeatures, rng: &rng)  // B = 0
         parameters.value(slotB).update(repeating: 0, count: outFeatures * rank)
+    }
+
+    /// PiSSA's A₀, B₀: checkpoints keep them (a resume checks that the SVD reproduced them bit for
+    /// bit), and the export subtracts them (`PiSSA.convertedTensors`).
+    public func frozenTensors() -> [String: Tensor] {
+        guard let (a0, b0) = pissaInitial else { return [:] }
+        return [PiSSA.initialAKey: a0, PiSSA.initialBKey: b0]
     }
 
     public func forward(linear: Linear, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, rows: Int, training: Bool) {

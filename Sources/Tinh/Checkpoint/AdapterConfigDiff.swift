@@ -23,6 +23,9 @@ enum AdapterConfigDiff {
             compare("delta-lambda", "\(saved.deltaLambda)", "\(current.deltaLambda)")
         }
         compare("delta-start", "\(saved.deltaStart)", "\(current.deltaStart)")
+        compare("base precision", "\(saved.resolvedBasePrecision)", "\(current.resolvedBasePrecision)")
+        compare("adalora settings", saved.adaLoRA.map { "\($0)" } ?? "none", current.adaLoRA.map { "\($0)" } ?? "none")
+        compare("init", saved.initialization ?? "default", current.initialization ?? "default")
         return out
     }
 }

@@ -24,15 +24,16 @@ public enum Merge {
     public static let tokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"]
 
     /// Every base tensor under its Hugging Face name; adapted weights are merged copies (the
-    /// base is never modified). A tied head stays tied: no lm_head.weight.
+    /// base is never modified). A tied head stays tied: no lm_head.weight. A quantized base is
+    /// written dequantized (Float32), as PEFT merges into a 4-bit base.
     public static func mergedWeights(model: LlamaModel, adapters: AdapterSet) throws -> [String: Tensor] {
         var weights: [String: Tensor] = ["model.embed_tokens.weight": model.embedTokens, model.finalNorm.name: model.finalNorm.weight]
-        if !model.isTied { weights["lm_head.weight"] = model.lmHead.weight }
+        if !model.isTied { weights["lm_head.weight"] = model.lmHead.weight.dequantized() }
         for block in model.blocks {
             weights[block.inputNorm.name] = block.inputNorm.weight
             weights[block.postAttentionNorm.name] = block.postAttentionNorm.weight
             for linear in block.linears {
-                weights[linear.name + ".weight"] = linear.weight
+                weights[linear.name + ".weight"] = (linear.weight as? F32Weight)?.tensor ?? linear.weight.dequantized()
                 if let bias = linear.bias { weights[linear.name + ".bias"] = bias }
             }
         }
@@ -46,7 +47,7 @@ public enum Merge {
             if linear === model.lmHead, model.isTied {
                 throw TinhError.unsupported("merging an adapter on a tied lm_head (it would untie the embedding)")
             }
-            let merged = linear.weight.copy()
+            let merged = linear.weight.dequantized()
             mergeable.addDelta(to: merged.data)
             weights[name + ".weight"] = merged
         }

@@ -12,6 +12,9 @@ public enum PEFTAdapter {
             throw TinhError.badFile(path: directory.path, reason: "no \(PEFTExport.configFile) (an adapter directory holds \(PEFTExport.configFile) and \(PEFTExport.weightsFile))")
         }
         let peft = try PEFTAdapterConfig.read(path: configPath)
+        if peft.peftType.uppercased() == "ADALORA" {
+            return try loadAdaLoRA(configPath: configPath, weightsPath: weightsPath, into: model)
+        }
         if peft.peftType.uppercased() == "VERA" {
             return try loadVeRA(config: PEFTVeRAConfig.read(path: configPath), configPath: configPath, weightsPath: weightsPath, into: model)
         }

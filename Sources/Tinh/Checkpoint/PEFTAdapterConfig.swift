@@ -98,7 +98,8 @@ public struct PEFTAdapterConfig: Codable, Equatable {
         }
         modulesToSave = try c.decodeIfPresent([String].self, forKey: .modulesToSave)
         useDoRA = try c.decodeIfPresent(Bool.self, forKey: .useDoRA) ?? useDoRA
-        rankPattern = try c.decodeIfPresent([String: Int].self, forKey: .rankPattern) ?? [:]
+        // AdaLoRA's rank_pattern holds one Bool per triplet (`PEFTAdaLoRAConfig` reads it).
+        rankPattern = peftType.uppercased() == "ADALORA" ? [:] : try c.decodeIfPresent([String: Int].self, forKey: .rankPattern) ?? [:]
         alphaPattern = try c.decodeIfPresent([String: Float].self, forKey: .alphaPattern) ?? [:]
         layerReplication = try c.decodeIfPresent([[Int]].self, forKey: .layerReplication)
         loraBias = try c.decodeIfPresent(Bool.self, forKey: .loraBias) ?? loraBias

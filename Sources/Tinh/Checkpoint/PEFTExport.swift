@@ -18,7 +18,7 @@ public enum PEFTExport {
         for (_, adapter) in adapters.modules {
             tensors.merge(adapter.exportTensors()) { first, _ in first }
         }
-        try write(config: adapters.config, tensors: tensors, baseModelName: baseModelName, to: directory)
+        try write(config: adapters.config, tensors: tensors, baseModelName: baseModelName, to: directory, extra: adapters.extraState())
     }
 
     /// Exports a saved checkpoint (verified first) without loading the model. A nil
@@ -38,17 +38,40 @@ public enum PEFTExport {
             }
             tensors[info.name] = try checkpoint.adapter.tensor(info.name)
         }
-        try write(config: checkpoint.state.adapter, tensors: tensors, baseModelName: baseModelName, to: directory)
+        var extra: [String: Tensor] = [:]
+        if let file = checkpoint.extra {
+            for info in file.tensors { extra[info.name] = try file.tensor(info.name) }
+        }
+        try write(config: checkpoint.state.adapter, tensors: tensors, baseModelName: baseModelName, to: directory, extra: extra)
         return checkpoint
     }
 
     /// Weights first, config last, each replaced atomically: a directory with a config always
     /// has complete weights beside it.
-    static func write(config: AdapterConfig, tensors: [String: Tensor], baseModelName: String?, to directory: URL) throws {
-        let json = config.method == "vera" ? try PEFTVeRAConfig(config, baseModelName: baseModelName).encoded()
-                                           : try PEFTAdapterConfig(config, baseModelName: baseModelName).encoded()
+    /// AdaLoRA keeps only the triplets its masks (in `extra`, the adapters' extra state) keep; a
+    /// PiSSA-initialised LoRA becomes the rank-2r LoRA for the original base (`PiSSA`).
+    static func write(config: AdapterConfig, tensors: [String: Tensor], baseModelName: String?, to directory: URL,
+                      extra: [String: Tensor] = [:]) throws {
+        var tensors = tensors
+        let json: Data
+        if config.method == "vera" {
+            json = try PEFTVeRAConfig(config, baseModelName: baseModelName).encoded()
+        } else if config.method == "adalora" {
+            let (resized, pattern) = try AdaLoRAExport.resized(tensors, extra: extra)
+            tensors = resized
+            json = try PEFTAdaLoRAConfig(config, baseModelName: baseModelName, rankPattern: pattern).encoded()
+        } else if config.initialization == "pissa" {
+            tensors = try PiSSA.convertedTensors(tensors)
+            var peft = try PEFTAdapterConfig(config, baseModelName: baseModelName)
+            peft.r = 2 * config.rank
+            peft.loraAlpha = config.rsLoRA ? config.alpha * Float(2).squareRoot() : 2 * config.alpha
+            json = try peft.encoded()
+        } else {
+            json = try PEFTAdapterConfig(config, baseModelName: baseModelName).encoded()
+        }
         try AtomicDirectory.createDirectory(directory)
         try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent(weightsFile).path)
+        try BaseQuantizationRecord.write(config, to: directory)
         try AtomicFile.write(json, to: directory.appendingPathComponent(configFile).path)
     }
 

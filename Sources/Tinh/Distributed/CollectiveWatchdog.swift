@@ -33,7 +33,8 @@ public final class CollectiveWatchdog: Communicator {
     }
 
     public func startAllreduceSum<T: ReducibleElement>(_ buffer: UnsafeMutableBufferPointer<T>) throws -> PendingReduction {
-        try inner.startAllreduceSum(buffer)
+        let pending = try inner.startAllreduceSum(buffer)
+        return size > 1 ? WatchedReduction(pending, watchdog: self, what: "an all-reduce of \(buffer.count) values") : pending
     }
 
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {
@@ -63,4 +64,20 @@ public final class CollectiveWatchdog: Communicator {
             nap = min(nap * 2, 500)
         }
     }
+}
+
+/// A reduction in flight whose `wait()` gives up after the watchdog's timeout.
+final class WatchedReduction: PendingReduction {
+    let inner: PendingReduction
+    let watchdog: CollectiveWatchdog
+    let what: String
+
+    init(_ inner: PendingReduction, watchdog: CollectiveWatchdog, what: String) {
+        self.inner = inner
+        self.watchdog = watchdog
+        self.what = what
+    }
+
+    func test() throws -> Bool { try inner.test() }
+    func wait() throws { try watchdog.waitWithDeadline(inner, what) }
 }

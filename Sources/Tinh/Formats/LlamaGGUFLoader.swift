@@ -7,27 +7,67 @@ public enum LlamaGGUFLoader {
     }
 
     public static func load(_ g: GGUFFile) throws -> (LlamaConfig, [String: Tensor]) {
+        let (config, weights, _) = try load(g, basePrecision: .f32)
+        return (config, weights)
+    }
+
+    /// The model with its projection weights in `basePrecision` (`frozen`; empty for f32, where
+    /// they are ordinary tensors in `weights`). Tensors are decoded and quantized one at a time,
+    /// so a quantized base never holds the whole model in Float32; GGUF blocks the precision keeps
+    /// as they are (Q8_0 for q8, Q4_0/Q4_1 for q4) are borrowed from the mapping, not copied
+    /// (except attn_q/attn_k, whose rows are un-permuted into a copy).
+    public static func load(_ g: GGUFFile, basePrecision: BasePrecision) throws
+        -> (config: LlamaConfig, weights: [String: Tensor], frozen: [String: FrozenWeight]) {
         let config = try config(g)
-        var weights: [String: Tensor] = [:]
+        var names: [String: GGUFTensorInfo] = [:]
         for info in g.tensors {
             guard let hf = hfName(info.name) else {
                 throw TinhError.unsupported("tensor '\(info.name)' in \(g.path) has no Llama equivalent Tinh knows")
             }
-            weights[hf] = try g.tensor(info.name)
+            names[hf] = info
         }
         // Shapes first, so a bad file gets a shape error rather than a permutation error.
-        try LlamaWeightNames.validate(weights, config: config, source: g.path)
-        if g.architecture == "llama" {
-            for i in 0 ..< config.numLayers {
-                for (proj, heads) in [("q_proj", config.numHeads), ("k_proj", config.numKVHeads)] {
-                    for kind in ["weight", "bias"] {
-                        let name = "\(LlamaConfig.blockPrefix(i))self_attn.\(proj).\(kind)"
-                        if let t = weights[name] { weights[name] = try RopePermutation.unpermute(t, heads: heads) }
-                    }
-                }
+        try LlamaWeightNames.validate(shapes: names.mapValues(\.shape), config: config, source: g.path)
+        var weights: [String: Tensor] = [:]
+        var frozen: [String: FrozenWeight] = [:]
+        for (hf, info) in names.sorted(by: { $0.key < $1.key }) {
+            let heads = permutedHeads(hf, config: config, architecture: g.architecture)
+            if basePrecision != .f32, BasePrecision.appliesTo(hf) {
+                frozen[hf] = try frozenWeight(g, info, hf, heads: heads, precision: basePrecision)
+                continue
+            }
+            var t = try g.tensor(info.name)
+            if let heads { t = try RopePermutation.unpermute(t, heads: heads) }
+            weights[hf] = t
+        }
+        return (config, weights, frozen)
+    }
+
+    /// llama.cpp permuted the rows of attn_q/attn_k (weights and biases) of "llama" models for its
+    /// RoPE: the head count to un-permute them with, or nil for every other tensor.
+    static func permutedHeads(_ hf: String, config: LlamaConfig, architecture: String?) -> Int? {
+        guard architecture == "llama" else { return nil }
+        if hf.contains(".self_attn.q_proj.") { return config.numHeads }
+        if hf.contains(".self_attn.k_proj.") { return config.numKVHeads }
+        return nil
+    }
+
+    private static func frozenWeight(_ g: GGUFFile, _ info: GGUFTensorInfo, _ hf: String, heads: Int?,
+                                     precision: BasePrecision) throws -> FrozenWeight {
+        let (out, inFeatures) = (info.shape[0], info.shape[1])
+        if let format = FrozenWeights.keepsAsStored(info.type, precision: precision) {
+            let (_, raw) = try g.rawData(info.name)
+            guard let heads else {
+                return try BlockQuantizedWeight(blocks: raw, format: format, out: out, in: inFeatures, borrowingFrom: g.file, name: hf)
+            }
+            let rows = try RopePermutation.unpermuteRows(raw, rows: out, heads: heads)
+            return try rows.withUnsafeBytes {
+                try BlockQuantizedWeight(blocks: $0, format: format, out: out, in: inFeatures, borrowingFrom: nil, name: hf)
             }
         }
-        return (config, weights)
+        var t = try g.tensor(info.name)
+        if let heads { t = try RopePermutation.unpermute(t, heads: heads) }
+        return try FrozenWeights.make(t, precision: precision, name: hf)
     }
 
     /// The model shape from `<arch>.*` metadata.

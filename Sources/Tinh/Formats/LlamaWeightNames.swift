@@ -31,15 +31,20 @@ public enum LlamaWeightNames {
 
     /// Throws a clear error for a missing, unexpected or mis-shaped tensor (shapes compare exactly).
     public static func validate(_ weights: [String: Tensor], config: LlamaConfig, source: String) throws {
+        try validate(shapes: weights.mapValues(\.shape), config: config, source: source)
+    }
+
+    /// The same check on shapes alone (a file's tensor table, before anything is decoded).
+    public static func validate(shapes weights: [String: [Int]], config: LlamaConfig, source: String) throws {
         try checkPlausible(config, tensorCount: weights.count, source: source)
         let expected = expectedShapes(config)
         for name in expected.keys.sorted() {
-            guard let t = weights[name] else {
+            guard let shape = weights[name] else {
                 throw TinhError.badFile(path: source, reason: "missing tensor '\(name)'")
             }
             let want = expected[name] ?? []
-            guard t.shape == want else {
-                throw TinhError.badFile(path: source, reason: "tensor '\(name)' has shape \(t.shape), the config needs \(want)")
+            guard shape == want else {
+                throw TinhError.badFile(path: source, reason: "tensor '\(name)' has shape \(shape), the config needs \(want)")
             }
         }
         if let extra = weights.keys.sorted().first(where: { expected[$0] == nil }) {

@@ -40,7 +40,7 @@ public struct ModelSummary: Codable, Sendable {
         } else {
             format = loaded.path == nil ? "built in (random weights)" : "Hugging Face directory"
             architecture = "llama"
-            tensors = loaded.model.linears.map { TensorRow(name: $0.name + ".weight", type: "F32", shape: $0.weight.shape) }
+            tensors = loaded.model.linears.map { TensorRow(name: $0.name + ".weight", type: $0.weight.formatName, shape: $0.weight.shape) }
         }
     }
 

@@ -5,9 +5,11 @@
 public final class Linear {
     /// Hugging Face module name, e.g. "model.layers.0.self_attn.q_proj".
     public let name: String
-    /// W [out, in]. Usually borrowed from the model file's read-only mapping and shared by every
-    /// rank on a node; `makeWeightPrivate()` swaps in an owned copy for methods that write W.
-    public private(set) var weight: Tensor
+    /// W [out, in] in its storage (`F32Weight`, often borrowed from the model file's read-only
+    /// mapping and shared by every rank on a node, or a quantized `BlockQuantizedWeight`). Read its
+    /// values with `weight.withFloats { }`; `makeWeightPrivate()` swaps in an owned Float32 copy
+    /// for methods that write W.
+    public private(set) var weight: FrozenWeight
     public let bias: Tensor?
     public let inFeatures: Int
     public let outFeatures: Int
@@ -26,40 +28,50 @@ public final class Linear {
     private var savedInput: UnsafePointer<Float>?
     private var savedRows = 0
 
-    public init(name: String, weight: Tensor, bias: Tensor? = nil, memory: ActivationMemory? = nil) {
+    /// A Linear over a Float32 W, used in place (not copied).
+    public convenience init(name: String, weight: Tensor, bias: Tensor? = nil, memory: ActivationMemory? = nil) {
         precondition(weight.rank == 2, "Linear weight must be 2-D")
-        precondition(bias == nil || bias!.count == weight.shape[0], "bias size must equal out features")
+        self.init(name: name, frozen: F32Weight(weight), bias: bias, memory: memory)
+    }
+
+    public init(name: String, frozen weight: FrozenWeight, bias: Tensor? = nil, memory: ActivationMemory? = nil) {
+        precondition(bias == nil || bias!.count == weight.outFeatures, "bias size must equal out features")
         self.name = name
         self.weight = weight
         self.bias = bias
-        outFeatures = weight.shape[0]
-        inFeatures = weight.shape[1]
+        outFeatures = weight.outFeatures
+        inFeatures = weight.inFeatures
         activationMemory = memory ?? ActivationMemory()
     }
 
-    /// Replaces W with a private, writable copy (same values) and returns it. The base weights may
-    /// be a read-only or copy-on-write mapping of the model file that every rank on the node
-    /// shares; a method that moves W (Delta-LoRA) must write into memory of its own, and only for
-    /// the Linears it adapts, so the rest of the model stays shared.
+    /// Replaces W with a private, writable Float32 copy (same values; a quantized W is decoded)
+    /// and returns it. The base weights may be a read-only or copy-on-write mapping of the model
+    /// file that every rank on the node shares, or quantized; a method that moves W (Delta-LoRA)
+    /// must write into memory of its own, and only for the Linears it adapts, so the rest of the
+    /// model stays shared (and quantized).
     @discardableResult
     public func makeWeightPrivate() -> Tensor {
-        weight = weight.copy()
-        return weight
+        let copy = weight.dequantized()
+        weight = F32Weight(copy)
+        return copy
     }
 
     /// y [rows, out] = x [rows, in] · Wᵀ (+ b) (+ adapter). `x` must stay valid until `backward`.
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, training: Bool = true) {
         savedInput = x
         savedRows = rows
-        BLAS.gemm(.none, .transpose, m: rows, n: outFeatures, k: inFeatures,
-                  a: x, lda: inFeatures, b: weight.data, ldb: inFeatures, c: y, ldc: outFeatures)
+        weight.multiplyTransposed(x, y, rows: rows)
         if let bias {
             for r in 0..<rows {
                 let yr = y + r * outFeatures
                 for j in 0..<outFeatures { yr[j] += bias.data[j] }
             }
         }
-        adapter?.forward(linear: self, x: x, y: y, rows: rows, training: training)
+        if let adapter {
+            let outer = PhaseTimer.enter(.adapter)
+            adapter.forward(linear: self, x: x, y: y, rows: rows, training: training)
+            PhaseTimer.leave(outer)
+        }
     }
 
     /// dx [rows, in] = dy [rows, out] · W (written, or added when `accumulate`), plus the adapter's
@@ -70,10 +82,10 @@ public final class Linear {
         let rows = savedRows
         // An adapter that rescales the output (DoRA) turns dy into the gradient of the unscaled
         // x·Wᵀ (+ adapter term) here; the bias, added after that scaling, keeps the original dy.
+        let outer = PhaseTimer.enter(.adapter)
         let dyW = adapter?.weightPathGradient(linear: self, dy: dy, rows: rows) ?? dy
-        BLAS.gemm(.none, .none, m: rows, n: inFeatures, k: outFeatures,
-                  a: dyW, lda: outFeatures, b: weight.data, ldb: inFeatures,
-                  beta: accumulate ? 1 : 0, c: dx, ldc: inFeatures)
+        PhaseTimer.leave(outer)
+        weight.multiply(dyW, dx, rows: rows, accumulate: accumulate)
         if let dW = weightGrad {
             BLAS.gemm(.transpose, .none, m: outFeatures, n: inFeatures, k: rows,
                       a: dyW, lda: outFeatures, b: x, ldb: inFeatures, beta: 1, c: dW.data, ldc: inFeatures)
@@ -84,6 +96,10 @@ public final class Linear {
                 for j in 0..<outFeatures { db.data[j] += dyr[j] }
             }
         }
-        adapter?.backward(linear: self, x: x, dy: dyW, dx: dx, rows: rows)
+        if let adapter {
+            let outer = PhaseTimer.enter(.adapter)
+            adapter.backward(linear: self, x: x, dy: dyW, dx: dx, rows: rows)
+            PhaseTimer.leave(outer)
+        }
     }
 }

@@ -31,7 +31,7 @@ public final class LlamaBlock {
         func linear(_ sub: String, _ out: Int, _ inp: Int, biasRequired: Bool = false) throws -> Linear {
             let name = p + sub
             let b = biasRequired ? try table.require(name + ".bias", [out]) : try table.optional(name + ".bias", [out])
-            return Linear(name: name, weight: try table.require(name + ".weight", [out, inp]), bias: b, memory: memory)
+            return Linear(name: name, frozen: try table.requireFrozen(name + ".weight", [out, inp]), bias: b, memory: memory)
         }
         index = i
         config = c
@@ -68,6 +68,8 @@ public final class LlamaBlock {
         let attnOut = keepAttnOut ? a.attnOut.ptr : ws.attnOut.reserve(rows * c.numHeads * c.headDim)
         ws.proj.reserve(rows * hid); ws.ln.reserve(rows * hid); ws.h.reserve(rows * c.intermediateSize)
 
+        let outer = PhaseTimer.enter(.attention)
+        defer { PhaseTimer.leave(outer) }
         RMSNorm.forward(out: ws.ln.ptr, rstd: a.rstd1.ptr, inp: x, weight: inputNorm.weight.data,
                         rows: rows, dim: hid, eps: c.rmsNormEps)
         q.forward(ws.ln.ptr, a.q.ptr, rows: rows, training: training)
@@ -91,6 +93,7 @@ public final class LlamaBlock {
 
         o.forward(attnOut, ws.proj.ptr, rows: rows, training: training)
         add(a.res2.ptr, x, ws.proj.ptr, rows * hid)
+        _ = PhaseTimer.enter(.mlp)
         RMSNorm.forward(out: ws.ln.ptr, rstd: a.rstd2.ptr, inp: a.res2.ptr, weight: postAttentionNorm.weight.data,
                         rows: rows, dim: hid, eps: c.rmsNormEps)
         gate.forward(ws.ln.ptr, a.gate.ptr, rows: rows, training: training)
@@ -105,6 +108,8 @@ public final class LlamaBlock {
     func backward(x: UnsafePointer<Float>, batch: Int, seq: Int, rope: RoPE, ws: Workspace) {
         let c = config, a = acts, rows = batch * seq, hid = c.hiddenSize
         let dRes = ws.dResidual.ptr
+        let outer = PhaseTimer.enter(.mlp)
+        defer { PhaseTimer.leave(outer) }
         // The Linears saved ws.h / ws.ln as their inputs; refill them (bit for bit) before each backward
         // that may read its input (a requested dW or an adapter).
         // MLP: out = res2 + down(silu(gate(ln2))·up(ln2))
@@ -122,6 +127,7 @@ public final class LlamaBlock {
         up.backward(ws.dUp.ptr, ws.dLn.ptr, accumulate: true)
         RMSNorm.backward(dinp: dRes, dweight: postAttentionNorm.grad?.data, dout: ws.dLn.ptr, inp: a.res2.ptr,
                          weight: postAttentionNorm.weight.data, rstd: a.rstd2.ptr, rows: rows, dim: hid)
+        _ = PhaseTimer.enter(.attention)
         // Attention: res2 = x + o(attn(rope(q(ln1)), rope(k(ln1)), v(ln1)))
         o.backward(dRes, ws.dAttnOut.ptr)
         let shape = AttentionShape(batch: batch, seqQ: seq, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim)

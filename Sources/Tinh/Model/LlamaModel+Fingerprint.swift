@@ -4,7 +4,11 @@ extension LlamaModel {
         var f = Fingerprint()
         f.combine("\(config)")
         f.combine(sampling: embedTokens.data, count: embedTokens.count)
-        for linear in linears { f.combine(sampling: linear.weight.data, count: linear.weight.count) }
+        for linear in linears {
+            let w = linear.weight
+            f.combine(w.formatName)
+            w.withFloats { f.combine(sampling: $0, count: w.count) }
+        }
         for block in blocks {
             f.combine(sampling: block.inputNorm.weight.data, count: block.inputNorm.weight.count, stride: 1)
             f.combine(sampling: block.postAttentionNorm.weight.data, count: block.postAttentionNorm.weight.count, stride: 1)

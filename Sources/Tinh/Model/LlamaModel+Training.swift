@@ -56,6 +56,8 @@ extension LlamaModel {
         }
 
         runBlocks(batch: batch, seq: seq, training: true)
+        let outer = PhaseTimer.enter(.lmHeadAndLoss)
+        defer { PhaseTimer.leave(outer) }
         let n = ws.selectedRows.count
         head(rows: ws.selectedRows, training: true)
         ws.lse.reserve(n)
@@ -88,6 +90,7 @@ extension LlamaModel {
         ws.dLossNorm.reserve(n * hid); ws.dLossIn.reserve(n * hid)
 
         // Loss → logits (in place) → final norm input rows → residual stream.
+        let outer = PhaseTimer.enter(.lmHeadAndLoss)
         let dRes = ws.dResidual.ptr
         dRes.update(repeating: 0, count: rows * hid)
         if n > 0 {
@@ -103,12 +106,17 @@ extension LlamaModel {
                 (dRes + r * hid).update(from: ws.dLossIn.ptr + i * hid, count: hid)
             }
         }
+        onLayerBackwardDone?(blocks.count)
 
+        PhaseTimer.leave(outer)
         for l in stride(from: blocks.count - 1, through: 0, by: -1) {
             blocks[l].backward(x: residual[l].ptr, batch: batch, seq: seq, rope: rope, ws: ws)
+            onLayerBackwardDone?(l)
         }
 
         if let dE = embeddingGrad, hasTokens {
+            let outer = PhaseTimer.enter(.embedding)
+            defer { PhaseTimer.leave(outer) }
             lastTokens.withUnsafeBufferPointer {
                 Embedding.backward(dtable: dE.data, dout: dRes, tokens: $0.baseAddress!, rows: rows, dim: hid)
             }

@@ -21,6 +21,10 @@ public final class LlamaModel {
     let residual: [GrowableBuffer]
     /// dL/d(embed_tokens), when requested through `requestGradient(for:)`.
     var embeddingGrad: Tensor?
+    /// Called by `backward` as soon as the gradients of a layer are complete: `numLayers` after the
+    /// final norm and LM head, then each block's index from the last down to 0 (the data-parallel
+    /// trainer starts all-reduces of finished layers here while backward continues).
+    public var onLayerBackwardDone: ((Int) -> Void)?
 
     // The last training forward, which `backward` continues.
     var lastBatch = 0
@@ -29,10 +33,21 @@ public final class LlamaModel {
     var hasTokens = false
     var readyForBackward = false
 
-    public init(config: LlamaConfig, weights: [String: Tensor]) throws {
+    /// The buffer every quantized projection decodes into before its GEMMs (sized for the largest).
+    public let dequantizationScratch = DequantizationScratch()
+    /// The precision the projection weights were loaded in (a method that writes W, Delta-LoRA,
+    /// later gives the Linears it adapts private Float32 copies).
+    public let basePrecision: BasePrecision
+
+    /// `frozen` holds projection weights in another precision than Float32 (by Hugging Face name);
+    /// those not in it come from `weights`.
+    public init(config: LlamaConfig, weights: [String: Tensor], frozen: [String: FrozenWeight] = [:]) throws {
         try config.validate()
         guard config.maxPositions > 0 else { throw TinhError.invalidInput("model config: max_position_embeddings must be positive") }
-        let table = WeightTable(weights: weights)
+        let table = WeightTable(weights: weights, frozen: frozen)
+        let precisions = Set(frozen.values.map(\.precision))
+        guard precisions.count <= 1 else { throw TinhError.invalidInput("model weights: projections in several precisions \(precisions.map(\.rawValue).sorted())") }
+        basePrecision = precisions.first ?? .f32
         let memory = activationMemory
         self.config = config
         embedTokens = try table.require("model.embed_tokens.weight", [config.vocabSize, config.hiddenSize])
@@ -51,7 +66,12 @@ public final class LlamaModel {
         // Block inputs are kept for backward; the last block's output is only copied into the loss path.
         residual = (0...config.numLayers).map { GrowableBuffer($0 < config.numLayers ? .kept : .scratch, in: memory) }
         ws = Workspace(memory: memory)
+        for linear in linears { (linear.weight as? BlockQuantizedWeight)?.share(dequantizationScratch) }
     }
+
+
+    /// Bytes the projection weights of every block hold (their codes and scales, or Float32 values).
+    public var projectionBytes: Int { blocks.flatMap(\.linears).reduce(0) { $0 + $1.weight.storageBytes } }
 
     /// Every projection, in block order then lm_head; names are Hugging Face module names.
     public var linears: [Linear] { blocks.flatMap(\.linears) + [lmHead] }
@@ -80,6 +100,8 @@ public final class LlamaModel {
     /// residual[0] = embedding rows of `tokens`.
     func embed(_ tokens: [Int32]) {
         let rows = tokens.count, hid = config.hiddenSize
+        let outer = PhaseTimer.enter(.embedding)
+        defer { PhaseTimer.leave(outer) }
         residual[0].reserve(rows * hid)
         tokens.withUnsafeBufferPointer {
             Embedding.forward(out: residual[0].ptr, tokens: $0.baseAddress!, table: embedTokens.data, rows: rows, dim: hid)

@@ -11,6 +11,8 @@ public final class LoadedModel {
     /// The GGUF file when the model came from one (for `inspect`).
     public let gguf: GGUFFile?
     public let loadSeconds: Double
+    /// The f32 file the base weights are mapped from when they are shared by the node's ranks.
+    public internal(set) var sharedBasePath: String?
 
     init(spec: String, path: String?, model: LlamaModel, tokenizer: Tokenizer, gguf: GGUFFile?, loadSeconds: Double) {
         self.spec = spec
@@ -22,15 +24,24 @@ public final class LoadedModel {
     }
 
     public var config: LlamaConfig { model.config }
+
+    /// Bytes of the base weights as the model holds them (Float32; a tied head counted once).
+    public var baseBytes: Int { model.baseTensors.reduce(0) { $0 + $1.count } * MemoryLayout<Float>.stride }
 }
 
 /// Turns a MODEL argument into a loaded model. MODEL is a `.gguf` file, a Hugging Face directory
 /// (config.json + *.safetensors + tokenizer.json), `smollm2` (the cached download) or `tiny[:seed]`.
 public enum ModelSource {
-    public static func load(_ spec: String) throws -> LoadedModel {
+    /// `basePrecision` is how the blocks' projection weights are held (`BasePrecision`); the
+    /// embedding, head and norms stay Float32. With `sharedBase` and a Float32 base, a GGUF's
+    /// weights come from its f32 file in the cache, mapped read-only and shared by every process
+    /// on the node (`SharedBaseCache`; written if missing). A quantized base is private per rank.
+    public static func load(_ spec: String, basePrecision: BasePrecision = .f32, sharedBase: Bool = false) throws -> LoadedModel {
         let start = monotonicSeconds()
         if let seed = try TinyLlama.seed(fromSpec: spec) {
-            let model = try TinyLlama.model(seed: seed)
+            var weights = TinyLlama.weights(config: TinyLlama.config, seed: seed)
+            let frozen = try FrozenWeights.quantizeProjections(&weights, precision: basePrecision)
+            let model = try LlamaModel(config: TinyLlama.config, weights: weights, frozen: frozen)
             return LoadedModel(spec: spec, path: nil, model: model, tokenizer: try Tokenizer.tiny(vocabularySize: model.config.vocabSize),
                                gguf: nil, loadSeconds: monotonicSeconds() - start)
         }
@@ -40,22 +51,39 @@ public enum ModelSource {
             throw TinhError.badFile(path: path, reason: "no such file or directory (MODEL is a .gguf file, a Hugging Face directory, smollm2 or tiny[:seed])")
         }
         if isDirectory.boolValue {
-            let (config, weights) = try HFDirectoryLoader.load(directory: path)
+            var (config, weights) = try HFDirectoryLoader.load(directory: path)
+            let frozen = try FrozenWeights.quantizeProjections(&weights, precision: basePrecision)
             let tokenizerFile = URL(fileURLWithPath: path).appendingPathComponent("tokenizer.json")
             guard FileManager.default.fileExists(atPath: tokenizerFile.path) else {
                 throw TinhError.badFile(path: path, reason: "no tokenizer.json in the model directory")
             }
             let tokenizer = try Tokenizer.load(tokenizerJSON: tokenizerFile)
-            let model = try LlamaModel(config: config, weights: weights)
+            let model = try LlamaModel(config: config, weights: weights, frozen: frozen)
             try checkVocabulary(tokenizer, config, path)
             return LoadedModel(spec: spec, path: path, model: model, tokenizer: tokenizer, gguf: nil, loadSeconds: monotonicSeconds() - start)
         }
         let gguf = try GGUFFile(path: path)
-        let (config, weights) = try LlamaGGUFLoader.load(gguf)
+        let share = sharedBase && basePrecision == .f32
+        let (config, weights, frozen): (LlamaConfig, [String: Tensor], [String: FrozenWeight]) = share
+            ? (try LlamaGGUFLoader.config(gguf), try SharedBaseCache.weights(gguf), [:])
+            : try LlamaGGUFLoader.load(gguf, basePrecision: basePrecision)
         let tokenizer = try Tokenizer(gguf: gguf)
-        let model = try LlamaModel(config: config, weights: weights)
+        let model = try LlamaModel(config: config, weights: weights, frozen: frozen)
         try checkVocabulary(tokenizer, config, path)
-        return LoadedModel(spec: spec, path: path, model: model, tokenizer: tokenizer, gguf: gguf, loadSeconds: monotonicSeconds() - start)
+        let loaded = LoadedModel(spec: spec, path: path, model: model, tokenizer: tokenizer, gguf: gguf, loadSeconds: monotonicSeconds() - start)
+        if share { loaded.sharedBasePath = SharedBaseCache.path(for: gguf) }
+        return loaded
+    }
+
+    /// Writes the shared f32 base of `spec` into the cache unless it is there (nothing to do for
+    /// models that are not GGUF files).
+    public static func prepareSharedBase(_ spec: String) throws {
+        guard try TinyLlama.seed(fromSpec: spec) == nil else { return }
+        let path = try resolvePath(spec)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { return }
+        let gguf = try GGUFFile(path: path)
+        try SharedBaseCache.prepare(gguf)
     }
 
     /// The file or directory behind a spec; `smollm2` must have been fetched.

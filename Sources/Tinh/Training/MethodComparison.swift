@@ -35,6 +35,12 @@ public enum MethodComparison {
             c.lr = base.lr * 5
         case "lora-plus":
             c.loraPlusRatio = 16
+        case "adalora":
+            // PEFT's proportions (init_r 12 → target_r 8): start at 1.5 × the rank, end at the rank the
+            // other methods use; prune after a tenth of the steps and hold the final mask for the last fifth.
+            c.adapter.rank = max(base.adapter.rank * 3 / 2, base.adapter.rank + 1)
+            c.adapter.adaLoRA = AdaLoRASettings(targetR: base.adapter.rank, tinit: base.steps / 10, tfinal: base.steps / 5,
+                                                totalStep: base.steps)
         case "delta-lora":
             // The paper's start (step 500) lies beyond a short comparison: let W move after the first fifth.
             c.adapter.deltaStart = min(c.adapter.deltaStart, base.steps / 5)

@@ -32,6 +32,14 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var loraPlusRatio: Float
     /// Data order and split.
     public var seed: UInt64 = 0
+    /// Gradient all-reduce: buckets of whole layers of about this many MiB, each started as soon as
+    /// backward has finished its layers (`overlap`); otherwise one fused all-reduce after backward.
+    /// Neither changes the result (see `GradientBuckets`), but all ranks must use the same.
+    public var bucketMB: Double = TrainConfig.defaultBucketMB
+    public var overlap: Bool = true
+    public static let defaultBucketMB = 1.0
+    /// Whether the node's ranks map one shared f32 copy of a GGUF base (`SharedBaseCache`).
+    public var sharedBase: SharedBaseCache.Policy = .auto
 
     public var trainOnPrompt: Bool = false
     public var pack: Bool = false
@@ -71,6 +79,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try need(evalEvery >= 0 && saveEvery >= 0 && logEvery > 0 && keepLast > 0 && maxBadSteps > 0,
                  "--eval-every, --save-every must be ≥ 0 and --log-every, --keep-last, --max-bad-steps positive")
         try need(loraPlusRatio > 0 && loraPlusRatio.isFinite, "--loraplus-ratio must be positive and finite")
+        try need(bucketMB > 0 && bucketMB.isFinite, "--bucket-mb must be positive, got \(bucketMB)")
+        if adapter.method == "adalora" {
+            let total = adapter.adaLoRA?.totalStep
+            try need(total == steps, "AdaLoRA's schedule was set for \(total.map(String.init) ?? "no") total steps, this run has --steps \(steps)")
+        }
     }
 
     public func microBatch(worldSize: Int) -> Int { batch / worldSize / gradAccum }

@@ -2,8 +2,9 @@ import Foundation
 
 /// Data-parallel fine-tuning of adapters on a frozen base. Every rank holds the model and the
 /// same adapter init; each step, each rank runs forward/backward on its slice of the global batch,
-/// then one all-reduce sums the flat adapter-gradient buffer (plus one of the loss and token count),
-/// and every rank applies the same AdamW update. Rank 0 alone writes logs, metrics and checkpoints.
+/// the flat adapter-gradient buffer is summed over the ranks (in buckets started while backward
+/// still runs, or in one fused all-reduce after it), together with the loss and token count, and
+/// every rank applies the same AdamW update. Rank 0 alone writes logs, metrics and checkpoints.
 public final class Trainer {
     public let config: TrainConfig
     public let comm: Communicator
@@ -25,7 +26,16 @@ public final class Trainer {
     var badStreak = 0
     /// `--debug`: also find where the first non-finite value appeared (a scan of the gradients).
     public var debug = false
+    /// Lines a step has to report (rank 0 prints them after the step's own line).
+    var stepNotes: [String] = []
     private var metricsFile: FileHandle?
+    /// The gradient buckets' all-reduces, driven from backward through `layerHook`.
+    let reducer: BucketedAllreduce
+    private let layerHook: (Int) -> Void
+    /// Loss, loss tokens and ranks asking to stop: summed in a small reduction of their own,
+    /// started before the step's last backward so it rides along.
+    private let stepSums = UnsafeMutableBufferPointer<Double>.allocate(capacity: 3)
+    private var evalFile: FileHandle?
 
     public init(config: TrainConfig, comm: Communicator, loaded: LoadedModel? = nil) throws {
         try config.validate(worldSize: comm.size)
@@ -40,10 +50,17 @@ public final class Trainer {
         var model: LoadedModel!
         var dataset: TrainingDataset!
         var adapterSet: AdapterSet!
-        try comm.together("loading the model, data and adapters") {
-            model = try loaded ?? ModelSource.load(Trainer.testRankModel(rank: comm.rank) ?? config.model)
+        // One f32 copy of a GGUF base per node, written by the node's first rank (a quantized
+        // base is private per rank).
+        let precision = config.adapter.resolvedBasePrecision
+        model = try loaded ?? BaseMemory.load(Trainer.testRankModel(rank: comm.rank) ?? config.model, policy: config.sharedBase,
+                                              basePrecision: precision, comm: comm)
+        try comm.together("loading the data and adapters") {
             guard config.seq <= model.config.maxPositions else {
                 throw TinhError.invalidInput("--seq \(config.seq) exceeds the context length of \(config.model) (\(model.config.maxPositions) positions)")
+            }
+            guard model.model.basePrecision == precision else {
+                throw TinhError.invalidInput("the model was loaded with a \(model.model.basePrecision) base, but the run asks for \(precision)")
             }
             dataset = try TrainingDataset(path: config.data, tokenizer: model.tokenizer, options: config.dataOptions)
             adapterSet = try AdapterSet(model: model.model, config: config.adapter)
@@ -64,7 +81,14 @@ public final class Trainer {
         optimizer = AdamW(parameterCount: adapterSet.parameters.count, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon)
         groups = LoRAPlus.groups(adapterSet, ratio: config.loraPlusRatio, weightDecay: config.weightDecay)
         sampler = try BatchSampler(datasetSize: dataset.train.count, globalBatch: config.batch, seed: config.seed)
+        let plan = GradientBuckets(segments: adapterSet.layerSegments, count: adapterSet.parameters.count,
+                                   bucketFloats: config.overlap ? GradientBuckets.floats(megabytes: config.bucketMB) : 0)
+        let reducer = BucketedAllreduce(comm: comm, grads: adapterSet.parameters.grads.buffer, plan: plan)
+        self.reducer = reducer
+        layerHook = { reducer.layerDone($0) }
     }
+
+    deinit { stepSums.deallocate() }
 
     static func prepareOutput(_ dir: URL) throws {
         do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
@@ -88,16 +112,24 @@ public final class Trainer {
             guard comm.isRoot else { return }
             try AtomicFile.write(try JSONEncoder.pretty.encode(config), to: outDirectory.appendingPathComponent("config.json").path)
             metricsFile = try openMetrics(keepingStepsBefore: step)
+            evalFile = try openMetrics(keepingStepsBefore: step, name: "eval.jsonl")
         }
         if comm.isRoot { onEvent(.started(startSummary)) }
-        defer { try? metricsFile?.close(); metricsFile = nil }
+        defer { try? metricsFile?.close(); metricsFile = nil; try? evalFile?.close(); evalFile = nil }
         let runStart = comm.wallTime()
         let firstStep = step
-        var rates: [Double] = [], lastLoss = Double.nan, lastEval: EvalResult?
+        var rates: [Double] = [], compute: [Double] = [], allreduce: [Double] = [], exposed: [Double] = []
+        var lastLoss = Double.nan, lastEval: EvalResult?
         while step < config.steps {
             let metrics = try trainStep(step)
-            if step == firstStep, comm.isRoot { onEvent(.message(measuredMemoryLine)) }
+            if step == firstStep {
+                pssPerRank = try gatherPSS()
+                if comm.isRoot { onEvent(.message(measuredMemoryLine)); onEvent(.message(pssLine)) }
+            }
+            if comm.isRoot { for note in stepNotes { onEvent(.message(note)) } }
+            stepNotes.removeAll()
             rates.append(metrics.tokensPerSecond)
+            compute.append(metrics.computeSeconds); allreduce.append(metrics.allreduceSeconds); exposed.append(metrics.exposedCommSeconds)
             lastLoss = metrics.loss
             if comm.isRoot {
                 try appendMetrics(metrics)
@@ -111,7 +143,10 @@ public final class Trainer {
             if (config.evalEvery > 0 && (step + 1) % config.evalEvery == 0) || last, !data.valid.isEmpty {
                 let result = try evaluate()
                 lastEval = result
-                if comm.isRoot { onEvent(.eval(step: step, result)) }
+                if comm.isRoot {
+                    try appendLine(EvalRecord(step: step, result: result), to: evalFile, name: "eval.jsonl")
+                    onEvent(.eval(step: step, result))
+                }
             }
             step += 1
             if (config.saveEvery > 0 && step % config.saveEvery == 0) || last || stopAgreed {
@@ -140,12 +175,15 @@ public final class Trainer {
                                  to: outDirectory.appendingPathComponent("adapter"))
             if adapters.movesBaseWeights { mergedNote = try exportMerged() }
         }
-        rates.sort()
+        func median(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.sorted()[values.count / 2] }
         let summary = TrainingSummary(method: config.adapter.method, steps: step - firstStep, seconds: comm.wallTime() - runStart,
-                                      medianTokensPerSecond: rates.isEmpty ? 0 : rates[rates.count / 2], lastLoss: lastLoss,
+                                      medianTokensPerSecond: median(rates), lastLoss: lastLoss,
                                       eval: lastEval, peakRssMegabytes: peakRSSMegabytes(),
-                                      trainableParameters: adapters.parameters.count, bytesAllReducedPerStep: adapters.parameters.count * 4 + 16,
-                                      world: comm.size)
+                                      trainableParameters: adapters.parameters.count, bytesAllReducedPerStep: allreduceBytesPerStep,
+                                      world: comm.size, medianComputeSeconds: median(compute), medianAllreduceSeconds: median(allreduce),
+                                      medianExposedCommSeconds: median(exposed), overlap: config.overlap, buckets: reducer.plan.buckets.count,
+                                      pssMegabytesPerRank: pssPerRank.map(\.total), basePssMegabytesPerRank: pssPerRank.map(\.base),
+                                      baseMegabytes: Double(loaded.baseBytes) / 1_048_576, sharedBase: loaded.sharedBasePath != nil)
         self.summary = summary
         if comm.isRoot {
             try AtomicFile.write(try JSONEncoder.pretty.encode(summary), to: outDirectory.appendingPathComponent("summary.json").path)
@@ -193,6 +231,20 @@ public final class Trainer {
         let sum = adapters.extraStateChecksum()
         try RankAgreement.check(["\(config.adapter.method) weights after step \(step) (each rank updates them without communication, so they must be bit-identical)": sum], comm: comm)
         return sum
+    }
+
+    /// AdaLoRA: after a step that pruned, the ranks compare a fingerprint of their masks. They
+    /// prune from identical all-reduced gradients and values, so a difference is a bug: an error
+    /// on every rank rather than ranks that silently train different models.
+    func checkMaskAgreement(step: Int) throws {
+        guard let budget = adapters.adaLoRABudget, budget.lastMaskingStep == step else { return }
+        var fingerprint = budget.maskFingerprint
+        if let r = Trainer.testPerturbRank, r == comm.rank { fingerprint += "-perturbed" }
+        try RankAgreement.check(["AdaLoRA masks after step \(step + 1) (computed from all-reduced gradients, so they must be identical)": fingerprint], comm: comm)
+        if let total = budget.settings.totalStep, step == total - budget.settings.tfinal {
+            stepNotes.append("AdaLoRA: final rank budget after step \(step + 1): \(budget.totalRank) of \(budget.initialBudget) triplets kept "
+                + "(target \(budget.targetBudget)); masks identical on all \(comm.size) rank(s) (FNV-1a \(budget.maskFingerprint))")
+        }
     }
 
     /// Rank 0 writes a checkpoint of the steps done so far; every rank learns whether it worked.
@@ -255,6 +307,8 @@ public final class Trainer {
         old.out = ""; new.out = ""
         if old.steps != new.steps { differences.append("--steps \(old.steps) → \(new.steps)") }
         old.steps = new.steps
+        // How gradients are reduced never changes the result.
+        old.bucketMB = new.bucketMB; old.overlap = new.overlap; old.sharedBase = new.sharedBase
         if old != new { differences.append("other settings differ from the checkpoint's config.json") }
         if !differences.isEmpty { note += "; note: " + differences.joined(separator: ", ") + " (the result will differ from an uninterrupted run)" }
         return note
@@ -290,40 +344,68 @@ public final class Trainer {
         let start = comm.wallTime()
         let grads = adapters.parameters.grads
         grads.zero()
+        // Backward adds into the gradients, so a NaN put there first reaches this rank's all-reduce.
+        if TestHooks.nanSteps.contains(where: { $0.step == step && $0.rank == comm.rank }), grads.count > 0 { grads.data[grads.count - 1] = .nan }
+        if let stall = TestHooks.stall, stall.step == step, stall.rank == comm.rank { usleep(useconds_t(stall.seconds * 1e6)) }
+        doing("the gradient all-reduce of step \(step)")
+        reducer.begin()
+        let model = loaded.model
         let mine = try sampler.indices(step: step, rank: comm.rank, worldSize: comm.size)
         let micro = config.microBatch(worldSize: comm.size)
-        var forwardTime = 0.0, backwardTime = 0.0
-        var sums: [Double] = [0, 0, 0]  // loss, loss tokens, ranks asking to stop
+        var forwardTime = 0.0, backwardTime = 0.0, commTime = 0.0
+        let sums = stepSums
+        sums.update(repeating: 0)  // loss, loss tokens, ranks asking to stop
+        var small: PendingReduction?
         for first in stride(from: 0, to: mine.count, by: micro) {
             let batch = try data.train.batch(Array(mine[first..<(first + micro)]))
             let t0 = comm.wallTime()
-            let result = try loaded.model.forward(tokens: batch.tokens, targets: batch.targets, batch: batch.batch, seq: batch.seq)
+            let result = try model.forward(tokens: batch.tokens, targets: batch.targets, batch: batch.batch, seq: batch.seq)
             let t1 = comm.wallTime()
-            // Gradients of the summed loss; divided by the global token count after the all-reduce,
-            // so N ranks make exactly the update 1 rank makes with the same global batch.
-            loaded.model.backward(lossScale: 1)
-            backwardTime += comm.wallTime() - t1
             forwardTime += t1 - t0
             sums[0] += result.loss
             sums[1] += Double(result.count)
+            let lastMicro = first + micro >= mine.count
+            if lastMicro {
+                if let signalAt = Trainer.testSignal, signalAt.step == step, signalAt.rank == comm.rank { raise(SIGTERM) }
+                sums[2] = StopSignal.requested ? 1 : 0
+                small = try comm.startAllreduceSum(sums)
+                // Only the last micro-batch's backward finishes the gradients: its layers start buckets.
+                if config.overlap { model.onLayerBackwardDone = layerHook }
+            }
+            let t2 = comm.wallTime()
+            commTime += t2 - t1
+            // Gradients of the summed loss; divided by the global token count after the all-reduce,
+            // so N ranks make exactly the update 1 rank makes with the same global batch.
+            model.backward(lossScale: 1)
+            model.onLayerBackwardDone = nil
+            backwardTime += comm.wallTime() - t2
         }
-        if TestHooks.nanSteps.contains(where: { $0.step == step && $0.rank == comm.rank }), grads.count > 0 { grads.data[grads.count - 1] = .nan }
-        if let stall = TestHooks.stall, stall.step == step, stall.rank == comm.rank { usleep(useconds_t(stall.seconds * 1e6)) }
+        let inBackward = reducer.commSeconds
         let t2 = comm.wallTime()
-        doing("the gradient all-reduce of step \(step)")
-        try comm.allreduceSum(grads.buffer)
-        if let signalAt = Trainer.testSignal, signalAt.step == step, signalAt.rank == comm.rank { raise(SIGTERM) }
-        sums[2] = StopSignal.requested ? 1 : 0
-        doing("the loss all-reduce of step \(step)")
-        try comm.allreduceSum(&sums)
+        let outer = PhaseTimer.enter(.allreduce)
+        defer { PhaseTimer.leave(outer) }
+        if config.overlap { try reducer.finish() } else { try comm.allreduceSum(grads.buffer) }
+        try small?.wait()
         stopAgreed = sums[2] > 0
-        let allreduceTime = comm.wallTime() - t2
+        let exposedTime = comm.wallTime() - t2
+        let allreduceTime = commTime + inBackward + exposedTime
+        let computeTime = forwardTime + backwardTime - inBackward
 
         let t3 = comm.wallTime()
+        _ = PhaseTimer.enter(.optimizer)
         let tokens = sums[1]
         let loss = tokens > 0 ? sums[0] / tokens : .nan
         // Mean over the global loss tokens and clipping, in one pass over the gradients.
-        let gradNorm = GradientNorm.clip(grads.data, count: grads.count, maxNorm: config.maxGradNorm, scale: Float(1 / max(tokens, 1)))
+        let gradNorm: Double
+        if adapters.method.hasRegularizer {
+            // AdaLoRA: the regulariser's gradient joins the mean gradient before clipping, as
+            // in PEFT (loss = mean cross-entropy + R), identically on every rank.
+            GradientNorm.clip(grads.data, count: grads.count, maxNorm: 0, scale: Float(1 / max(tokens, 1)))
+            adapters.addRegularizerGradient()
+            gradNorm = GradientNorm.clip(grads.data, count: grads.count, maxNorm: config.maxGradNorm)
+        } else {
+            gradNorm = GradientNorm.clip(grads.data, count: grads.count, maxNorm: config.maxGradNorm, scale: Float(1 / max(tokens, 1)))
+        }
         let lr = config.learningRate.rate(at: step)
         let skipped = !loss.isFinite || !gradNorm.isFinite || tokens == 0
         // Decided from all-reduced values, so every rank skips the same steps.
@@ -336,14 +418,15 @@ public final class Trainer {
             adapters.beforeOptimizerStep()
             optimizer.step(params: adapters.parameters.values.data, grads: grads.data, groups: groups, lr: lr)
             adapters.afterOptimizerStep(step: step)
+            try checkMaskAgreement(step: step)
         }
         let optimizerTime = comm.wallTime() - t3
         let seconds = comm.wallTime() - start
         let positions = config.batch * config.seq
         return StepMetrics(step: step, loss: loss, lr: lr, gradNorm: gradNorm, lossTokens: Int(tokens), tokens: positions,
                            tokensPerSecond: Double(positions) / seconds, seconds: seconds,
-                           forwardSeconds: forwardTime, backwardSeconds: backwardTime, allreduceSeconds: allreduceTime,
-                           optimizerSeconds: optimizerTime, peakRssMegabytes: peakRSSMegabytes(), world: comm.size, skipped: skipped)
+                           forwardSeconds: forwardTime, backwardSeconds: backwardTime - inBackward, allreduceSeconds: allreduceTime,
+                           computeSeconds: computeTime, exposedCommSeconds: exposedTime, optimizerSeconds: optimizerTime, peakRssMegabytes: peakRSSMegabytes(), world: comm.size, skipped: skipped)
     }
 
     /// What `tinh train` prints at start: model, data, the method with its trainable count next to
@@ -356,23 +439,79 @@ public final class Trainer {
             data.summary,
             "\(a.method) r=\(a.rank) α=\(a.alpha) on \(a.targets.joined(separator: ",")): \(adapters.modules.count) modules, "
                 + "\(p) trainable parameters (\(formula))",
-            "all-reduced per step: \(Self.bytes(allreduceBytesPerStep)) (\(p) gradient floats + loss and token count)",
+            baseSummary,
+            "all-reduced per step: \(Self.bytes(allreduceBytesPerStep)) (\(p) gradient floats + loss and token count), " + reductionText,
             "activation memory per micro-batch of \(config.microBatch(worldSize: comm.size))×\(config.seq) (estimate): " + memoryText(activationEstimate),
             "\(comm.size) rank(s), global batch \(config.batch) (\(config.microBatch(worldSize: comm.size)) per micro-batch × \(config.gradAccum) per rank), seq \(config.seq), \(config.steps) steps, lr \(config.lr) \(config.schedule.rawValue)",
         ]
         if a.loraFAProjection { lines.append("LoRA-FA: B's gradient projected by (r/α)²·(A·Aᵀ)⁻¹ (PEFT's LoRA-FA optimizer)") }
         if let note = LoRAPlus.note(ratio: config.loraPlusRatio, method: a.method, parameters: adapters.parameters) { lines.append(note) }
         if adapters.movesBaseWeights { lines.append(deltaSummary) }
+        if let budget = adapters.adaLoRABudget, let total = budget.settings.totalStep {
+            let st = budget.settings
+            lines.append("AdaLoRA: rank budget \(budget.initialBudget) → \(budget.targetBudget) triplets (init_r \(budget.initR) → target_r \(st.targetR) × \(budget.moduleCount) modules), "
+                + "cubic between steps \(st.tinit + 1) and \(total - st.tfinal), masking every \(st.deltaT) step(s)"
+                + (st.tfinal == 0 ? " (--tfinal 0: the target is approached, not reached)" : ", fixed for the last \(st.tfinal)")
+                + "; orthogonality regulariser weight \(st.orthRegWeight)")
+        }
+        if a.initialization == "pissa" {
+            let floats = adapters.modules.reduce(0) { $0 + (($1.adapter as? LoRA).map { $0.inFeatures * $0.outFeatures } ?? 0) }
+            lines.append("PiSSA init: A, B from each W's top-\(a.rank) singular triplets; training runs on private residual copies of the \(adapters.modules.count) adapted weights "
+                + "(\(String(format: "%.1f", Double(floats) / 262_144)) MiB); the export is a rank-\(2 * a.rank) LoRA for the original base")
+        }
         return lines.joined(separator: "\n")
     }
 
-    /// Bytes each rank sends into the all-reduces of one step: the gradient floats and two doubles.
-    public var allreduceBytesPerStep: Int { adapters.parameters.count * MemoryLayout<Float>.stride + 2 * MemoryLayout<Double>.stride }
+    /// The base's line: precision and the bytes its projection weights hold.
+    var baseSummary: String {
+        let model = loaded.model
+        let f32 = model.blocks.flatMap(\.linears).reduce(0) { $0 + $1.weight.count * 4 }
+        var line = "base \(model.basePrecision): projection weights \(Self.bytes(model.projectionBytes))"
+        if model.basePrecision != .f32 {
+            line += String(format: " (%.2f× less than f32's %@), dequantized per layer into one %@ buffer; embedding, head and norms f32",
+                           Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), Self.bytes(model.dequantizationScratch.bytes))
+        }
+        return line
+    }
+
+    /// Bytes each rank sends into the all-reduces of one step: the gradient floats and three doubles
+    /// (loss, loss tokens, stop requests).
+    public var allreduceBytesPerStep: Int { adapters.parameters.count * MemoryLayout<Float>.stride + 3 * MemoryLayout<Double>.stride }
+
+    /// How the gradients are reduced, for the start summary.
+    var reductionText: String {
+        guard config.overlap else { return "in one fused all-reduce after backward (--no-overlap)" }
+        let n = reducer.plan.buckets.count
+        return n == 1 ? "in 1 bucket started after backward (all gradients fit in --bucket-mb \(config.bucketMB))"
+            : "in \(n) buckets of whole layers (--bucket-mb \(config.bucketMB)) started during backward"
+    }
 
     /// The activation bytes (kept for backward, scratch) of one micro-batch with every position counted (an upper bound).
     public var activationEstimate: (kept: Int, scratch: Int) {
         let micro = config.microBatch(worldSize: comm.size)
         return loaded.model.activationEstimate(batch: micro, seq: config.seq, lossRows: micro * config.seq)
+    }
+
+    /// Every rank's PSS and the PSS of its base weights' file mapping (0 when the base is private), in MiB.
+    var pssPerRank: [(total: Double, base: Double)] = []
+
+    func gatherPSS() throws -> [(total: Double, base: Double)] {
+        let (pss, base, _) = try BaseMemory.gather(loaded, comm: comm)
+        return Array(zip(pss, base))
+    }
+
+    /// PSS per rank after the first step, and how the base is held.
+    var pssLine: String {
+        let base = Double(loaded.baseBytes) / 1_048_576
+        let totals = pssPerRank.map { String(format: "%.0f", $0.total) }.joined(separator: ", ")
+        var line = "PSS per rank after the first step: \(totals) MiB; base weights \(String(format: "%.0f", base)) MiB f32, "
+        if loaded.sharedBasePath != nil {
+            let shares = pssPerRank.map { String(format: "%.0f", $0.base) }.joined(separator: ", ")
+            line += "one copy per node mapped from the cache (its share per rank: \(shares) MiB)"
+        } else {
+            line += "held by each rank" + (comm.localSize > 1 ? " (private copies; --shared-base on shares one per node)" : "")
+        }
+        return line
     }
 
     /// The activation bytes the model's buffers hold now (after a step: measured).
@@ -402,8 +541,8 @@ public final class Trainer {
 
     /// Opens OUT/metrics.jsonl for appending, first dropping lines of steps at or after `firstStep`
     /// (a resumed run recomputes them).
-    private func openMetrics(keepingStepsBefore firstStep: Int) throws -> FileHandle {
-        let url = outDirectory.appendingPathComponent("metrics.jsonl")
+    private func openMetrics(keepingStepsBefore firstStep: Int, name: String = "metrics.jsonl") throws -> FileHandle {
+        let url = outDirectory.appendingPathComponent(name)
         let old = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
         let kept = old.split(separator: "\n").filter { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
@@ -421,10 +560,14 @@ public final class Trainer {
     }
 
     private func appendMetrics(_ m: StepMetrics) throws {
-        var line = try JSONEncoder.compact.encode(m)
+        try appendLine(m, to: metricsFile, name: "metrics.jsonl")
+    }
+
+    private func appendLine<T: Encodable>(_ value: T, to file: FileHandle?, name: String) throws {
+        var line = try JSONEncoder.compact.encode(value)
         line.append(0x0A)
-        do { try metricsFile?.write(contentsOf: line) } catch {
-            throw TinhError.badFile(path: outDirectory.appendingPathComponent("metrics.jsonl").path, reason: "cannot write: \(error.localizedDescription)")
+        do { try file?.write(contentsOf: line) } catch {
+            throw TinhError.badFile(path: outDirectory.appendingPathComponent(name).path, reason: "cannot write: \(error.localizedDescription)")
         }
     }
 }

@@ -14,12 +14,34 @@ public struct StepMetrics: Codable, Sendable {
     public var seconds: Double
     public var forwardSeconds: Double
     public var backwardSeconds: Double
+    /// Time inside communication calls (starts, progress tests, waits) for the step's all-reduces.
     public var allreduceSeconds: Double
+    /// Forward and backward without the communication calls made from inside backward.
+    public var computeSeconds: Double
+    /// Communication not hidden behind backward: from the end of backward until the sums are in.
+    public var exposedCommSeconds: Double
     public var optimizerSeconds: Double
     public var peakRssMegabytes: Double
     public var world: Int
     /// True when the step's loss or gradient was not finite and no update was made.
     public var skipped: Bool
+}
+
+/// One evaluation on the held-out set (a line of OUT/eval.jsonl); `step` is 0-based like StepMetrics'.
+public struct EvalRecord: Codable, Sendable {
+    public var step: Int
+    public var loss: Double
+    public var perplexity: Double
+    public var accuracy: Double
+    public var tokens: Int
+
+    public init(step: Int, result: EvalResult) {
+        self.step = step
+        loss = result.loss
+        perplexity = result.perplexity
+        accuracy = result.accuracy
+        tokens = result.tokens
+    }
 }
 
 /// The end of a run, as the last line of its log.
@@ -35,6 +57,19 @@ public struct TrainingSummary: Codable, Sendable {
     /// The flat gradient buffer plus the loss and token count, per optimizer step.
     public var bytesAllReducedPerStep: Int
     public var world: Int
+    /// Medians over the run's steps (see `StepMetrics`), and how the gradients were reduced.
+    public var medianComputeSeconds: Double
+    public var medianAllreduceSeconds: Double
+    public var medianExposedCommSeconds: Double
+    public var overlap: Bool
+    public var buckets: Int
+    /// Proportional set size of each rank after the first step (MiB), and the part of it that is
+    /// the mapped shared base file (0 when each rank holds its own base).
+    public var pssMegabytesPerRank: [Double]
+    public var basePssMegabytesPerRank: [Double]
+    /// The base weights in f32, and whether the node's ranks share one copy of them.
+    public var baseMegabytes: Double
+    public var sharedBase: Bool
 }
 
 /// What the trainer reports as it goes (on rank 0), for the CLI to print.

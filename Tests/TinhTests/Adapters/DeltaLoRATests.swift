@@ -33,7 +33,7 @@ import Testing
     @Test func weightsTelescopeToTheChangeOfBA() throws {
         let loaded = try ModelSource.load("tiny:2")
         let start = 3, steps = 8
-        let w0 = loaded.model.linears.map { $0.weight.array }
+        let w0 = loaded.model.linears.map { $0.f32Weight.array }
         let trainer = try Self.trainer(Self.adapterConfig(lambda: 1.5, start: start), loaded: loaded)
         let modules = Self.deltaModules(trainer.adapters)
         #expect(modules.count == 3 * loaded.config.numLayers)
@@ -43,12 +43,12 @@ import Testing
             if t + 1 == start {
                 atStart = modules.map(Self.product)
                 // Nothing moved before delta-start.
-                #expect(loaded.model.linears.map { $0.weight.array.map(\.bitPattern) } == w0.map { $0.map(\.bitPattern) })
+                #expect(loaded.model.linears.map { $0.f32Weight.array.map(\.bitPattern) } == w0.map { $0.map(\.bitPattern) })
             }
         }
         var largest: Float = 0
         for (i, module) in modules.enumerated() {
-            let linear = try #require(loaded.model.linears.first { $0.weight === module.weight })
+            let linear = try #require(loaded.model.linears.first { $0.f32Weight === module.weight })
             let before = w0[try #require(loaded.model.linears.firstIndex { $0 === linear })]
             // W_T − W_0 = λ·(s·B_T A_T − s·B_k A_k)
             let expected = zip(Self.product(module), atStart[i]).map { module.lambda * ($0 - $1) }
@@ -75,16 +75,16 @@ import Testing
 
     @Test func onlyTheAdaptedWeightsBecomePrivateCopies() throws {
         let model = try TinyLlama.model(seed: 2)
-        let before = model.linears.map { ($0.name, $0.weight, $0.weight.array) }
+        let before = model.linears.map { ($0.name, $0.f32Weight, $0.f32Weight.array) }
         let set = try AdapterSet(model: model, config: AdapterConfig(method: "delta-lora", rank: 2, targets: ["q", "down"], layers: [1]))
         let adapted = Set(set.modules.map(\.name))
         #expect(adapted == ["model.layers.1.self_attn.q_proj", "model.layers.1.mlp.down_proj"])
         for (linear, (name, original, values)) in zip(model.linears, before) {
             if adapted.contains(name) {
-                #expect(linear.weight !== original && linear.weight.data != original.data, "\(name) must own a copy")
-                #expect(linear.weight.array.map(\.bitPattern) == values.map(\.bitPattern), "\(name): the copy has the same values")
+                #expect(linear.f32Weight !== original && linear.f32Weight.data != original.data, "\(name) must own a copy")
+                #expect(linear.f32Weight.array.map(\.bitPattern) == values.map(\.bitPattern), "\(name): the copy has the same values")
             } else {
-                #expect(linear.weight === original, "\(name) is not adapted: it must keep the shared weights")
+                #expect(linear.f32Weight === original, "\(name) is not adapted: it must keep the shared weights")
             }
         }
         // Plain LoRA never copies.

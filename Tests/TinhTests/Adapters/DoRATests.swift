@@ -58,7 +58,7 @@ import Testing
         let merged = try Merge.mergedWeights(model: model, adapters: set)
         set.detach()
         for block in model.blocks {
-            for linear in block.linears { linear.weight.data.update(from: merged[linear.name + ".weight"]!.data, count: linear.weight.count) }
+            for linear in block.linears { linear.f32Weight.data.update(from: merged[linear.name + ".weight"]!.data, count: linear.weight.count) }
         }
         let plain = try model.logits(tokens: tokens).array
         let worst = zip(adapted, plain).map { abs($0 - $1) }.max() ?? 0
@@ -72,7 +72,7 @@ import Testing
         for (name, adapter) in set.modules.prefix(7) {
             let dora = try #require(adapter as? DoRA)
             let linear = try #require(model.linear(named: name))
-            let w = linear.weight.copy()
+            let w = linear.weight.dequantized()
             dora.lora.addDelta(to: w.data)
             let n = linear.inFeatures
             for j in 0..<linear.outFeatures {

@@ -40,6 +40,25 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: merged.deletingLastPathComponent().appendingPathComponent("config.json").path))
     }
 
+    /// AdaLoRA's export needs the masks (extra state) and PiSSA's the initial A₀, B₀ (frozen tensors):
+    /// `tinh export` from the checkpoint alone writes the same bytes as the end of training.
+    @Test(arguments: [["--method", "adalora", "--rank", "4", "--target-r", "2", "--tfinal", "1"], ["--init", "pissa"]])
+    func exportFromTheCheckpointEqualsTheTrainersExport(method: [String]) throws {
+        let root = try F.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        try DemoTask.write(to: root.appendingPathComponent("data"), trainCount: 16, validCount: 2, seed: 1)
+        let run = root.appendingPathComponent("run"), out = root.appendingPathComponent("exported")
+        let train = try tinh(["train", "--model", "tiny:2", "--data", root.appendingPathComponent("data/train.jsonl").path, "--out", run.path,
+                              "--steps", "4", "--batch", "4", "--seq", "32", "--targets", "q,v,down", "--lr", "1e-2"] + method)
+        #expect(train.status == 0, "\(train.output)")
+        let export = try tinh(["export", "--run", run.path, "--out", out.path])
+        #expect(export.status == 0, "\(export.output)")
+        for file in [PEFTExport.configFile, PEFTExport.weightsFile] {
+            let same = try Data(contentsOf: out.appendingPathComponent(file)) == Data(contentsOf: run.appendingPathComponent("adapter/" + file))
+            #expect(same, "\(file) differs")
+        }
+    }
+
     @Test(arguments: [
         (["export", "--run", "/nonexistent/run", "--out", "/tmp/x"], "not a checkpoint directory"),
         (["export", "--run", "/tmp", "--format", "gguf", "--out", "/tmp/x"], "--format gguf is not supported"),

@@ -10,7 +10,8 @@ import Testing
         return dir.appendingPathComponent("train.jsonl").path
     }()
 
-    static let methods = ["lora", "lora-fa", "lora-plus", "vera", "delta-lora", "dora"]
+    /// Method names for `--method`, plus "pissa" for LoRA with `--init pissa`.
+    static let methods = ["lora", "lora-fa", "lora-plus", "vera", "delta-lora", "dora", "qlora", "adalora", "pissa"]
 
     /// Settings of each method's run: LoRA+ trains B 16 × faster, so its base rate is 16 × lower
     /// (a trajectory that tiny can follow without amplifying rounding differences); VeRA learns
@@ -21,6 +22,13 @@ import Testing
         case "vera": return ["--method", method, "--rank", "32", "--vera-seed", "7", "--lr", "1e-2"]
         // Delta-LoRA's W moves from step 6 on and is compared across ranks at two checkpoints.
         case "delta-lora": return ["--method", method, "--delta-start", "5", "--delta-lambda", "1", "--save-every", "10"]
+        // AdaLoRA prunes 6 → 3 triplets per module between steps 4 and 7 (every 2 steps) and holds
+        // the final mask from step 8 on (of 12 steps in the resume test, 20 here).
+        case "adalora": return ["--method", method, "--rank", "6", "--target-r", "3", "--tinit", "3", "--tfinal", "5", "--delta-t", "2"]
+        // PiSSA trains W's principal directions, which move faster than a zero-initialised B: at
+        // --lr 5e-3 Adam amplifies the summation-order rounding of 1 vs N ranks to 1.5e-5 of the
+        // largest entry within 20 steps; at 1e-3 it stays near 3e-6, and the loss still falls.
+        case "pissa": return ["--method", "lora", "--init", "pissa", "--lr", "1e-3"]
         default: return ["--method", method]
         }
     }
@@ -38,6 +46,11 @@ import Testing
             // Every checkpoint compared the ranks' moved weights.
             let agreed = result.output.components(separatedBy: "all \(ranks) ranks hold identical delta-lora weights").count - 1
             #expect(agreed == 2, "\(ranks) ranks: \(agreed) weight agreements reported:\n\(result.output)")
+        }
+        if method == "adalora" {
+            // The final masking step compared the ranks' masks (every masking step does).
+            #expect(result.output.contains("masks identical on all \(ranks) rank(s)") && result.output.contains("42 of 84 triplets kept (target 42)"),
+                    "\(ranks) rank(s):\n\(result.output)")
         }
         let lines = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
         return try lines.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
@@ -72,7 +85,7 @@ import Testing
             #expect(worst <= 1e-5 * scale, "final adapters differ by \(worst) (largest entry \(scale)) with \(ranks) ranks")
             // Methods that move the base: the moved weights agree too.
             let extra = "/checkpoints/step-00000020/" + Checkpoints.extraFile
-            #expect(FileManager.default.fileExists(atPath: oneOut + extra) == (method == "delta-lora"))
+            #expect(FileManager.default.fileExists(atPath: oneOut + extra) == ["delta-lora", "adalora"].contains(method))
             if method == "delta-lora" {
                 let w1 = try tensorValues(oneOut + extra), wn = try tensorValues(manyOut[ranks]! + extra)
                 let base = try tensorValues(oneOut + extra, skipMoved: true)
@@ -97,7 +110,7 @@ import Testing
         let model = try TinyLlama.model(seed: 2)
         return try names.flatMap { name in
             let module = String(name.dropFirst(PEFTNames.prefix.count).dropLast(".base_layer.weight".count))
-            return try #require(model.linear(named: module)).weight.array
+            return try #require(model.linear(named: module)).f32Weight.array
         }
     }
 
@@ -111,6 +124,18 @@ import Testing
         #expect(result.status != 0)
         #expect(result.output.contains("delta-lora weights after step 3") && result.output.contains("rank 1 has"), "\(result.output)")
         #expect(!FileManager.default.fileExists(atPath: out + "/checkpoints/step-00000003"), "no checkpoint of diverged ranks")
+    }
+
+    /// A rank whose AdaLoRA masks differ (simulated) stops the job at the first masking step.
+    @Test func ranksWhoseAdaLoRAMasksDifferFailAtTheMaskingStep() throws {
+        let out = outDir("masks")
+        let result = try TestProcess.run([TestProcess.packageRoot.appendingPathComponent("launch/run").path, "-n", "2", "--",
+                                          "train", "--model", "tiny", "--data", Self.data, "--out", out, "--steps", "6", "--batch", "2",
+                                          "--seq", "48", "--method", "adalora", "--rank", "4", "--target-r", "2", "--tinit", "2"],
+                                         environment: ["TINH_TEST_PERTURB_EXTRA_STATE_RANK": "1"], timeout: 120)
+        #expect(!result.timedOut)
+        #expect(result.status != 0)
+        #expect(result.output.contains("AdaLoRA masks after step 4") && result.output.contains("rank 1 has"), "\(result.output)")
     }
 
     @Test func ranksThatDisagreeFailAtStartOnEveryRank() throws {

@@ -34,6 +34,13 @@ import Testing
         (good, ["--batch", "3", "--grad-accum", "2"], "does not split into --grad-accum"),
         (good, ["--method", "magic"], "unknown --method 'magic'"),
         (good, ["--layers", "7"], "block 7 does not exist"),
+        (good, ["--init-r", "6"], "--init-r applies to --method adalora only"),
+        (good, ["--target-r", "2"], "apply to --method adalora only"),
+        (good, ["--method", "adalora", "--init-r", "4", "--rank", "6"], "disagree"),
+        (good, ["--method", "adalora", "--init-r", "4", "--target-r", "6"], "--target-r must be between 1 and --init-r (4)"),
+        (good, ["--method", "adalora", "--tinit", "1", "--tfinal", "1"], "needs --tinit (1) + --tfinal (1) below --steps (2)"),
+        (good, ["--method", "dora", "--init", "pissa"], "--init pissa applies to --method lora, lora-plus"),
+        (good, ["--init", "olora"], "the only choice is pissa"),
     ])
     func badSettingsAreClearErrors(data: String, extra: [String], message: String) throws {
         let r = try train(try file(data), extra)

@@ -1,0 +1,33 @@
+/// How the frozen base's projection weights (q, k, v, o, gate, up, down of every block) are held
+/// in memory. Embeddings, the LM head and the norms always stay f32, as bitsandbytes leaves them.
+///
+/// - f32: plain Float32 (borrowed from a mapping or owned); the GEMM reads it directly.
+/// - nf4: QLoRA's 4-bit NormalFloat, blocks of 64, double-quantized scales (`NF4`).
+/// - q8:  ggml's Q8_0 (32 int8 + an f16 scale); a tensor stored as Q8_0 in a GGUF file is kept as is.
+/// - q4:  ggml's Q4_0/Q4_1 as the GGUF file has them (kept as is); anything else is quantized to Q4_0.
+///
+/// Quantized weights are dequantized into one scratch buffer the model shares right before each
+/// GEMM (`BlockQuantizedWeight`); compute stays fp32.
+///
+/// Future bf16 (branch `bf16`, a oneDNN bf16 GEMM): add `case bf16` here, a `BF16Weight:
+/// FrozenWeight` that overrides `multiplyTransposed`/`multiply` with that kernel (nothing to
+/// dequantize), and its line in `FrozenWeights.make`.
+public enum BasePrecision: String, Codable, CaseIterable, Sendable, CustomStringConvertible {
+    case f32, nf4, q8, q4
+
+    public var description: String { rawValue }
+
+    public static func parse(_ text: String) throws -> BasePrecision {
+        guard let p = BasePrecision(rawValue: text.lowercased()) else {
+            throw TinhError.invalidInput("--base-precision '\(text)': choose from \(allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return p
+    }
+
+    /// Whether `hfName` (e.g. "model.layers.3.mlp.up_proj.weight") is one of the tensors a base
+    /// precision applies to: a block's projection weight (not its bias, norms, embedding or head).
+    public static func appliesTo(_ hfName: String) -> Bool {
+        guard hfName.hasPrefix("model.layers."), hfName.hasSuffix(".weight") else { return false }
+        return AdapterConfig.moduleNames.values.contains { hfName.hasSuffix("." + $0 + ".weight") }
+    }
+}

@@ -1,0 +1,247 @@
+import Foundation
+
+/// `tinh bench`: times real training steps (the Trainer's own step: forward, backward, all-reduce,
+/// clipping, AdamW) on synthetic data after a warm-up, and sets the speed against the FLOPs the step
+/// must do and against an sgemm probe measured in the same process (the roofline).
+public enum TrainingBenchmark {
+    /// text: every position is in the loss. chat: prompt/completion rows whose prompt (about half
+    /// of each row) is masked, so the LM head runs for about half the positions.
+    public enum DataKind: String, Codable, Sendable, CaseIterable { case text, chat }
+
+    public struct Options: Codable, Sendable {
+        public var model: String
+        public var adapter: AdapterConfig
+        /// Sequences per rank per step.
+        public var batch = 4
+        public var seq = 128
+        public var steps = 5
+        public var warmup = 1
+        /// BLAS threads per rank (nil: leave OpenBLAS's setting alone).
+        public var threads: Int? = 1
+        public var data = DataKind.text
+        public var probeSeconds = 1.0
+        public var seed: UInt64 = 0
+
+        public init(model: String, adapter: AdapterConfig = AdapterConfig()) {
+            self.model = model
+            self.adapter = adapter
+        }
+    }
+
+    /// FLOPs per token of one training step, counted from the model's shapes and the method.
+    public struct Flops: Codable, Sendable {
+        /// Frozen projections: forward (2 per weight) + backward's dX (2 per weight); no dW.
+        public var frozenProjections: Double
+        /// Causal Q·Kᵀ and P·V over the (seq+1)/2 keys a query sees on average; backward twice forward.
+        public var attention: Double
+        /// Tied/untied head, forward + dX, only for positions in the loss (per token of the batch).
+        public var lmHead: Double
+        /// Adapter products (LoRA form: forward 2r(in+out), backward 4r(in+out) per adapted module).
+        public var adapter: Double
+        public var total: Double { frozenProjections + attention + lmHead + adapter }
+    }
+
+    public struct RankResult: Codable, Sendable {
+        public var rank: Int
+        public var tokensPerSecond: Double
+        public var medianStepSeconds: Double
+        public var minStepSeconds: Double
+        public var maxStepSeconds: Double
+        /// Seconds per step in each phase (median step's share is not separable: means over the timed steps).
+        public var phaseSeconds: [String: Double]
+        public var achievedGFLOPs: Double
+        public var sgemmGFLOPs: Double
+        public var percentOfRoofline: Double
+        public var peakRssMegabytes: Double
+    }
+
+    public struct Result: Codable, Sendable {
+        public var options: Options
+        public var world: Int
+        public var threads: Int
+        public var lossFraction: Double
+        public var flopsPerToken: Flops
+        public var ranks: [RankResult]
+        /// Whole job: tokens of every rank per median step time (the ranks step in lockstep).
+        public var tokensPerSecond: Double
+        /// (max − min) / median of the step times over ranks' timed steps.
+        public var spread: Double
+        public var achievedGFLOPs: Double
+        public var sgemmGFLOPs: Double
+        public var percentOfRoofline: Double
+        public var peakRssMegabytes: Double
+
+        public var summary: String {
+            func f(_ x: Double, _ d: Int = 1) -> String { String(format: "%.\(d)f", x) }
+            let o = options
+            var lines = [
+                "\(o.adapter.method) r=\(o.adapter.rank) on \(o.adapter.targets.joined(separator: ",")), \(world) rank(s) × \(threads) BLAS thread(s), "
+                    + "batch \(o.batch)×\(o.seq) per rank, \(o.data.rawValue) data (\(f(100 * lossFraction, 0))% of positions in the loss), "
+                    + "\(o.steps) timed steps after \(o.warmup) warm-up",
+                "FLOPs per token: \(f(flopsPerToken.total / 1e6)) M (frozen projections \(f(flopsPerToken.frozenProjections / 1e6)), "
+                    + "attention \(f(flopsPerToken.attention / 1e6)), LM head \(f(flopsPerToken.lmHead / 1e6)), adapter \(f(flopsPerToken.adapter / 1e6)))",
+                "tokens/s: \(f(tokensPerSecond)) (median step; spread ±\(f(50 * spread))%)  \(f(achievedGFLOPs)) GFLOP/s = "
+                    + "\(f(percentOfRoofline))% of the in-process sgemm probe (\(f(sgemmGFLOPs)) GFLOP/s)  peak RSS \(f(peakRssMegabytes, 0)) MB"
+                    + (world > 1 ? " (all ranks)" : ""),
+            ]
+            for r in ranks {
+                let total = r.phaseSeconds.values.reduce(0, +)
+                let phases = Phase.allCases.compactMap { p -> String? in
+                    guard let s = r.phaseSeconds[p.name], s > 0 else { return nil }
+                    return "\(p.name) \(f(1000 * s, 0)) ms (\(f(100 * s / max(total, 1e-12), 0))%)"
+                }
+                lines.append("rank \(r.rank): \(f(r.tokensPerSecond)) tokens/s, \(f(r.medianStepSeconds * 1000, 0)) ms/step "
+                             + "[\(f(r.minStepSeconds * 1000, 0))–\(f(r.maxStepSeconds * 1000, 0))], \(f(r.achievedGFLOPs)) GFLOP/s = "
+                             + "\(f(r.percentOfRoofline))% of \(f(r.sgemmGFLOPs)), peak RSS \(f(r.peakRssMegabytes, 0)) MB")
+                lines.append("  per step: " + phases.joined(separator: ", "))
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    /// FLOPs per token of a training step of `model` with these adapters (`lossFraction` of the
+    /// positions in the loss).
+    public static func flops(model: LlamaModel, adapters: AdapterSet, seq: Int, lossFraction: Double) -> Flops {
+        let c = model.config
+        let projections = model.blocks.flatMap(\.linears).reduce(0.0) { $0 + Double($1.inFeatures * $1.outFeatures) }
+        let qDim = Double(c.numHeads * c.headDim)
+        let attentionForward = 4 * qDim * Double(seq + 1) / 2 * Double(c.numLayers)
+        var adapter = 0.0
+        for (name, _) in adapters.modules {
+            guard let linear = model.linear(named: name) else { continue }
+            let r = Double(adapters.config.rank), i = Double(linear.inFeatures), o = Double(linear.outFeatures)
+            adapter += 6 * r * (i + o)
+        }
+        return Flops(frozenProjections: 4 * projections, attention: 3 * attentionForward,
+                     lmHead: 4 * Double(c.hiddenSize * c.vocabSize) * lossFraction, adapter: adapter)
+    }
+
+    /// Runs the benchmark on this rank; every rank of `comm` must call it. Rank 0's result holds
+    /// every rank's numbers (the others get the same).
+    public static func run(_ o: Options, comm: Communicator) throws -> Result {
+        guard o.batch > 0, o.seq > 1, o.steps > 0, o.warmup >= 0 else {
+            throw TinhError.invalidInput("bench needs --batch > 0, --seq > 1, --steps > 0 and --warmup ≥ 0")
+        }
+        if let t = o.threads {
+            guard t > 0 else { throw TinhError.invalidInput("--threads must be positive") }
+            BLAS.threads = t
+        }
+        // One directory name for every rank (the ranks compare their configs, paths included).
+        let name = try comm.broadcastBytes(comm.isRoot ? Array("tinh-bench-\(UUID().uuidString)".utf8) : [], root: 0)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(String(decoding: name, as: UTF8.self))
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+
+        var loaded: LoadedModel!
+        try comm.together("loading \(o.model)") { loaded = try ModelSource.load(o.model) }
+        let dataPath = dir.appendingPathComponent("data.jsonl").path
+        let steps = o.warmup + o.steps
+        try writeData(kind: o.data, rows: o.batch * comm.size * steps, seq: o.seq, tokenizer: loaded.tokenizer,
+                      seed: o.seed, to: dataPath)
+
+        var config = TrainConfig(model: o.model, data: dataPath, out: dir.appendingPathComponent("out").path, adapter: o.adapter)
+        config.batch = o.batch * comm.size
+        config.seq = o.seq
+        config.steps = steps
+        config.validFraction = 0
+        config.seed = o.seed
+        config.lr = 1e-4
+        let trainer = try Trainer(config: config, comm: comm, loaded: loaded)
+
+        // The roofline: sgemm on this rank's threads, measured while the other ranks do the same.
+        try comm.barrier()
+        let probe = SgemmProbe.measure(size: 1024, seconds: o.probeSeconds, threads: BLAS.threads)
+        try comm.barrier()
+
+        resetPeakRSS()
+        var times: [Double] = [], lossTokens = 0, positions = 0
+        for step in 0..<steps {
+            if step == o.warmup { PhaseTimer.start() }
+            let m = try trainer.trainStep(step)
+            if step >= o.warmup {
+                times.append(m.seconds)
+                lossTokens += m.lossTokens
+                positions += m.tokens
+            }
+        }
+        var phases = PhaseTimer.seconds
+        PhaseTimer.stop()
+        let rss = peakRSSMegabytes()
+        let lossFraction = Double(lossTokens) / Double(max(positions, 1))
+        let flops = Self.flops(model: loaded.model, adapters: trainer.adapters, seq: o.seq, lossFraction: lossFraction)
+
+        // Per-rank numbers reach rank 0 through one all-reduce of a table with one row per rank.
+        let sorted = times.sorted()
+        let median = sorted[sorted.count / 2]
+        let stepsTimed = Double(o.steps)
+        let measured = phases.values.reduce(0, +)
+        phases[.other, default: 0] += max(0, times.reduce(0, +) - measured)
+        let fields = 6 + Phase.allCases.count
+        var table = [Double](repeating: 0, count: fields * comm.size)
+        let row = [median, sorted.first!, sorted.last!, probe.bestGFLOPs, rss, Double(BLAS.threads)]
+            + Phase.allCases.map { (phases[$0] ?? 0) / stepsTimed }
+        for (i, v) in row.enumerated() { table[comm.rank * fields + i] = v }
+        try comm.allreduceSum(&table)
+
+        let tokensPerRankStep = Double(o.batch * o.seq)
+        var ranks: [RankResult] = []
+        for r in 0..<comm.size {
+            let v = Array(table[(r * fields)..<((r + 1) * fields)])
+            let tps = tokensPerRankStep / v[0]
+            let gflops = flops.total * tps / 1e9
+            var ph: [String: Double] = [:]
+            for p in Phase.allCases { ph[p.name] = v[6 + p.rawValue] }
+            ranks.append(RankResult(rank: r, tokensPerSecond: tps, medianStepSeconds: v[0], minStepSeconds: v[1], maxStepSeconds: v[2],
+                                    phaseSeconds: ph, achievedGFLOPs: gflops, sgemmGFLOPs: v[3], percentOfRoofline: 100 * gflops / v[3],
+                                    peakRssMegabytes: v[4]))
+        }
+        let slowest = ranks.map(\.medianStepSeconds).max()!
+        let tps = tokensPerRankStep * Double(comm.size) / slowest
+        let achieved = flops.total * tps / 1e9
+        let roof = ranks.map(\.sgemmGFLOPs).reduce(0, +)
+        let spread = (ranks.map(\.maxStepSeconds).max()! - ranks.map(\.minStepSeconds).min()!) / slowest
+        return Result(options: o, world: comm.size, threads: BLAS.threads, lossFraction: lossFraction, flopsPerToken: flops,
+                      ranks: ranks, tokensPerSecond: tps, spread: spread, achievedGFLOPs: achieved, sgemmGFLOPs: roof,
+                      percentOfRoofline: 100 * achieved / roof, peakRssMegabytes: ranks.map(\.peakRssMegabytes).reduce(0, +))
+    }
+
+    /// Synthetic JSONL: `rows` records of at least seq+1 tokens. text: {"text"}; chat:
+    /// {"prompt","completion"} with the prompt about half of the row (masked from the loss).
+    static func writeData(kind: DataKind, rows: Int, seq: Int, tokenizer: Tokenizer, seed: UInt64, to path: String) throws {
+        let words = ["the", "model", "learns", "from", "data", "and", "every", "step", "makes", "it", "a", "little", "better",
+                     "at", "what", "we", "ask", "of", "time", "small", "fast", "cat", "river", "stone", "light", "house", "green"]
+        var rng = SeededGenerator(seed: seed &+ 0x5eed)
+        func text(tokens: Int) -> String {
+            // Words until the text has at least `tokens` tokens, overshooting by at most one word.
+            var s = "", count = 0
+            while count < tokens {
+                for _ in 0..<max(1, (tokens - count) / 3) { s += (s.isEmpty ? "" : " ") + words[Int(rng.next() % UInt64(words.count))] }
+                count = tokenizer.encode(s, parseSpecial: false).count
+            }
+            return s
+        }
+        let encoder = try ExampleEncoder(tokenizer: tokenizer, seq: seq)
+        var out = ""
+        for _ in 0..<rows {
+            let record: [String: String]
+            switch kind {
+            case .text: record = ["text": text(tokens: seq + 2)]
+            case .chat:
+                // Shorten the prompt until about half of the row carries loss (a chat template adds
+                // its own masked tokens, e.g. a system turn).
+                let completion = text(tokens: seq)
+                var promptTokens = seq / 2, prompt = text(tokens: promptTokens)
+                for _ in 0..<8 {
+                    let loss = try encoder.encode(.promptCompletion(prompt: prompt, completion: completion)).example.lossTokens
+                    let excess = seq / 2 - loss
+                    if abs(excess) <= max(2, seq / 32) || promptTokens <= 1 { break }
+                    promptTokens = max(1, promptTokens - excess)
+                    prompt = text(tokens: promptTokens)
+                }
+                record = ["prompt": prompt, "completion": completion]
+            }
+            out += String(decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self) + "\n"
+        }
+        try AtomicFile.write(Data(out.utf8), to: path)
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Tinh
+
+extension TrainingBenchmark.DataKind: ExpressibleByArgument {}
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time training steps: tokens/s, FLOPs per token, % of an in-process sgemm probe, time per phase, peak RSS.",
+        discussion: """
+            Runs the trainer's own step (forward, backward, all-reduce, AdamW) on synthetic data after \
+            --warmup steps. Under mpirun (launch/run -np N) every process is one rank; rank 0 prints \
+            each rank's numbers and the job's totals. Use a release build and OPENBLAS_NUM_THREADS=1.
+            """)
+
+    @Option(help: "A .gguf file, a Hugging Face directory, smollm2 or tiny[:seed].") var model: String
+    @Option(help: "Adapter method (as in train).") var method = "lora"
+    @Option(help: "Adapter rank r.") var rank = 8
+    @Option(help: "Adapter scale numerator α.") var alpha: Float = 16
+    @Option(help: "Projections to adapt: any of q,k,v,o,gate,up,down.") var targets = "q,v"
+    @Option(help: "Sequences per rank per step.") var batch = 4
+    @Option(help: "Tokens per sequence.") var seq = 128
+    @Option(help: "Timed steps.") var steps = 5
+    @Option(help: "Untimed steps first.") var warmup = 1
+    @Option(help: "BLAS threads per rank (default: OpenBLAS's, i.e. OPENBLAS_NUM_THREADS; launch/run sets it).") var threads: Int?
+    @Option(help: "text: every position in the loss; chat: prompt-masked rows (about half the positions in the loss).")
+    var data: TrainingBenchmark.DataKind = .text
+    @Option(help: "Seconds spent on the sgemm probe.") var probeSeconds = 1.0
+    @Flag(help: "Print the result as JSON.") var json = false
+    @OptionGroup var communicator: CommunicatorOptions
+
+    func run() throws {
+        let comm: Communicator
+        do { comm = try communicator.make() } catch { fail("cannot start: \(error)") }
+        do {
+            var options = TrainingBenchmark.Options(
+                model: model,
+                adapter: AdapterConfig(method: method, rank: rank, alpha: alpha,
+                                       targets: targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }))
+            options.batch = batch; options.seq = seq; options.steps = steps; options.warmup = warmup
+            options.threads = threads; options.data = data; options.probeSeconds = probeSeconds
+            let result = try TrainingBenchmark.run(options, comm: comm)
+            if comm.isRoot {
+                if json { printJSON(result) } else { print(result.summary) }
+            }
+        } catch {
+            fail("\(error)", comm: comm)
+        }
+        MPICommunicator.finalizeIfStarted()
+    }
+}

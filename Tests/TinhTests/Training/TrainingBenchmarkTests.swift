@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+@testable import Tinh
+
+@Suite(.serialized) struct TrainingBenchmarkTests {
+    func options(_ data: TrainingBenchmark.DataKind) -> TrainingBenchmark.Options {
+        var o = TrainingBenchmark.Options(model: "tiny:1", adapter: AdapterConfig(method: "lora", rank: 4, targets: ["q", "v"]))
+        o.batch = 2; o.seq = 32; o.steps = 2; o.warmup = 1; o.threads = nil; o.data = data; o.probeSeconds = 0.01
+        return o
+    }
+
+    @Test func textDataPutsEveryPositionInTheLossAndPhasesAddUpToTheStep() throws {
+        let r = try TrainingBenchmark.run(options(.text), comm: LocalCommunicator())
+        #expect(r.lossFraction == 1)
+        #expect(r.tokensPerSecond > 0 && r.sgemmGFLOPs > 0 && r.percentOfRoofline > 0)
+        let rank = try #require(r.ranks.first)
+        // Every phase of a step is accounted for: the phases' sum is the mean step time.
+        let sum = rank.phaseSeconds.values.reduce(0, +)
+        #expect(sum >= rank.minStepSeconds * 0.99 && sum <= rank.maxStepSeconds * 1.01)
+        for p in [Phase.embedding, .attention, .mlp, .lmHeadAndLoss, .adapter, .optimizer] {
+            #expect((rank.phaseSeconds[p.name] ?? 0) > 0, "phase \(p.name) got no time")
+        }
+        #expect(!PhaseTimer.enabled)
+    }
+
+    @Test func chatDataMasksAboutHalfAndTheHeadCountsOnlyLossPositions() throws {
+        let text = try TrainingBenchmark.run(options(.text), comm: LocalCommunicator())
+        let chat = try TrainingBenchmark.run(options(.chat), comm: LocalCommunicator())
+        #expect(chat.lossFraction > 0.3 && chat.lossFraction < 0.7)
+        #expect(abs(chat.flopsPerToken.lmHead - text.flopsPerToken.lmHead * chat.lossFraction) < 1e-6 * text.flopsPerToken.lmHead)
+        #expect(chat.flopsPerToken.frozenProjections == text.flopsPerToken.frozenProjections)
+    }
+
+    /// FLOPs per token from the shapes, by hand for tiny (hidden 64, intermediate 128, 2 layers,
+    /// 4 heads × 16, 2 KV heads, vocab 512) with LoRA r4 on q (64→64) and v (64→32).
+    @Test func flopCountMatchesTheShapes() throws {
+        let loaded = try ModelSource.load("tiny:1")
+        let adapters = try AdapterSet(model: loaded.model, config: AdapterConfig(method: "lora", rank: 4, targets: ["q", "v"]))
+        let f = TrainingBenchmark.flops(model: loaded.model, adapters: adapters, seq: 31, lossFraction: 0.5)
+        let attentionWeights: Double = 64 * (64 + 32 + 32 + 64)
+        let mlpWeights: Double = 3 * 64 * 128
+        let perLayer = attentionWeights + mlpWeights
+        #expect(f.frozenProjections == 4 * 2 * perLayer)
+        #expect(f.attention == Double(3 * 2 * 4 * 64 * 16))
+        #expect(f.lmHead == Double(4 * 64 * 512) * 0.5)
+        #expect(f.adapter == Double(2 * 6 * 4 * ((64 + 64) + (64 + 32))))
+    }
+
+    @Test func phaseTimerChargesNestedTimeOnce() {
+        PhaseTimer.start()
+        let outer = PhaseTimer.enter(.attention)
+        usleep(20_000)
+        _ = PhaseTimer.measure(.adapter) { usleep(20_000) }
+        PhaseTimer.leave(outer)
+        let s = PhaseTimer.seconds
+        PhaseTimer.stop()
+        #expect(s[.attention]! >= 0.019 && s[.attention]! < 0.035)
+        #expect(s[.adapter]! >= 0.019 && s[.adapter]! < 0.035)
+        // Disabled: no time is charged.
+        _ = PhaseTimer.enter(.mlp)
+        #expect(PhaseTimer.seconds[.mlp] == 0)
+    }
+
+    @Test func cliPrintsJobAndPerRankNumbersOnTwoRanks() throws {
+        let result = try TestProcess.launch(ranks: 2, ["bench", "--model", "tiny:1", "--rank", "4", "--batch", "2", "--seq", "32",
+                                                       "--steps", "2", "--probe-seconds", "0.01", "--json"])
+        #expect(result.status == 0, "\(result.output)")
+        let data = try #require(TestProcess.jsonObject(in: result.output))
+        let json = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(json["world"] as? Int == 2)
+        let ranks = try #require(json["ranks"] as? [[String: Any]])
+        #expect(ranks.count == 2 && ranks.allSatisfy { ($0["tokens_per_second"] as? Double ?? 0) > 0 })
+        #expect((json["peak_rss_megabytes"] as? Double ?? 0) > 0)
+    }
+
+    @Test func cliRejectsBadInput() throws {
+        let result = try TestProcess.run([TestProcess.tinh, "bench", "--model", "tiny", "--steps", "0"])
+        #expect(result.status != 0 && result.output.contains("--steps"), "\(result.output)")
+    }
+}
