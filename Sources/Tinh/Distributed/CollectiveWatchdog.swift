@@ -68,10 +68,10 @@ public final class CollectiveWatchdog: Communicator {
     }
 }
 
-/// A non-blocking reduction whose `wait()` gives up after the watchdog's timeout.
+/// A reduction in flight whose `wait()` gives up after the watchdog's timeout.
 final class WatchedReduction: PendingReduction {
     let inner: PendingReduction
-    unowned let watchdog: CollectiveWatchdog
+    let watchdog: CollectiveWatchdog
     let what: String
 
     init(_ inner: PendingReduction, watchdog: CollectiveWatchdog, what: String) {

@@ -360,8 +360,10 @@ public final class Trainer {
         let start = comm.wallTime()
         let grads = adapters.parameters.grads
         grads.zero()
-        // Test hook: a non-finite gradient on this rank (backward adds to it, so it stays NaN).
+        // Backward adds into the gradients, so a NaN put there first reaches this rank's all-reduce.
         if TestHooks.nanSteps.contains(where: { $0.step == step && $0.rank == comm.rank }), grads.count > 0 { grads.data[grads.count - 1] = .nan }
+        if let stall = TestHooks.stall, stall.step == step, stall.rank == comm.rank { usleep(useconds_t(stall.seconds * 1e6)) }
+        doing("the gradient all-reduce of step \(step)")
         reducer.begin()
         let model = loaded.model
         let mine = try sampler.indices(step: step, rank: comm.rank, worldSize: comm.size)
@@ -394,14 +396,11 @@ public final class Trainer {
             model.onLayerBackwardDone = nil
             backwardTime += comm.wallTime() - t2
         }
-        if let stall = TestHooks.stall, stall.step == step, stall.rank == comm.rank { usleep(useconds_t(stall.seconds * 1e6)) }
         let inBackward = reducer.commSeconds
         let t2 = comm.wallTime()
         let outer = PhaseTimer.enter(.allreduce)
         defer { PhaseTimer.leave(outer) }
-        doing("the gradient all-reduce of step \(step)")
         if config.overlap { try reducer.finish() } else { try comm.allreduceSum(grads.buffer) }
-        doing("the loss all-reduce of step \(step)")
         try small?.wait()
         stopAgreed = sums[2] > 0
         let exposedTime = comm.wallTime() - t2

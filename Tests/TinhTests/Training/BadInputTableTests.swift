@@ -69,7 +69,16 @@ import Testing
         case "not a model file":
             return try TestProcess.run([tinh, "inspect", try writeTemp(Array("{\"text\": \"hello\"}\n".utf8), name: "model.gguf")])
         case "unsupported tensor type":
-            let g = model { $0.add("token_embd.weight", ne: [256, 1], type: .q5_K, data: [UInt8](repeating: 0, count: 176)) }
+            // A whole 1-layer model (hidden 256, the K-quant block) whose ffn_up is Q5_K.
+            var g = GGUFBuilder()
+            g.metadata = [("general.architecture", .string("llama")), ("llama.embedding_length", .uint32(256)),
+                          ("llama.block_count", .uint32(1)), ("llama.feed_forward_length", .uint32(256)),
+                          ("llama.attention.head_count", .uint32(2)), ("llama.vocab_size", .uint32(4))]
+            let square = [Float](repeating: 0.01, count: 256 * 256)
+            g.addF32("token_embd.weight", shape: [4, 256], values: .init(repeating: 0.01, count: 1024))
+            for norm in ["output_norm", "blk.0.attn_norm", "blk.0.ffn_norm"] { g.addF32(norm + ".weight", shape: [256], values: .init(repeating: 1, count: 256)) }
+            for w in ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_down"] { g.addF32("blk.0.\(w).weight", shape: [256, 256], values: square) }
+            g.add("blk.0.ffn_up.weight", ne: [256, 256], type: .q5_K, data: [UInt8](repeating: 0, count: 256 * 176))
             return try TestProcess.run([tinh, "logits", "--model", try writeTemp(g.bytes(), name: "q5k.gguf"), "--prompt", "hi"])
         case "malformed JSONL line":
             let dir = temp("jsonl")
