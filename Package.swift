@@ -19,6 +19,12 @@ default: cpuFlags = ["-Xcc", "-march=x86-64-v3"]
 if arch == "native" { cpuFlags = ["-Xcc", "-mcpu=native", "-target-cpu", "native"] }
 #endif
 
+// oneDNN (Debian: libdnnl-dev) gives the bf16 GEMMs of `--base-precision bf16`. Without it the
+// CBF16 shim still builds and reports bf16 as unavailable at run time.
+let oneDNNHeaders = ["/usr/include/dnnl.h", "/usr/include/oneapi/dnnl/dnnl.h", "/usr/local/include/dnnl.h",
+                     "/opt/homebrew/include/dnnl.h"]
+let hasOneDNN = oneDNNHeaders.contains { FileManager.default.fileExists(atPath: $0) }
+
 let package = Package(
     name: "Tinh",
     platforms: [.macOS(.v13)],
@@ -39,9 +45,13 @@ let package = Package(
         .target(name: "CMPI", dependencies: ["COpenMPI"], path: "CMPI"),
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        // The only code that includes dnnl.h: cached bf16 matmul primitives and f32↔bf16 conversion.
+        // oneDNN threads with OpenMP (libgomp), whose thread count the shim sets.
+        .target(name: "CBF16", path: "Sources/CBF16",
+                linkerSettings: hasOneDNN ? [.linkedLibrary("dnnl"), .linkedLibrary("gomp")] : []),
         .target(
             name: "Tinh",
-            dependencies: ["CMPI", "CBLAS", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
+            dependencies: ["CMPI", "CBLAS", "CBF16", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
             swiftSettings: [.unsafeFlags(cpuFlags)]),
         .executableTarget(
             name: "tinh",

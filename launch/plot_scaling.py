@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Plots of a launch/scaling sweep directory:
+"""Plots of a launch/scaling sweep directory (the projection lines assume per-rank compute stays as
+at 1 rank; the crosses use each measured run's own compute, as the model check does):
 OUT/scaling.png     throughput and efficiency against ranks (weak and strong scaling)
 OUT/split.png       per-step compute and exposed communication per setting, method and ranks
 OUT/bytes.png       bytes all-reduced per step per method
@@ -143,6 +144,12 @@ def projection_plot(rows, out, note):
             if measured:
                 ax.plot([int(r["ranks"]) for r in measured], [100 * float(r["efficiency"]) for r in measured], ls="", marker="o",
                         color=color, label=f"{method}, measured weak")
+                # The model at the measured points: each run's own compute + modelled all-reduces.
+                one = [float(r["step_s"]) for r in measured if int(r["ranks"]) == 1]
+                checks = [c for c in read(os.path.join(d, "check.csv")) if c["scaling"] == "weak" and c["method"] == method]
+                if one and checks:
+                    ax.plot([int(c["ranks"]) for c in checks], [100 * one[0] / float(c["predicted_step_s"]) for c in checks],
+                            ls="", marker="x", markersize=9, color=color, label=f"{method}, model with the run's own compute")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("ranks")
         ax.set_ylabel("weak-scaling efficiency %")

@@ -41,7 +41,7 @@ struct ScaleModelCommand: ParsableCommand {
         do {
             let measured = try AllreduceBenchmark.measure(comm, sizes: AllreduceBenchmark.sizes(maxBytes: maxBytes))
             if comm.isRoot {
-                let simulated = comm as? SimulatedLatencyCommunicator
+                let simulated = comm.simulatedLatency
                 var csv = "ranks,bytes,seconds,simulated_latency_ms\n"
                 for p in measured { csv += "\(p.ranks),\(p.bytes),\(p.seconds),\(simulated.map { $0.latencySeconds * 1000 } ?? 0)\n" }
                 try AtomicFile.write(Data(csv.utf8), to: points)

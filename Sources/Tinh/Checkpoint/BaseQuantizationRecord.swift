@@ -32,7 +32,12 @@ public struct BaseQuantizationRecord: Codable, Equatable {
                       "scale_quant": "int8 of (absmax - mean), fp32 step per \(NF4.scaleGroupSize) blocks", "compute_dtype": "float32"]
         case .q8: format = ["name": "Q8_0 (ggml)", "block_size": "32", "compute_dtype": "float32"]
         case .q4: format = ["name": "Q4_0/Q4_1 (ggml, as stored in the GGUF file; Q4_0 for other tensors)", "block_size": "32", "compute_dtype": "float32"]
+        case .bf16: format = ["name": "BF16", "rounding": "nearest even", "compute_dtype": "bfloat16 inputs, float32 accumulation (oneDNN matmul)"]
         case .f32: format = ["name": "F32"]
+        }
+        if basePrecision == .bf16 {  // the LM head is held in bf16 too
+            quantizedModules.append("lm_head")
+            keptFloat32.removeAll { $0 == "lm_head" }
         }
     }
 

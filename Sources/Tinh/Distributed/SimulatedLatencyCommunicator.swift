@@ -94,3 +94,13 @@ final class DelayedReduction: PendingReduction {
         comm.sleep(until: due)
     }
 }
+
+extension Communicator {
+    /// The simulated-latency layer of this communicator, also under wrappers such as the
+    /// collective watchdog, so every report can say that its delay was simulated.
+    public var simulatedLatency: SimulatedLatencyCommunicator? {
+        if let simulated = self as? SimulatedLatencyCommunicator { return simulated }
+        if let watched = self as? CollectiveWatchdog { return watched.inner.simulatedLatency }
+        return nil
+    }
+}

@@ -1,4 +1,5 @@
 import CBLAS
+import CBF16
 
 /// The one place that calls OpenBLAS. Every matmul in Tinh goes through `gemm`.
 public enum BLAS {
@@ -44,10 +45,13 @@ public enum BLAS {
             alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
 
-    /// Threads OpenBLAS uses for each call.
+    /// Threads OpenBLAS uses for each call; oneDNN's bf16 GEMMs (OpenMP) follow the same count.
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(newValue)) }
+        set {
+            openblas_set_num_threads(Int32(newValue))
+            cbf16_set_threads(Int32(newValue))
+        }
     }
 
     /// OpenBLAS's build configuration string (version, kernel, threading model).

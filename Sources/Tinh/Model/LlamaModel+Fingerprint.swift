@@ -7,7 +7,12 @@ extension LlamaModel {
         for linear in linears {
             let w = linear.weight
             f.combine(w.formatName)
-            w.withFloats { f.combine(sampling: $0, count: w.count) }
+            if let b = w as? BF16Weight {  // its bits, without widening the 28 M-value head
+                f.combine(UInt64(b.count))
+                for i in stride(from: 0, to: b.count, by: 61) { f.combine(UInt32(b.matrix.data[i])) }
+            } else {
+                w.withFloats { f.combine(sampling: $0, count: w.count) }
+            }
         }
         for block in blocks {
             f.combine(sampling: block.inputNorm.weight.data, count: block.inputNorm.weight.count, stride: 1)

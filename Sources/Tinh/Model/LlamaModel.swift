@@ -6,8 +6,8 @@
 /// Not thread-safe: one model instance runs one pass at a time (its activation buffers are reused).
 public final class LlamaModel {
     public let config: LlamaConfig
-    /// [vocab, hidden]
-    public let embedTokens: Tensor
+    /// [vocab, hidden]. Replaced only by full fine-tuning, which moves it into its flat trainable buffer.
+    public internal(set) var embedTokens: Tensor
     public let blocks: [LlamaBlock]
     public let finalNorm: NormWeight
     /// The LM head; its weight is `embedTokens` when the head is tied.
@@ -32,9 +32,13 @@ public final class LlamaModel {
     var lastTokens: [Int32] = []
     var hasTokens = false
     var readyForBackward = false
+    /// The last training forward went through the fused loss path (LlamaModel+FusedHead.swift).
+    var headFused = false
 
     /// The buffer every quantized projection decodes into before its GEMMs (sized for the largest).
     public let dequantizationScratch = DequantizationScratch()
+    /// Where bf16 weights round their GEMM's activation (x, or dy in backward) to bf16.
+    public let bf16Scratch = BF16Scratch()
     /// The precision the projection weights were loaded in (a method that writes W, Delta-LoRA,
     /// later gives the Linears it adapts private Float32 copies).
     public let basePrecision: BasePrecision
@@ -53,11 +57,17 @@ public final class LlamaModel {
         embedTokens = try table.require("model.embed_tokens.weight", [config.vocabSize, config.hiddenSize])
         blocks = try (0..<config.numLayers).map { try LlamaBlock(index: $0, config: config, table: table, memory: memory) }
         finalNorm = NormWeight(name: "model.norm.weight", weight: try table.require("model.norm.weight", [config.hiddenSize]))
+        // A bf16 base holds the LM head (the largest GEMM) in bf16 too; a tied head gets its own bf16
+        // copy, while the embedding lookup keeps reading the Float32 table.
+        let bf16Head = basePrecision == .bf16
+        let headWeight = { (w: Tensor) throws -> FrozenWeight in
+            bf16Head ? try BF16Weight(rounding: w, name: "lm_head.weight") : F32Weight(w)
+        }
         if let head = try table.optional("lm_head.weight", [config.vocabSize, config.hiddenSize]), !config.tieWordEmbeddings {
-            lmHead = Linear(name: "lm_head", weight: head, memory: memory)
+            lmHead = Linear(name: "lm_head", frozen: try headWeight(head), memory: memory)
             isTied = false
         } else if config.tieWordEmbeddings {
-            lmHead = Linear(name: "lm_head", weight: embedTokens, memory: memory)
+            lmHead = Linear(name: "lm_head", frozen: try headWeight(embedTokens), memory: memory)
             isTied = true
         } else {
             throw TinhError.invalidInput("model weights: missing tensor 'lm_head.weight' (tie_word_embeddings is false)")
@@ -67,6 +77,9 @@ public final class LlamaModel {
         residual = (0...config.numLayers).map { GrowableBuffer($0 < config.numLayers ? .kept : .scratch, in: memory) }
         ws = Workspace(memory: memory)
         for linear in linears { (linear.weight as? BlockQuantizedWeight)?.share(dequantizationScratch) }
+        for linear in linears {
+            (linear.weight as? BF16Weight)?.share(inputs: bf16Scratch, floats: linear === lmHead ? nil : dequantizationScratch)
+        }
     }
 
 

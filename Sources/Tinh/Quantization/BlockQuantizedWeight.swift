@@ -150,6 +150,7 @@ public enum FrozenWeights {
     /// NF4, q8 to Q8_0, q4 to Q4_0.
     public static func make(_ tensor: Tensor, precision: BasePrecision, name: String) throws -> FrozenWeight {
         guard precision != .f32 else { return F32Weight(tensor) }
+        if precision == .bf16 { return try BF16Weight(rounding: tensor, name: name) }
         guard tensor.rank == 2 else { throw TinhError.invalidInput("\(name): a frozen weight must be 2-D, got \(tensor.shape)") }
         return try make(tensor.data, out: tensor.shape[0], in: tensor.shape[1], precision: precision, name: name)
     }
@@ -164,6 +165,10 @@ public enum FrozenWeights {
         case .nf4: return try BlockQuantizedWeight(quantizing: w, out: out, in: inFeatures, format: .nf4, name: name)
         case .q8: return try BlockQuantizedWeight(quantizing: w, out: out, in: inFeatures, format: .q8_0, name: name)
         case .q4: return try BlockQuantizedWeight(quantizing: w, out: out, in: inFeatures, format: .q4_0, name: name)
+        case .bf16:
+            let t = Tensor(shape: [out, inFeatures])
+            t.data.update(from: w, count: t.count)
+            return try BF16Weight(rounding: t, name: name)
         }
     }
 

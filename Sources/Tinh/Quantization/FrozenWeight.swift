@@ -81,7 +81,7 @@ public final class DequantizationScratch {
     private(set) var capacity = 0
     private var storage: UnsafeMutablePointer<Float>?
     /// The weight whose values are in the buffer now.
-    private weak var holder: BlockQuantizedWeight?
+    private weak var holder: AnyObject?
     /// How many times a weight was decoded (tests count it).
     public private(set) var decodes = 0
 
@@ -107,10 +107,15 @@ public final class DequantizationScratch {
 
     /// `weight`'s values as Float32, decoded into the buffer unless they are there already.
     func floats(of weight: BlockQuantizedWeight) -> UnsafePointer<Float> {
-        reserve(weight.count)
+        floats(of: weight, count: weight.count, decode: weight.decode(into:))
+    }
+
+    /// `weight`'s `count` values, written by `decode` unless they are in the buffer already.
+    func floats(of weight: AnyObject, count: Int, decode: (UnsafeMutablePointer<Float>) -> Void) -> UnsafePointer<Float> {
+        reserve(count)
         let buffer = storage!
         if holder !== weight {
-            weight.decode(into: buffer)
+            decode(buffer)
             holder = weight
             decodes += 1
         }

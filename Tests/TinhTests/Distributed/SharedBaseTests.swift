@@ -24,8 +24,14 @@ import Testing
         #expect(throws: TinhError.self) { try SharedBaseCache.weights(try GGUFFile(path: other), cache: cache) }
     }
 
+    /// A cache of this test's own, so no other process (another test run) maps the same base file
+    /// and shares its pages.
+    static let privateCache = tempDir().path
+
     func report(ranks: Int, _ policy: String) throws -> BaseMemoryReport {
-        let result = try TestProcess.launch(ranks: ranks, ["memory", "--model", "smollm2", "--shared-base", policy, "--json"], timeout: 300)
+        let model = ModelCache.smolLM2Path(in: ModelCache.directory)
+        let result = try TestProcess.launch(ranks: ranks, ["memory", "--model", model, "--shared-base", policy, "--json"],
+                                            environment: ["TINH_CACHE": Self.privateCache], timeout: 300)
         #expect(result.status == 0, "\(result.output)")
         return try JSONDecoder().decode(BaseMemoryReport.self, from: try #require(TestProcess.jsonObject(in: result.output)))
     }
@@ -48,5 +54,6 @@ import Testing
         }
         // Every rank's PSS is below twice the base (the bound) and below the base itself.
         for pss in two.pssMegabytes { #expect(pss < base, "\(two)") }
+        try? FileManager.default.removeItem(atPath: Self.privateCache)
     }
 }

@@ -53,8 +53,9 @@ enum TestProcess {
     }
 
     /// `launch/run -n N -- ARGS` with the test build's tinh.
-    static func launch(ranks: Int, _ arguments: [String], timeout: Double = 180) throws -> Result {
-        try run([packageRoot.appendingPathComponent("launch/run").path, "-n", "\(ranks)", "--"] + arguments, timeout: timeout)
+    static func launch(ranks: Int, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 180) throws -> Result {
+        try run([packageRoot.appendingPathComponent("launch/run").path, "-n", "\(ranks)", "--"] + arguments,
+                environment: environment, timeout: timeout)
     }
 
     /// Extracts the JSON document from output that may carry MPI's own lines around it.

@@ -10,8 +10,10 @@ import Testing
         return dir.appendingPathComponent("train.jsonl").path
     }()
 
-    /// Method names for `--method`, plus "pissa" for LoRA with `--init pissa`.
+    /// Method names for `--method`, plus "pissa" for LoRA with `--init pissa` and "lora-bf16" for
+    /// LoRA on a bf16 base (oneDNN GEMMs), where the CPU supports it.
     static let methods = ["lora", "lora-fa", "lora-plus", "vera", "delta-lora", "dora", "qlora", "adalora", "pissa"]
+        + (BF16GEMM.isSupported ? ["lora-bf16"] : [])
 
     /// Settings of each method's run: LoRA+ trains B 16 × faster, so its base rate is 16 × lower
     /// (a trajectory that tiny can follow without amplifying rounding differences); VeRA learns
@@ -19,6 +21,7 @@ import Testing
     static func methodArgs(_ method: String) -> [String] {
         switch method {
         case "lora-plus": return ["--method", method, "--lr", "3e-4"]
+        case "full": return ["--method", method, "--lr", "1e-3"]  // every weight moves: a gentler rate
         case "vera": return ["--method", method, "--rank", "32", "--vera-seed", "7", "--lr", "1e-2"]
         // Delta-LoRA's W moves from step 6 on and is compared across ranks at two checkpoints.
         case "delta-lora": return ["--method", method, "--delta-start", "5", "--delta-lambda", "1", "--save-every", "10"]
@@ -29,6 +32,7 @@ import Testing
         // --lr 5e-3 Adam amplifies the summation-order rounding of 1 vs N ranks to 1.5e-5 of the
         // largest entry within 20 steps; at 1e-3 it stays near 3e-6, and the loss still falls.
         case "pissa": return ["--method", "lora", "--init", "pissa", "--lr", "1e-3"]
+        case "lora-bf16": return ["--method", "lora", "--base-precision", "bf16"]
         default: return ["--method", method]
         }
     }
@@ -72,8 +76,14 @@ import Testing
             for (a, b) in zip(one, many) {
                 let la = try #require(a["loss"] as? Double), lb = try #require(b["loss"] as? Double)
                 let ga = try #require(a["grad_norm"] as? Double), gb = try #require(b["grad_norm"] as? Double)
+                // A bf16 base rounds activations to 8 significant bits before each frozen GEMM: the
+                // last-bit differences of a gradient summed in another order (over ranks) flip some of
+                // those roundings from the second step on, which shows at ~1e-4 (bf16's 2⁻⁹ times a
+                // few). The first step, before any update, is as exact as f32.
+                let firstStep = (a["step"] as? Int) == 0
+                let gradTolerance = method == "lora-bf16" && !firstStep ? 2e-3 : 1e-4
                 #expect(abs(la - lb) <= 1e-5 * abs(la), "step \(a["step"]!): loss \(la) (1 rank) vs \(lb) (\(ranks) ranks)")
-                #expect(abs(ga - gb) <= 1e-4 * abs(ga), "step \(a["step"]!): grad norm \(ga) vs \(gb)")
+                #expect(abs(ga - gb) <= gradTolerance * abs(ga), "step \(a["step"]!): grad norm \(ga) vs \(gb)")
                 #expect(b["world"] as? Int == ranks && a["loss_tokens"] as? Int == b["loss_tokens"] as? Int)
             }
             // It learned something (the same thing).
@@ -82,7 +92,7 @@ import Testing
             #expect(a.count == b.count && !a.isEmpty)
             let scale = a.map { abs($0) }.max() ?? 1
             let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
-            #expect(worst <= 1e-5 * scale, "final adapters differ by \(worst) (largest entry \(scale)) with \(ranks) ranks")
+            #expect(worst <= (method == "lora-bf16" ? 5e-3 : 1e-5) * scale, "final adapters differ by \(worst) (largest entry \(scale)) with \(ranks) ranks")
             // Methods that move the base: the moved weights agree too.
             let extra = "/checkpoints/step-00000020/" + Checkpoints.extraFile
             #expect(FileManager.default.fileExists(atPath: oneOut + extra) == ["delta-lora", "adalora"].contains(method))

@@ -1,0 +1,60 @@
+#ifndef CBF16_H
+#define CBF16_H
+/* Tinh's bf16 GEMM shim over oneDNN (the v2 C API of Debian's libdnnl 2.6). The only code that
+   includes dnnl.h. Swift sees plain C types: bf16 values are uint16_t (the upper half of a float).
+   Matrices are row-major with explicit leading dimensions, as in cblas. */
+#include <stddef.h>
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* 1 when built against oneDNN, 0 when the shim was compiled without it (every GEMM then fails). */
+int cbf16_compiled_with_onednn(void);
+
+/* 1 when oneDNN may use native bf16 instructions here (its effective ISA includes AVX512-BF16,
+   which AMX implies); 0 otherwise. */
+int cbf16_cpu_supports_bf16(void);
+
+/* oneDNN's effective CPU ISA, e.g. "avx512_core_amx"; "none" without oneDNN. */
+const char *cbf16_isa_name(void);
+
+/* oneDNN's version, e.g. "2.6.3". */
+const char *cbf16_onednn_version(void);
+
+/* Threads for oneDNN's OpenMP parallel regions started from the calling thread. */
+void cbf16_set_threads(int n);
+int cbf16_max_threads(void);
+
+/* dst[i] = src[i] rounded to bf16, nearest-even (NaN stays NaN, quieted). */
+void cbf16_from_f32(const float *src, uint16_t *dst, size_t n);
+/* dst[i] = src[i] widened to float (exact). */
+void cbf16_to_f32(const uint16_t *src, float *dst, size_t n);
+
+/* C[m×n] (f32) = op(A)[m×k] · op(B)[k×n] (+ C when accumulate), A and B bf16, all row-major;
+   op(X) = Xᵀ when transX is nonzero (then X is stored [k×m] / [n×k]). lda/ldb/ldc are the row
+   strides as stored. One oneDNN primitive per distinct (shape, transposes, strides, accumulate)
+   is created on first use and reused. Returns 0, or a oneDNN status (message via
+   cbf16_last_error). Serialised by a lock: call it from any thread. */
+int cbf16_gemm(int transA, int transB, long m, long n, long k,
+               const uint16_t *a, long lda, const uint16_t *b, long ldb,
+               float *c, long ldc, int accumulate);
+
+/* The message of the last failed cbf16_gemm (static storage). */
+const char *cbf16_last_error(void);
+
+/* The oneDNN implementation the primitive for this call would use (creates it if needed), e.g.
+   "brg:avx512_core_amx_bf16"; NULL on error. */
+const char *cbf16_gemm_impl(int transA, int transB, long m, long n, long k,
+                            long lda, long ldb, long ldc, int accumulate);
+
+/* Primitives created so far (the cache's size) and cache hits since start. */
+long cbf16_cache_entries(void);
+long cbf16_cache_hits(void);
+/* Drops every cached primitive. */
+void cbf16_cache_clear(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
