@@ -24,4 +24,18 @@ import Testing
         #expect(csv.count == methods.count + 1 && csv[0].hasPrefix("method,trainable_parameters,bytes_allreduced_per_step"))
         #expect(MethodComparison.markdown(rows, world: 1).contains("| lora | "))
     }
+
+    /// The names compare-methods adds or adjusts: pissa is LoRA with the PiSSA init, qlora keeps its nf4
+    /// base, and AdaLoRA's schedule (1.5 × rank → rank) fits any step count, however short.
+    @Test(arguments: [1, 2, 7, 20, 60]) func pissaQLoRAAndAdaLoRAFitAnyBudget(steps: Int) throws {
+        var base = TrainConfig(model: "tiny", data: "train.jsonl", out: "cmp", adapter: AdapterConfig(rank: 8, targets: ["q", "v"]))
+        base.steps = steps
+        let pissa = MethodComparison.config(for: "pissa", base: base)
+        #expect(pissa.adapter.method == "lora" && pissa.adapter.initialization == "pissa" && pissa.out.hasSuffix("runs/pissa"))
+        #expect(MethodComparison.config(for: "qlora", base: base).adapter.resolvedBasePrecision == .nf4)
+        let ada = MethodComparison.config(for: "adalora", base: base)
+        let schedule = try #require(ada.adapter.adaLoRA)
+        #expect(ada.adapter.rank == 12 && schedule.targetR == 8 && schedule.totalStep == steps)
+        try schedule.validate(initR: ada.adapter.rank)
+    }
 }
