@@ -35,7 +35,7 @@ def main():
 
     path = os.path.abspath(a.model)
     model = AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path),
-                                                 torch_dtype=torch.float32)
+                                                 dtype=torch.float32)
     names = {"q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj", "gate": "gate_proj", "up": "up_proj", "down": "down_proj"}
     config = LoraConfig(r=a.rank, lora_alpha=a.alpha, lora_dropout=0.0,
                         target_modules=[names[t] for t in a.targets.split(",")], task_type="CAUSAL_LM")
@@ -49,25 +49,26 @@ def main():
     vocab = model.module.config.vocab_size if world > 1 else model.config.vocab_size
     g = torch.Generator().manual_seed(rank)
     steps = a.warmup + a.steps
-    times, loss_tokens = [], 0
+    times, cpu_times, loss_tokens = [], [], 0
     for step in range(steps):
         ids = torch.randint(0, vocab, (a.batch, a.seq), generator=g)
         labels = ids.clone()
         if a.data == "chat":
             labels[:, : a.seq // 2] = -100  # the prompt half carries no loss (the head still runs there)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = model(input_ids=ids, labels=labels)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         if step >= a.warmup:
             times.append(dt)
+            cpu_times.append(cpu)
             loss_tokens += int((labels[:, 1:] != -100).sum())
     median = statistics.median(times)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    mine = [median, rss]
+    mine = [median, rss, statistics.median(cpu_times)]
     if world > 1:
         import torch.distributed as dist
         t = torch.tensor(mine, dtype=torch.float64)
@@ -85,6 +86,8 @@ def main():
         "spread": (max(times) - min(times)) / median,
         "loss_fraction": loss_tokens / (a.steps * a.batch * a.seq),
         "peak_rss_megabytes": sum(r[1] for r in rows),
+        # tokens per CPU-second: the step's tokens over the CPU time of every thread of every process
+        "tokens_per_cpu_second": a.batch * a.seq * world / sum(r[2] for r in rows),
         "per_rank_peak_rss_megabytes": [r[1] for r in rows],
     }
     if rank == 0:

@@ -16,6 +16,8 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "A .gguf file, a Hugging Face directory, smollm2 or tiny[:seed].") var model: String
     @Option(help: "Adapter method (as in train).") var method = "lora"
+    @Option(help: "How the frozen base's projection weights are held: f32, nf4, q8, q4 or bf16 (as in train).")
+    var basePrecision: String?
     @Option(help: "Adapter rank r.") var rank = 8
     @Option(help: "Adapter scale numerator α.") var alpha: Float = 16
     @Option(help: "Projections to adapt: any of q,k,v,o,gate,up,down.") var targets = "q,v"
@@ -28,6 +30,7 @@ struct BenchCommand: ParsableCommand {
     var data: TrainingBenchmark.DataKind = .text
     @Option(help: "Seconds spent on the sgemm probe.") var probeSeconds = 1.0
     @Flag(help: "Print the result as JSON.") var json = false
+    @Flag(help: "Also time each frozen-weight GEMM shape of the step alone (GFLOP/s per shape).") var shapes = false
     @OptionGroup var communicator: CommunicatorOptions
 
     func run() throws {
@@ -37,10 +40,18 @@ struct BenchCommand: ParsableCommand {
             var options = TrainingBenchmark.Options(
                 model: model,
                 adapter: AdapterConfig(method: method, rank: rank, alpha: alpha,
-                                       targets: targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }))
+                                       targets: targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+                                       basePrecision: try basePrecision.map(BasePrecision.parse)))
             options.batch = batch; options.seq = seq; options.steps = steps; options.warmup = warmup
             options.threads = threads; options.data = data; options.probeSeconds = probeSeconds
             let result = try TrainingBenchmark.run(options, comm: comm)
+            if shapes, comm.isRoot, !json {
+                let loaded = try ModelSource.load(model)
+                for r in TrainingBenchmark.shapeRates(config: loaded.config, rows: batch * seq) {
+                    print(r.name.padding(toLength: 18, withPad: " ", startingAt: 0)
+                          + String(format: "%5d×%5d×%5d  %6.1f GFLOP/s", r.m, r.n, r.k, r.gflops))
+                }
+            }
             if comm.isRoot {
                 if json { printJSON(result) } else { print(result.summary) }
             }

@@ -18,7 +18,7 @@ struct CompareMethodsCommand: ParsableCommand {
     @Option(help: "Training data (JSONL).") var data: String
     @Option(help: "Held-out data (JSONL); chat records are also scored by exact match unless --no-exact-match.") var valid: String
     @Option(help: "Output directory.") var out: String
-    @Option(help: "Comma-separated methods, or all.") var methods = "all"
+    @Option(help: "Comma-separated methods (pissa: LoRA with --init pissa), or all (every --method).") var methods = "all"
     @Option(help: "Optimizer steps per method.") var steps = 60
     @Option(help: "Global batch.") var batch = 8
     @Option(help: "Tokens per example.") var seq = 64

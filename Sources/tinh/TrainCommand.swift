@@ -35,7 +35,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Share of --data held out for validation when there is no --valid.") var validFraction = 0.05
     @Option(help: "Output directory.") var out: String
 
-    @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains), vera, delta-lora, dora (LoRA plus a trained magnitude per output row), qlora (LoRA on an nf4 base) or adalora (SVD-form P·Λ·Q whose rank budget shrinks from --init-r to --target-r).") var method = "lora"
+    @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains), vera, delta-lora, dora (LoRA plus a trained magnitude per output row), qlora (LoRA on an nf4 base), adalora (SVD-form P·Λ·Q whose rank budget shrinks from --init-r to --target-r) or full (every weight trains: the full fine-tuning baseline).") var method = "lora"
     @Option(help: "How the frozen base's projection weights are held: f32, nf4, q8, q4 or bf16 (default nf4 for qlora, else f32); see `tinh eval --help`.")
     var basePrecision: String?
     @Option(help: "Adapter rank r (default 8; VeRA: the shared projections' rank, typically 256-1024; AdaLoRA: same as --init-r).") var rank: Int?

@@ -79,7 +79,7 @@ public enum AdapterMethods {
 
     public static func type(named name: String) throws -> Adapter.Type {
         guard let t = all[name] else {
-            throw TinhError.invalidInput("unknown --method '\(name)'; available: \(all.keys.sorted().joined(separator: ", "))")
+            throw TinhError.invalidInput("unknown --method '\(name)'; available: \((all.keys + [FullFineTuning.method]).sorted().joined(separator: ", "))")
         }
         return t
     }

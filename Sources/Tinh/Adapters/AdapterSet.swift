@@ -6,8 +6,10 @@ public final class AdapterSet {
     /// Adapted module names in model order, and their adapters.
     public let modules: [(name: String, adapter: Adapter)]
     private let linears: [Linear]
-    /// The method's type, for its static facts (the expected trainable count).
-    public let method: Adapter.Type
+    /// The method's type, for its static facts (the expected trainable count); nil for `full`.
+    public let method: Adapter.Type?
+    /// `--method full`'s trainable count (every weight), nil for adapters.
+    private let fullCount: Int?
     /// Which block each stretch of the flat buffer belongs to, in buffer order (every slot an
     /// adapter reserves is its block's): the all-reduce buckets are cut along these.
     public let layerSegments: [(layer: Int, range: Range<Int>)]
@@ -15,6 +17,17 @@ public final class AdapterSet {
     /// Attaches `config.method` to every targeted Linear of `model`; replaces any earlier adapter.
     public init(model: LlamaModel, config: AdapterConfig) throws {
         try config.validate(for: model.config)
+        if config.method == FullFineTuning.method {
+            guard config.layers == nil else { throw TinhError.invalidInput("--layers selects adapted blocks; --method full trains every weight") }
+            parameters = AdapterParameters()
+            self.config = config
+            modules = []
+            linears = []
+            method = nil
+            layerSegments = FullFineTuning.attach(to: model, parameters: parameters)
+            fullCount = FullFineTuning.expectedCount(model)
+            return
+        }
         let type = try AdapterMethods.type(named: config.method)
         let parameters = AdapterParameters()
         let suffixes = Set(config.targets.compactMap { AdapterConfig.moduleNames[$0] })
@@ -40,11 +53,15 @@ public final class AdapterSet {
         self.linears = linears
         self.method = type
         layerSegments = segments
+        fullCount = nil
     }
+
+    /// Whether this is `--method full` (the model's own weights train; no adapter modules).
+    public var isFullFineTuning: Bool { config.method == FullFineTuning.method }
 
     /// The method's formula for the trainable count on these modules (nil: none stated).
     public var expectedTrainableCount: Int? {
-        method.expectedTrainableCount(config: config, shapes: linears.map { (in: $0.inFeatures, out: $0.outFeatures) })
+        fullCount ?? method?.expectedTrainableCount(config: config, shapes: linears.map { (in: $0.inFeatures, out: $0.outFeatures) })
     }
 
     /// Before each optimizer step, on every rank, after the gradients are final.

@@ -127,7 +127,7 @@ extension Checkpoints {
         let previous = candidates.reversed().first { c in
             c.step < failedStep && c.url.standardizedFileURL != failed?.standardizedFileURL && (try? verify(c.url)) != nil
         }
-        let hint = previous.map { "; the previous complete checkpoint is \($0.url.path): pass it instead (e.g. --resume \($0.url.path))" }
+        let hint = previous.map { "; the previous complete checkpoint is \($0.url.path): pass it instead (tinh train ... --resume-from \($0.url.path))" }
             ?? "; there is no earlier complete checkpoint to fall back to"
         switch error {
         case .badFile(let path, let reason): return .badFile(path: path, reason: reason + hint)

@@ -26,6 +26,9 @@ public enum PEFTExport {
     @discardableResult
     public static func write(checkpoint url: URL, baseModelName: String?, to directory: URL) throws -> VerifiedCheckpoint {
         let checkpoint = try Checkpoints.read(url)
+        if checkpoint.state.adapter.method == FullFineTuning.method {
+            throw TinhError.invalidInput("\(url.path) is a full fine-tuning checkpoint: there is no adapter to export; the trained model is the run's model/model.safetensors (or the checkpoint's \(Checkpoints.adapterFile), all weights under Hugging Face names)")
+        }
         let baseModelName = baseModelName ?? checkpoint.modelSpec.map(Self.baseModelName(forSpec:))
         if checkpoint.state.adapter.method == "vera" {
             try writeVeRA(checkpoint, baseModelName: baseModelName, to: directory)

@@ -23,34 +23,42 @@ public enum Phase: Int, CaseIterable, Sendable {
 /// the clock on. Phases nest: `enter` charges the time so far to the phase being left, so a
 /// nested phase (adapter math inside attention) is not counted twice.
 ///
-/// Not thread-safe: the model runs on one thread (BLAS threads are below this level).
+/// It times the thread that called `start` only (the model runs on one thread; BLAS threads are
+/// below this level): calls from other threads, e.g. other models in concurrent tests, are ignored.
 public enum PhaseTimer {
     nonisolated(unsafe) public private(set) static var enabled = false
-    nonisolated(unsafe) private static var totals = [Double](repeating: 0, count: Phase.allCases.count)
+    nonisolated(unsafe) private static var owner = pthread_self()
+    nonisolated(unsafe) private static let totals: UnsafeMutablePointer<Double> = {
+        let p = UnsafeMutablePointer<Double>.allocate(capacity: Phase.allCases.count)
+        p.initialize(repeating: 0, count: Phase.allCases.count)
+        return p
+    }()
     nonisolated(unsafe) private static var current = Phase.other
     nonisolated(unsafe) private static var mark: UInt64 = 0
 
-    /// Turns timing on and clears the totals.
+    /// Turns timing on for the calling thread and clears the totals.
     public static func start() {
+        owner = pthread_self()
         reset()
-        enabled = true
         current = .other
-        mark = now()
+        enabled = true
     }
 
     public static func stop() {
-        if enabled { charge() }
+        if active { charge() }
         enabled = false
     }
 
     public static func reset() {
-        for i in totals.indices { totals[i] = 0 }
+        totals.update(repeating: 0, count: Phase.allCases.count)
         mark = now()
     }
 
+    @inline(__always) private static var active: Bool { enabled && pthread_equal(owner, pthread_self()) != 0 }
+
     /// Seconds per phase since `start`/`reset`.
     public static var seconds: [Phase: Double] {
-        if enabled { charge() }
+        if active { charge() }
         var out: [Phase: Double] = [:]
         for p in Phase.allCases { out[p] = totals[p.rawValue] }
         return out
@@ -58,7 +66,7 @@ public enum PhaseTimer {
 
     /// Switches to `phase`; returns the phase to pass back to `leave`.
     @inline(__always) public static func enter(_ phase: Phase) -> Phase {
-        guard enabled else { return phase }
+        guard active else { return phase }
         charge()
         let previous = current
         current = phase
@@ -67,7 +75,7 @@ public enum PhaseTimer {
 
     /// Back to `previous` (the value `enter` returned).
     @inline(__always) public static func leave(_ previous: Phase) {
-        guard enabled else { return }
+        guard active else { return }
         charge()
         current = previous
     }

@@ -10,18 +10,21 @@ public struct MinHash: Sendable {
     public static let hashCount = 128
     /// Words per shingle.
     public let shingleWords: Int
-    /// Bands × rows = `hashCount`; more rows per band compare fewer, more similar pairs.
+    /// Bands × rows ≤ `hashCount`; more rows per band compare fewer, more similar pairs.
     public let bands: Int
     public let rows: Int
 
-    /// Chooses the banding so that pairs at `threshold` are very likely candidates: the most rows
-    /// per band whose S-curve midpoint (1/bands)^(1/rows) lies at least 0.05 below the threshold.
+    /// A pair at exactly the threshold is missed (shares no band) with probability
+    /// (1 − J^rows)^bands; the banding is the one with the most rows per band (fewest candidates to
+    /// confirm) that keeps this at most `maxMiss`. Threshold 0.8: 25 bands × 5 rows, miss 5·10⁻⁵.
+    public static let maxMiss = 1e-3
+
     public init(threshold: Double, shingleWords: Int = 3) {
         self.shingleWords = max(1, shingleWords)
-        var choice = (bands: 64, rows: 2)
-        for rows in [4, 8, 16] {
+        var choice = (bands: MinHash.hashCount, rows: 1)
+        for rows in 2...16 {
             let bands = MinHash.hashCount / rows
-            if pow(1 / Double(bands), 1 / Double(rows)) <= threshold - 0.05 { choice = (bands, rows) }
+            if pow(1 - pow(threshold, Double(rows)), Double(bands)) <= MinHash.maxMiss { choice = (bands, rows) }
         }
         (bands, rows) = (choice.bands, choice.rows)
     }

@@ -60,6 +60,36 @@ public final class MappedFile: @unchecked Sendable {
     /// A pointer into the mapping (for borrowed tensors); nil only for an empty file.
     public var baseAddress: UnsafeMutableRawPointer? { base }
 
+    /// Drops this process's resident pages of the mapping except those under `keep` (byte ranges,
+    /// e.g. tensors borrowed from it). Once the weights are dequantized into memory of their own,
+    /// the file's pages serve nothing but would stay in RSS (a Q4 SmolLM2: ~96 MB). Safe because
+    /// nothing writes into the mapping: a dropped page that is read again faults back in from the file.
+    /// Returns the bytes released.
+    @discardableResult
+    public func releasePages(keeping keep: [Range<Int>]) -> Int {
+        guard let base, count > 0 else { return 0 }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        var released = 0, start = 0
+        func release(upTo end: Int) {
+            // Whole pages strictly inside [start, end).
+            let lo = (start + page - 1) / page * page, hi = end / page * page
+            if hi > lo, madvise(base + lo, hi - lo, MADV_DONTNEED) == 0 { released += hi - lo }
+        }
+        for r in keep.sorted(by: { $0.lowerBound < $1.lowerBound }) where r.upperBound > start {
+            release(upTo: max(start, r.lowerBound))
+            start = r.upperBound
+        }
+        release(upTo: count)
+        return released
+    }
+
+    /// The byte range of `pointer ..< pointer + bytes` within the mapping, nil if it lies outside.
+    public func range(of pointer: UnsafeRawPointer, bytes: Int) -> Range<Int>? {
+        guard let base else { return nil }
+        let offset = pointer - UnsafeRawPointer(base)
+        return offset >= 0 && offset + bytes <= count ? offset..<(offset + bytes) : nil
+    }
+
     /// A bounds-checked reader over the whole file.
     public func reader() -> ByteReader { ByteReader(bytes: bytes, path: path) }
 

@@ -24,6 +24,13 @@ public enum RopePermutation {
         return out
     }
 
+    /// llama.cpp layout -> HF layout of a [rows, cols] matrix from `src` into `dst` (no allocation).
+    public static func unpermute(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, rows: Int, cols: Int, heads: Int) throws {
+        for (to, from) in try sourceRows(rows: rows, heads: heads, toHF: true).enumerated() {
+            (dst + to * cols).update(from: src + from * cols, count: cols)
+        }
+    }
+
     /// llama.cpp layout -> HF layout for rows of raw bytes (quantized blocks kept as stored: a
     /// row of W holds whole blocks, so moving rows moves blocks). Returns an owned copy.
     public static func unpermuteRows(_ bytes: UnsafeRawBufferPointer, rows: Int, heads: Int) throws -> [UInt8] {

@@ -18,7 +18,7 @@ public enum GEMMComparison {
     /// SmolLM2-135M's frozen products for 512 rows (batch 4 × 128): q/o, gate/up, down, LM head.
     public static let smolLM2Shapes: [(m: Int, k: Int, n: Int)] = [(512, 576, 576), (512, 576, 1536), (512, 1536, 576), (512, 576, 49152)]
 
-    /// Runs each shape for about `seconds` per kernel (at least 3 repetitions) after a warm-up.
+    /// Runs each shape for about `seconds` (the kernels in turn, at least 3 repetitions each) after a warm-up.
     /// Call `BF16GEMM.requireSupport()` first.
     public static func run(shapes: [(m: Int, k: Int, n: Int)] = smolLM2Shapes, seconds: Double = 1) -> [Row] {
         shapes.map { s in
@@ -28,33 +28,35 @@ public enum GEMMComparison {
             let w16 = BF16Matrix(w), scratch = BF16Scratch()
             let x16 = scratch.rounded(x.data, count: x.count)
             let flops = 2.0 * Double(s.m * s.k) * Double(s.n)
-            let sgemm = median(seconds) {
-                BLAS.gemm(.none, .transpose, m: s.m, n: s.n, k: s.k, a: x.data, b: w.data, c: y.data)
-            }
-            let bf16 = median(seconds) {
-                BF16GEMM.gemm(.none, .transpose, m: s.m, n: s.n, k: s.k, a: x16, b: w16.data, c: y.data)
-            }
-            let rounded = median(seconds) {
-                let a = scratch.rounded(x.data, count: x.count)
-                BF16GEMM.gemm(.none, .transpose, m: s.m, n: s.n, k: s.k, a: a, b: w16.data, c: y.data)
-            }
+            // The three kernels take turns, so a machine shared with other work slows each alike.
+            let t = medians(seconds, [
+                { BLAS.gemm(.none, .transpose, m: s.m, n: s.n, k: s.k, a: x.data, b: w.data, c: y.data) },
+                { BF16GEMM.gemm(.none, .transpose, m: s.m, n: s.n, k: s.k, a: x16, b: w16.data, c: y.data) },
+                {
+                    let a = scratch.rounded(x.data, count: x.count)
+                    BF16GEMM.gemm(.none, .transpose, m: s.m, n: s.n, k: s.k, a: a, b: w16.data, c: y.data)
+                },
+            ])
+            let (sgemm, bf16, rounded) = (t[0], t[1], t[2])
             return Row(m: s.m, k: s.k, n: s.n, sgemmGFLOPs: flops / sgemm / 1e9, bf16GFLOPs: flops / bf16 / 1e9,
                        bf16WithRoundingGFLOPs: flops / rounded / 1e9,
                        implementation: BF16GEMM.implementation(.none, .transpose, m: s.m, n: s.n, k: s.k) ?? "unknown")
         }
     }
 
-    /// Median seconds of `body` over about `seconds` (at least 3 runs), after one warm-up run.
-    static func median(_ seconds: Double, _ body: () -> Void) -> Double {
-        body()
-        var times: [Double] = []
+    /// Median seconds of each body over about `seconds` in all (at least 3 runs each), taking turns,
+    /// after one warm-up run each.
+    static func medians(_ seconds: Double, _ bodies: [() -> Void]) -> [Double] {
+        for body in bodies { body() }
+        var times = [[Double]](repeating: [], count: bodies.count)
         let start = monotonicSeconds()
-        while times.count < 3 || monotonicSeconds() - start < seconds {
-            let t0 = monotonicSeconds()
-            body()
-            times.append(monotonicSeconds() - t0)
+        while times[0].count < 3 || monotonicSeconds() - start < seconds {
+            for (i, body) in bodies.enumerated() {
+                let t0 = monotonicSeconds()
+                body()
+                times[i].append(monotonicSeconds() - t0)
+            }
         }
-        times.sort()
-        return times[times.count / 2]
+        return times.map { $0.sorted()[$0.count / 2] }
     }
 }

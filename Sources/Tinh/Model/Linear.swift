@@ -56,6 +56,14 @@ public final class Linear {
         return copy
     }
 
+    /// Copies W (decoded, if quantized) into `storage` (same shape, e.g. a slice of a flat trainable
+    /// buffer) and computes with that Float32 W from now on (full fine-tuning: the optimizer then updates W in place).
+    public func moveWeight(into storage: Tensor) {
+        precondition(storage.shape == weight.shape, "\(name): weight storage \(storage.shape) for \(weight.shape)")
+        weight.withFloats { if storage.data != UnsafeMutablePointer(mutating: $0) { storage.data.update(from: $0, count: storage.count) } }
+        weight = F32Weight(storage)
+    }
+
     /// y [rows, out] = x [rows, in] · Wᵀ (+ b) (+ adapter). `x` must stay valid until `backward`.
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, training: Bool = true) {
         savedInput = x

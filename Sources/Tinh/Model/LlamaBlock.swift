@@ -1,7 +1,8 @@
 /// A norm's frozen weight and, when requested, its gradient.
 public final class NormWeight {
     public let name: String
-    public let weight: Tensor
+    /// Replaced only by full fine-tuning, which moves it into its flat trainable buffer.
+    public internal(set) var weight: Tensor
     public var grad: Tensor?
     init(name: String, weight: Tensor) { self.name = name; self.weight = weight }
 }

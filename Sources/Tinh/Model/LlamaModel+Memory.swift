@@ -17,7 +17,7 @@ extension LlamaModel {
             kept += rows * hid + 2 * rows * inter                     // res2, gate, up
             if block.o.backwardNeedsInput { kept += rows * qDim } else { attnOutScratch = true }
         }
-        kept += n * hid + n * c.vocabSize + 2 * n                     // lossIn, logits, lossRstd, lse
+        kept += n * hid + logitsRows(lossRows: n) * c.vocabSize + 2 * n  // lossIn, logits (a chunk's when fused), lossRstd, lse
         scratch += 2 * rows * hid + rows * inter                      // ln, proj, h
         if attnOutScratch { scratch += rows * qDim }
         scratch += 2 * rows * hid + 2 * rows * qDim + 2 * rows * kvDim + 2 * rows * inter + seq * seq  // backward

@@ -14,31 +14,37 @@ extension LlamaModel {
     /// `targets[i] >= 0` (use `CrossEntropy.ignoreIndex`) and `lossMask?[i] ?? true`. Only counted
     /// positions go through the final norm and LM head. Saves activations for `backward`.
     @discardableResult
+    ///
+    /// With `forBackward` false (evaluation) no backward may follow, and the loss path skips the
+    /// work it would do ahead for one.
     public func forward(tokens: [Int32], targets: [Int32], lossMask: [Bool]? = nil, batch: Int, seq: Int,
-                        accuracy: Bool = false) throws -> LossResult {
+                        accuracy: Bool = false, forBackward: Bool = true) throws -> LossResult {
         try checkShape(batch: batch, seq: seq, count: tokens.count, what: "tokens")
         try checkTokens(tokens)
         embed(tokens)
         lastTokens = tokens
         hasTokens = true
-        return try forwardFromEmbeddings(targets: targets, lossMask: lossMask, batch: batch, seq: seq, accuracy: accuracy)
+        return try forwardFromEmbeddings(targets: targets, lossMask: lossMask, batch: batch, seq: seq, accuracy: accuracy,
+                                         forBackward: forBackward)
     }
 
     /// Training forward from given input embeddings [batch, seq, hidden] instead of token ids
     /// (gradient checks, soft prompts). The embedding table then gets no gradient.
     @discardableResult
     public func forward(inputEmbeddings: UnsafeBufferPointer<Float>, targets: [Int32], lossMask: [Bool]? = nil,
-                        batch: Int, seq: Int, accuracy: Bool = false) throws -> LossResult {
+                        batch: Int, seq: Int, accuracy: Bool = false, forBackward: Bool = true) throws -> LossResult {
         try checkShape(batch: batch, seq: seq, count: inputEmbeddings.count / max(config.hiddenSize, 1), what: "input embeddings")
         guard inputEmbeddings.count == batch * seq * config.hiddenSize else {
             throw TinhError.invalidInput("input embeddings: \(inputEmbeddings.count) floats for [\(batch), \(seq), \(config.hiddenSize)]")
         }
         residual[0].reserve(inputEmbeddings.count).update(from: inputEmbeddings.baseAddress!, count: inputEmbeddings.count)
         hasTokens = false
-        return try forwardFromEmbeddings(targets: targets, lossMask: lossMask, batch: batch, seq: seq, accuracy: accuracy)
+        return try forwardFromEmbeddings(targets: targets, lossMask: lossMask, batch: batch, seq: seq, accuracy: accuracy,
+                                         forBackward: forBackward)
     }
 
-    private func forwardFromEmbeddings(targets: [Int32], lossMask: [Bool]?, batch: Int, seq: Int, accuracy: Bool) throws -> LossResult {
+    private func forwardFromEmbeddings(targets: [Int32], lossMask: [Bool]?, batch: Int, seq: Int, accuracy: Bool,
+                                       forBackward: Bool) throws -> LossResult {
         let rows = batch * seq
         readyForBackward = false
         try checkShape(batch: batch, seq: seq, count: targets.count, what: "targets")
@@ -59,22 +65,29 @@ extension LlamaModel {
         let outer = PhaseTimer.enter(.lmHeadAndLoss)
         defer { PhaseTimer.leave(outer) }
         let n = ws.selectedRows.count
-        head(rows: ws.selectedRows, training: true)
-        ws.lse.reserve(n)
         var predictions = [Int32](repeating: 0, count: accuracy ? n : 0)
         var (loss, count, correct) = (0.0, 0, 0)
-        if n > 0 {
-            (loss, count) = ws.selectedTargets.withUnsafeBufferPointer { t in
-                predictions.withUnsafeMutableBufferPointer { p in
-                    CrossEntropy.forward(logits: ws.logits.ptr, targets: t.baseAddress!, mask: nil, lse: ws.lse.ptr,
-                                         predictions: accuracy ? p.baseAddress : nil, rows: n, vocab: config.vocabSize)
+        headFused = usesFusedHead
+        if headFused {
+            (loss, count) = predictions.withUnsafeMutableBufferPointer {
+                fusedHeadAndLoss(predictions: accuracy ? $0.baseAddress : nil, forBackward: forBackward)
+            }
+        } else {
+            head(rows: ws.selectedRows, training: true)
+            ws.lse.reserve(n)
+            if n > 0 {
+                (loss, count) = ws.selectedTargets.withUnsafeBufferPointer { t in
+                    predictions.withUnsafeMutableBufferPointer { p in
+                        CrossEntropy.forward(logits: ws.logits.ptr, targets: t.baseAddress!, mask: nil, lse: ws.lse.ptr,
+                                             predictions: accuracy ? p.baseAddress : nil, rows: n, vocab: config.vocabSize)
+                    }
                 }
             }
-            if accuracy { for i in 0..<n where predictions[i] == ws.selectedTargets[i] { correct += 1 } }
         }
+        if accuracy { for i in 0..<n where predictions[i] == ws.selectedTargets[i] { correct += 1 } }
         lastBatch = batch
         lastSeq = seq
-        readyForBackward = true
+        readyForBackward = forBackward
         return LossResult(loss: loss, count: count, correct: correct)
     }
 
@@ -94,11 +107,16 @@ extension LlamaModel {
         let dRes = ws.dResidual.ptr
         dRes.update(repeating: 0, count: rows * hid)
         if n > 0 {
-            ws.selectedTargets.withUnsafeBufferPointer { t in
-                CrossEntropy.backward(dlogits: ws.logits.ptr, logits: ws.logits.ptr, targets: t.baseAddress!,
-                                      mask: nil, lse: ws.lse.ptr, rows: n, vocab: config.vocabSize, scale: lossScale)
+            if headFused {
+                // The forward already made dL/d(norm output) for a loss scale of 1.
+                if lossScale != 1 { scale(ws.dLossNorm.ptr, by: lossScale, count: n * hid) }
+            } else {
+                ws.selectedTargets.withUnsafeBufferPointer { t in
+                    CrossEntropy.backward(dlogits: ws.logits.ptr, logits: ws.logits.ptr, targets: t.baseAddress!,
+                                          mask: nil, lse: ws.lse.ptr, rows: n, vocab: config.vocabSize, scale: lossScale)
+                }
+                lmHead.backward(ws.logits.ptr, ws.dLossNorm.ptr)
             }
-            lmHead.backward(ws.logits.ptr, ws.dLossNorm.ptr)
             ws.dLossIn.ptr.update(repeating: 0, count: n * hid)
             RMSNorm.backward(dinp: ws.dLossIn.ptr, dweight: finalNorm.grad?.data, dout: ws.dLossNorm.ptr, inp: ws.lossIn.ptr,
                              weight: finalNorm.weight.data, rstd: ws.lossRstd.ptr, rows: n, dim: hid)

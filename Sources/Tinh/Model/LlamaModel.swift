@@ -6,8 +6,8 @@
 /// Not thread-safe: one model instance runs one pass at a time (its activation buffers are reused).
 public final class LlamaModel {
     public let config: LlamaConfig
-    /// [vocab, hidden]
-    public let embedTokens: Tensor
+    /// [vocab, hidden]. Replaced only by full fine-tuning, which moves it into its flat trainable buffer.
+    public internal(set) var embedTokens: Tensor
     public let blocks: [LlamaBlock]
     public let finalNorm: NormWeight
     /// The LM head; its weight is `embedTokens` when the head is tied.
@@ -32,6 +32,8 @@ public final class LlamaModel {
     var lastTokens: [Int32] = []
     var hasTokens = false
     var readyForBackward = false
+    /// The last training forward went through the fused loss path (LlamaModel+FusedHead.swift).
+    var headFused = false
 
     /// The buffer every quantized projection decodes into before its GEMMs (sized for the largest).
     public let dequantizationScratch = DequantizationScratch()
@@ -80,6 +82,17 @@ public final class LlamaModel {
         }
     }
 
+
+    /// Seconds to decode every quantized projection once into the shared buffer (a training
+    /// micro-batch decodes each twice: forward and backward); 0 for an f32 base.
+    public func timeDequantization() -> Double {
+        let start = monotonicSeconds()
+        var sink: Float = 0
+        for linear in blocks.flatMap(\.linears) where linear.weight is BlockQuantizedWeight {
+            sink += linear.weight.withFloats { $0[0] }
+        }
+        return sink.isNaN ? 0 : monotonicSeconds() - start
+    }
 
     /// Bytes the projection weights of every block hold (their codes and scales, or Float32 values).
     public var projectionBytes: Int { blocks.flatMap(\.linears).reduce(0) { $0 + $1.weight.storageBytes } }

@@ -71,7 +71,12 @@ public enum ModelSource {
         let model = try LlamaModel(config: config, weights: weights, frozen: frozen)
         try checkVocabulary(tokenizer, config, path)
         let loaded = LoadedModel(spec: spec, path: path, model: model, tokenizer: tokenizer, gguf: gguf, loadSeconds: monotonicSeconds() - start)
-        if share { loaded.sharedBasePath = SharedBaseCache.path(for: gguf) }
+        if share {
+            loaded.sharedBasePath = SharedBaseCache.path(for: gguf)
+        } else if frozen.isEmpty {
+            // Dequantized weights are copies: keep resident only the pages of tensors borrowed from the file.
+            gguf.file.releasePages(keeping: weights.values.compactMap { gguf.file.range(of: $0.data, bytes: $0.count * 4) })
+        }
         return loaded
     }
 

@@ -149,12 +149,26 @@ public enum FrozenWeights {
     /// `tensor` [out, in] (Float32) in `precision`: f32 keeps the tensor itself; nf4 quantizes to
     /// NF4, q8 to Q8_0, q4 to Q4_0.
     public static func make(_ tensor: Tensor, precision: BasePrecision, name: String) throws -> FrozenWeight {
+        guard precision != .f32 else { return F32Weight(tensor) }
+        if precision == .bf16 { return try BF16Weight(rounding: tensor, name: name) }
+        guard tensor.rank == 2 else { throw TinhError.invalidInput("\(name): a frozen weight must be 2-D, got \(tensor.shape)") }
+        return try make(tensor.data, out: tensor.shape[0], in: tensor.shape[1], precision: precision, name: name)
+    }
+
+    /// The same from values the caller keeps (a quantized result does not reference them; f32 copies).
+    public static func make(_ w: UnsafePointer<Float>, out: Int, in inFeatures: Int, precision: BasePrecision, name: String) throws -> FrozenWeight {
         switch precision {
-        case .f32: return F32Weight(tensor)
-        case .nf4: return try BlockQuantizedWeight(quantizing: tensor, format: .nf4, name: name)
-        case .q8: return try BlockQuantizedWeight(quantizing: tensor, format: .q8_0, name: name)
-        case .q4: return try BlockQuantizedWeight(quantizing: tensor, format: .q4_0, name: name)
-        case .bf16: return try BF16Weight(rounding: tensor, name: name)
+        case .f32:
+            let t = Tensor(shape: [out, inFeatures])
+            t.data.update(from: w, count: t.count)
+            return F32Weight(t)
+        case .nf4: return try BlockQuantizedWeight(quantizing: w, out: out, in: inFeatures, format: .nf4, name: name)
+        case .q8: return try BlockQuantizedWeight(quantizing: w, out: out, in: inFeatures, format: .q8_0, name: name)
+        case .q4: return try BlockQuantizedWeight(quantizing: w, out: out, in: inFeatures, format: .q4_0, name: name)
+        case .bf16:
+            let t = Tensor(shape: [out, inFeatures])
+            t.data.update(from: w, count: t.count)
+            return try BF16Weight(rounding: t, name: name)
         }
     }
 

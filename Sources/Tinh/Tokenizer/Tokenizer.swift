@@ -120,6 +120,12 @@ public final class Tokenizer: @unchecked Sendable {
         self.mergeCount = merges.count
     }
 
+    /// Bytes the vocabulary has no byte-level token for: text containing one encodes it as the
+    /// unknown token (or drops it), as Hugging Face does, so such text cannot round-trip.
+    public var bytesWithoutToken: [UInt8] {
+        (0...255).filter { vocabulary[String(ByteLevel.byteToScalar[$0])] == nil }.map { UInt8($0) }
+    }
+
     /// One line for `tinh inspect`.
     public var summary: String {
         let controls = tokenTypes.filter { $0 == TokenType.control.rawValue }.count

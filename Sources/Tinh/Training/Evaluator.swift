@@ -22,7 +22,8 @@ public enum Evaluator {
             guard batchIndex % comm.size == comm.rank else { continue }
             let indices = Array(start..<min(start + batchSize, set.count))
             let batch = try set.batch(indices)
-            let r = try model.forward(tokens: batch.tokens, targets: batch.targets, batch: batch.batch, seq: batch.seq, accuracy: true)
+            let r = try model.forward(tokens: batch.tokens, targets: batch.targets, batch: batch.batch, seq: batch.seq, accuracy: true,
+                                         forBackward: false)
             sums[0] += r.loss
             sums[1] += Double(r.count)
             sums[2] += Double(r.correct)

@@ -24,10 +24,11 @@ public enum MethodComparison {
 
     /// Settings that differ between methods for a fair comparison: VeRA needs a large rank and a
     /// larger learning rate (its paper's ranges); LoRA+ uses the paper's ratio 16; Delta-LoRA starts
-    /// moving W after a fifth of the steps.
+    /// moving W after a fifth of the steps; AdaLoRA prunes from 1.5 × the rank to the rank; "pissa"
+    /// names LoRA with `--init pissa`.
     public static func config(for method: String, base: TrainConfig) -> TrainConfig {
         var c = base
-        c.adapter.method = method
+        c.adapter.method = method == "pissa" ? "lora" : method
         c.out = URL(fileURLWithPath: base.out).appendingPathComponent("runs/\(method)").path
         switch method {
         case "vera":
@@ -35,6 +36,9 @@ public enum MethodComparison {
             c.lr = base.lr * 5
         case "lora-plus":
             c.loraPlusRatio = 16
+        case "pissa":
+            // Not a method but LoRA's PiSSA init; compared under its own name.
+            c.adapter.initialization = "pissa"
         case "adalora":
             // PEFT's proportions (init_r 12 → target_r 8): start at 1.5 × the rank, end at the rank the
             // other methods use; prune after a tenth of the steps and hold the final mask for the last fifth.

@@ -53,10 +53,15 @@ public final class Trainer {
         // One f32 copy of a GGUF base per node, written by the node's first rank (a quantized
         // base is private per rank).
         let precision = config.adapter.resolvedBasePrecision
-        model = try loaded ?? BaseMemory.load(Trainer.testRankModel(rank: comm.rank) ?? config.model, policy: config.sharedBase, basePrecision: precision, comm: comm)
+        // Full fine-tuning copies every weight into its trainable buffer: nothing would stay shared.
+        let sharing = config.adapter.method == FullFineTuning.method ? .off : config.sharedBase
+        model = try loaded ?? BaseMemory.load(Trainer.testRankModel(rank: comm.rank) ?? config.model, policy: sharing, basePrecision: precision, comm: comm)
         try comm.together("loading the data and adapters") {
             guard model.model.basePrecision == precision else {
                 throw TinhError.invalidInput("the model was loaded with a \(model.model.basePrecision) base, but the run asks for \(precision)")
+            }
+            guard config.seq <= model.model.config.maxPositions else {
+                throw TinhError.invalidInput("--seq \(config.seq) exceeds the context length of \(config.model) (\(model.model.config.maxPositions) positions)")
             }
             dataset = try TrainingDataset(path: config.data, tokenizer: model.tokenizer, options: config.dataOptions)
             adapterSet = try AdapterSet(model: model.model, config: config.adapter)
@@ -167,6 +172,10 @@ public final class Trainer {
         var mergedNote: String?
         try comm.together("exporting the adapter") {
             guard comm.isRoot else { return }
+            if adapters.isFullFineTuning {
+                mergedNote = try exportFullModel()
+                return
+            }
             try PEFTExport.write(adapters: adapters, baseModelName: PEFTExport.baseModelName(forSpec: loaded.spec),
                                  to: outDirectory.appendingPathComponent("adapter"))
             if adapters.movesBaseWeights { mergedNote = try exportMerged() }
@@ -184,7 +193,7 @@ public final class Trainer {
         self.summary = summary
         if comm.isRoot {
             try AtomicFile.write(try JSONEncoder.pretty.encode(summary), to: outDirectory.appendingPathComponent("summary.json").path)
-            onEvent(.message("adapter (PEFT format): \(outDirectory.appendingPathComponent("adapter").path)"))
+            if !adapters.isFullFineTuning { onEvent(.message("adapter (PEFT format): \(outDirectory.appendingPathComponent("adapter").path)")) }
             if let mergedNote { onEvent(.message(mergedNote)) }
             onEvent(.finished(summary))
         }
@@ -211,6 +220,13 @@ public final class Trainer {
         let (_, note) = try Merge.write(loaded: loaded, adapters: adapters, to: directory.appendingPathComponent("model.safetensors").path)
         return "merged model: \(directory.path) (\(config.adapter.method) moved the base weights, so OUT/adapter alone does not reproduce the fine-tuned model)"
             + (note.map { "; " + $0 } ?? "")
+    }
+
+    /// Full fine-tuning: the trained model, every weight under its Hugging Face name, to OUT/model/.
+    func exportFullModel() throws -> String {
+        let directory = outDirectory.appendingPathComponent("model", isDirectory: true)
+        let (_, note) = try Merge.write(loaded: loaded, adapters: adapters, to: directory.appendingPathComponent("model.safetensors").path)
+        return "fine-tuned model (every weight, safetensors): \(directory.path)" + (note.map { "; " + $0 } ?? "")
     }
 
     /// Testing aid: TINH_TEST_PERTURB_EXTRA_STATE_RANK=R changes one value of rank R's extra state
@@ -398,7 +414,7 @@ public final class Trainer {
         let loss = tokens > 0 ? sums[0] / tokens : .nan
         // Mean over the global loss tokens and clipping, in one pass over the gradients.
         let gradNorm: Double
-        if adapters.method.hasRegularizer {
+        if adapters.method?.hasRegularizer == true {
             // AdaLoRA: the regulariser's gradient joins the mean gradient before clipping, as
             // in PEFT (loss = mean cross-entropy + R), identically on every rank.
             GradientNorm.clip(grads.data, count: grads.count, maxNorm: 0, scale: Float(1 / max(tokens, 1)))
@@ -438,8 +454,10 @@ public final class Trainer {
         var lines = [
             "model \(loaded.spec): \(loaded.config.numLayers) layers, hidden \(loaded.config.hiddenSize), loaded in \(String(format: "%.1f", loaded.loadSeconds)) s",
             data.summary,
-            "\(a.method) r=\(a.rank) α=\(a.alpha) on \(a.targets.joined(separator: ",")): \(adapters.modules.count) modules, "
-                + "\(p) trainable parameters (\(formula))",
+            adapters.isFullFineTuning
+                ? "full fine-tuning: every weight trains (embeddings, norms, projections; biases frozen): \(p) trainable parameters (\(formula))"
+                : "\(a.method) r=\(a.rank) α=\(a.alpha) on \(a.targets.joined(separator: ",")): \(adapters.modules.count) modules, "
+                    + "\(p) trainable parameters (\(formula))",
             baseSummary,
             "all-reduced per step: \(Self.bytes(allreduceBytesPerStep)) (\(p) gradient floats + loss and token count), " + reductionText,
             "activation memory per micro-batch of \(config.microBatch(worldSize: comm.size))×\(config.seq) (estimate): " + memoryText(activationEstimate),
@@ -473,8 +491,10 @@ public final class Trainer {
             line += String(format: " (%.2f× less than f32's %@); their GEMMs and the LM head's run in bf16 through oneDNN %@ (%@), f32 accumulation; embedding and norms f32",
                            Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), BF16GEMM.oneDNNVersion, BF16GEMM.isa)
         } else if model.basePrecision != .f32 {
-            line += String(format: " (%.2f× less than f32's %@), dequantized per layer into one %@ buffer; embedding, head and norms f32",
-                           Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), Self.bytes(model.dequantizationScratch.bytes))
+            line += String(format: " (%.2f× less than f32's %@), dequantized per layer into one %@ buffer (all of them once: %.0f ms; "
+                           + "twice per micro-batch); embedding, head and norms f32",
+                           Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), Self.bytes(model.dequantizationScratch.bytes),
+                           1000 * model.timeDequantization())
         }
         return line
     }
@@ -510,7 +530,9 @@ public final class Trainer {
         let base = Double(loaded.baseBytes) / 1_048_576
         let totals = pssPerRank.map { String(format: "%.0f", $0.total) }.joined(separator: ", ")
         var line = "PSS per rank after the first step: \(totals) MiB; base weights \(String(format: "%.0f", base)) MiB f32, "
-        if loaded.sharedBasePath != nil {
+        if adapters.isFullFineTuning {
+            line += "trained: each rank holds them in its flat buffer, with gradients and AdamW moments (4 × the weights)"
+        } else if loaded.sharedBasePath != nil {
             let shares = pssPerRank.map { String(format: "%.0f", $0.base) }.joined(separator: ", ")
             line += "one copy per node mapped from the cache (its share per rank: \(shares) MiB)"
         } else {

@@ -45,6 +45,10 @@ public enum TrainingBenchmark {
         public var rank: Int
         public var tokensPerSecond: Double
         public var medianStepSeconds: Double
+        /// CPU seconds this process used in the median step (all its threads): on a shared,
+        /// oversubscribed machine steadier than wall time, which includes time spent descheduled.
+        public var medianStepCPUSeconds: Double
+        public var tokensPerCPUSecond: Double
         public var minStepSeconds: Double
         public var maxStepSeconds: Double
         /// Seconds per step in each phase (median step's share is not separable: means over the timed steps).
@@ -53,6 +57,10 @@ public enum TrainingBenchmark {
         public var sgemmGFLOPs: Double
         public var percentOfRoofline: Double
         public var peakRssMegabytes: Double
+        /// Resident memory once the model and adapters are loaded, before the first step.
+        public var rssAfterLoadMegabytes: Double
+        /// What the activation buffers held after the steps (kept for backward + scratch).
+        public var activationMegabytes: Double
     }
 
     public struct Result: Codable, Sendable {
@@ -70,6 +78,11 @@ public enum TrainingBenchmark {
         public var sgemmGFLOPs: Double
         public var percentOfRoofline: Double
         public var peakRssMegabytes: Double
+        /// The job's tokens per step over the CPU seconds all ranks used in it (per core; see
+        /// `RankResult.medianStepCPUSeconds`).
+        public var tokensPerCPUSecond: Double {
+            Double(options.batch * options.seq * world) / ranks.map(\.medianStepCPUSeconds).reduce(0, +)
+        }
 
         public var summary: String {
             func f(_ x: Double, _ d: Int = 1) -> String { String(format: "%.\(d)f", x) }
@@ -77,10 +90,12 @@ public enum TrainingBenchmark {
             var lines = [
                 "\(o.adapter.method) r=\(o.adapter.rank) on \(o.adapter.targets.joined(separator: ",")), \(world) rank(s) × \(threads) BLAS thread(s), "
                     + "batch \(o.batch)×\(o.seq) per rank, \(o.data.rawValue) data (\(f(100 * lossFraction, 0))% of positions in the loss), "
-                    + "\(o.steps) timed steps after \(o.warmup) warm-up",
+                    + "\(o.steps) timed steps after \(o.warmup) warm-up"
+                    + (o.adapter.resolvedBasePrecision == .f32 ? "" : ", \(o.adapter.resolvedBasePrecision) base"
+                       + (o.adapter.resolvedBasePrecision == .bf16 ? " (its GEMMs in bf16: the sgemm roofline does not bound them)" : "")),
                 "FLOPs per token: \(f(flopsPerToken.total / 1e6)) M (frozen projections \(f(flopsPerToken.frozenProjections / 1e6)), "
                     + "attention \(f(flopsPerToken.attention / 1e6)), LM head \(f(flopsPerToken.lmHead / 1e6)), adapter \(f(flopsPerToken.adapter / 1e6)))",
-                "tokens/s: \(f(tokensPerSecond)) (median step; spread ±\(f(50 * spread))%)  \(f(achievedGFLOPs)) GFLOP/s = "
+                "tokens/s: \(f(tokensPerSecond)) (median step; spread ±\(f(50 * spread))%; \(f(tokensPerCPUSecond)) per CPU-second)  \(f(achievedGFLOPs)) GFLOP/s = "
                     + "\(f(percentOfRoofline))% of the in-process sgemm probe (\(f(sgemmGFLOPs)) GFLOP/s)  peak RSS \(f(peakRssMegabytes, 0)) MB"
                     + (world > 1 ? " (all ranks)" : ""),
             ]
@@ -90,9 +105,10 @@ public enum TrainingBenchmark {
                     guard let s = r.phaseSeconds[p.name], s > 0 else { return nil }
                     return "\(p.name) \(f(1000 * s, 0)) ms (\(f(100 * s / max(total, 1e-12), 0))%)"
                 }
-                lines.append("rank \(r.rank): \(f(r.tokensPerSecond)) tokens/s, \(f(r.medianStepSeconds * 1000, 0)) ms/step "
+                lines.append("rank \(r.rank): \(f(r.tokensPerSecond)) tokens/s (\(f(r.tokensPerCPUSecond)) per CPU-second), \(f(r.medianStepSeconds * 1000, 0)) ms/step "
                              + "[\(f(r.minStepSeconds * 1000, 0))–\(f(r.maxStepSeconds * 1000, 0))], \(f(r.achievedGFLOPs)) GFLOP/s = "
-                             + "\(f(r.percentOfRoofline))% of \(f(r.sgemmGFLOPs)), peak RSS \(f(r.peakRssMegabytes, 0)) MB")
+                             + "\(f(r.percentOfRoofline))% of \(f(r.sgemmGFLOPs)), peak RSS \(f(r.peakRssMegabytes, 0)) MB "
+                             + "(\(f(r.rssAfterLoadMegabytes, 0)) MB after loading; activation buffers \(f(r.activationMegabytes, 0)) MB)")
                 lines.append("  per step: " + phases.joined(separator: ", "))
             }
             return lines.joined(separator: "\n")
@@ -133,7 +149,7 @@ public enum TrainingBenchmark {
         defer { try? FileManager.default.removeItem(at: dir) }
 
         var loaded: LoadedModel!
-        try comm.together("loading \(o.model)") { loaded = try ModelSource.load(o.model) }
+        try comm.together("loading \(o.model)") { loaded = try ModelSource.load(o.model, basePrecision: o.adapter.resolvedBasePrecision) }
         let dataPath = dir.appendingPathComponent("data.jsonl").path
         let steps = o.warmup + o.steps
         try writeData(kind: o.data, rows: o.batch * comm.size * steps, seq: o.seq, tokenizer: loaded.tokenizer,
@@ -153,13 +169,16 @@ public enum TrainingBenchmark {
         let probe = SgemmProbe.measure(size: 1024, seconds: o.probeSeconds, threads: BLAS.threads)
         try comm.barrier()
 
+        let rssAfterLoad = currentRSSMegabytes()
         resetPeakRSS()
-        var times: [Double] = [], lossTokens = 0, positions = 0
+        var times: [Double] = [], cpuTimes: [Double] = [], lossTokens = 0, positions = 0
         for step in 0..<steps {
             if step == o.warmup { PhaseTimer.start() }
+            let cpu0 = processCPUSeconds()
             let m = try trainer.trainStep(step)
             if step >= o.warmup {
                 times.append(m.seconds)
+                cpuTimes.append(processCPUSeconds() - cpu0)
                 lossTokens += m.lossTokens
                 positions += m.tokens
             }
@@ -176,9 +195,11 @@ public enum TrainingBenchmark {
         let stepsTimed = Double(o.steps)
         let measured = phases.values.reduce(0, +)
         phases[.other, default: 0] += max(0, times.reduce(0, +) - measured)
-        let fields = 6 + Phase.allCases.count
+        let fields = 9 + Phase.allCases.count
         var table = [Double](repeating: 0, count: fields * comm.size)
-        let row = [median, sorted.first!, sorted.last!, probe.bestGFLOPs, rss, Double(BLAS.threads)]
+        let activations = Double(loaded.model.activationMemory.totalBytes) / 1_048_576
+        let row = [median, sorted.first!, sorted.last!, probe.bestGFLOPs, rss, Double(BLAS.threads), rssAfterLoad, activations,
+                   cpuTimes.sorted()[cpuTimes.count / 2]]
             + Phase.allCases.map { (phases[$0] ?? 0) / stepsTimed }
         for (i, v) in row.enumerated() { table[comm.rank * fields + i] = v }
         try comm.allreduceSum(&table)
@@ -190,10 +211,11 @@ public enum TrainingBenchmark {
             let tps = tokensPerRankStep / v[0]
             let gflops = flops.total * tps / 1e9
             var ph: [String: Double] = [:]
-            for p in Phase.allCases { ph[p.name] = v[6 + p.rawValue] }
-            ranks.append(RankResult(rank: r, tokensPerSecond: tps, medianStepSeconds: v[0], minStepSeconds: v[1], maxStepSeconds: v[2],
+            for p in Phase.allCases { ph[p.name] = v[9 + p.rawValue] }
+            ranks.append(RankResult(rank: r, tokensPerSecond: tps, medianStepSeconds: v[0], medianStepCPUSeconds: v[8],
+                                    tokensPerCPUSecond: tokensPerRankStep / v[8], minStepSeconds: v[1], maxStepSeconds: v[2],
                                     phaseSeconds: ph, achievedGFLOPs: gflops, sgemmGFLOPs: v[3], percentOfRoofline: 100 * gflops / v[3],
-                                    peakRssMegabytes: v[4]))
+                                    peakRssMegabytes: v[4], rssAfterLoadMegabytes: v[6], activationMegabytes: v[7]))
         }
         let slowest = ranks.map(\.medianStepSeconds).max()!
         let tps = tokensPerRankStep * Double(comm.size) / slowest
@@ -203,6 +225,13 @@ public enum TrainingBenchmark {
         return Result(options: o, world: comm.size, threads: BLAS.threads, lossFraction: lossFraction, flopsPerToken: flops,
                       ranks: ranks, tokensPerSecond: tps, spread: spread, achievedGFLOPs: achieved, sgemmGFLOPs: roof,
                       percentOfRoofline: 100 * achieved / roof, peakRssMegabytes: ranks.map(\.peakRssMegabytes).reduce(0, +))
+    }
+
+    /// CPU time of this process, all threads.
+    static func processCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
     /// Synthetic JSONL: `rows` records of at least seq+1 tokens. text: {"text"}; chat:
@@ -243,5 +272,47 @@ public enum TrainingBenchmark {
             out += String(decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self) + "\n"
         }
         try AtomicFile.write(Data(out.utf8), to: path)
+    }
+}
+
+extension TrainingBenchmark {
+    /// One GEMM of a training step at the model's shapes, timed alone.
+    public struct ShapeRate: Codable, Sendable {
+        public var name: String
+        public var m: Int, n: Int, k: Int
+        public var gflops: Double
+    }
+
+    /// GFLOP/s of the step's frozen-weight GEMMs at `rows` = batch·seq: each projection's forward
+    /// (x·Wᵀ) and backward dX (dy·W), and the LM head's. Shows how far the shapes themselves sit
+    /// below the square sgemm probe. Random weights; best of a few runs of each, with W hot in cache
+    /// (in a step each W is read once, cold), so small shapes show an upper bound.
+    public static func shapeRates(config c: LlamaConfig, rows: Int, seconds: Double = 0.3) -> [ShapeRate] {
+        let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
+        let shapes: [(String, Int, Int)] = [("q,o", qDim, c.hiddenSize), ("k,v", kvDim, c.hiddenSize),
+                                            ("gate,up", c.intermediateSize, c.hiddenSize), ("down", c.hiddenSize, c.intermediateSize),
+                                            ("lm_head", c.vocabSize, c.hiddenSize)]
+        var rng = SeededGenerator(seed: 3)
+        var out: [ShapeRate] = []
+        for (name, outF, inF) in shapes {
+            let w = Tensor(shape: [outF, inF]), x = Tensor(shape: [rows, max(inF, outF)]), y = Tensor(shape: [rows, max(inF, outF)])
+            rng.fillUniform(x.data, count: x.count, lo: -1, hi: 1)
+            rng.fillUniform(w.data, count: w.count, lo: -0.1, hi: 0.1)
+            rng.fillUniform(x.data, count: x.count, lo: -1, hi: 1)
+            func best(_ body: () -> Void) -> Double {
+                body()
+                var t = Double.infinity
+                let start = monotonicSeconds()
+                while monotonicSeconds() - start < seconds || t == .infinity {
+                    let t0 = monotonicSeconds(); body(); t = min(t, monotonicSeconds() - t0)
+                }
+                return 2 * Double(rows * outF * inF) / t / 1e9
+            }
+            let fwd = best { BLAS.gemm(.none, .transpose, m: rows, n: outF, k: inF, a: x.data, b: w.data, c: y.data) }
+            let bwd = best { BLAS.gemm(.none, .none, m: rows, n: inF, k: outF, a: x.data, b: w.data, c: y.data) }
+            out.append(ShapeRate(name: name + " forward", m: rows, n: outF, k: inF, gflops: fwd))
+            out.append(ShapeRate(name: name + " dX", m: rows, n: inF, k: outF, gflops: bwd))
+        }
+        return out
     }
 }

@@ -125,6 +125,14 @@ public func peakRSSMegabytes() -> Double {
     return Double(usage.ru_maxrss) / 1024
 }
 
+/// Resident memory of this process now in MB (VmRSS; 0 where /proc is missing).
+public func currentRSSMegabytes() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kb = Double(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") else { return 0 }
+    return kb / 1024
+}
+
 /// Starts a new peak-RSS measurement (Linux: writing 5 to /proc/self/clear_refs resets VmHWM), so
 /// runs done one after another in one process each report their own peak.
 public func resetPeakRSS() {

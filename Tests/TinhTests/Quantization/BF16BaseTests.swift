@@ -109,4 +109,23 @@ import Testing
         #expect(r.status != 0)
         #expect(r.output.contains("lacks AVX512-BF16") && r.output.contains("--base-precision f32"), "\(r.output)")
     }
+
+    @Test(.enabled(if: BF16GEMM.isSupported, "\(bf16Unavailable)"))
+    func stepBenchmarkTimesBothPrecisions() throws {
+        let rows = try BasePrecisionBenchmark.run(spec: "tiny", adapter: AdapterConfig(method: "lora", rank: 2, targets: ["q", "v"]),
+                                                  batch: 1, seq: 8, iterations: 1, warmup: 0)
+        #expect(rows.map(\.precision) == ["f32", "bf16"])
+        #expect(rows.allSatisfy { $0.tokensPerSecond > 0 && $0.stepSeconds > 0 })
+        #expect(throws: TinhError.self) { try BasePrecisionBenchmark.run(spec: "tiny", adapter: AdapterConfig(), batch: 1, seq: 8, iterations: 0) }
+    }
+
+    /// `tinh bench --base-precision bf16` runs the trainer's step on a bf16 base and says so.
+    @Test(.enabled(if: BF16GEMM.isSupported, "\(bf16Unavailable)"))
+    func trainingBenchmarkRunsOnABF16Base() throws {
+        var o = TrainingBenchmark.Options(model: "tiny:1", adapter: AdapterConfig(method: "lora", rank: 4, targets: ["q", "v"], basePrecision: .bf16))
+        o.batch = 1; o.seq = 16; o.steps = 1; o.warmup = 0; o.threads = nil; o.probeSeconds = 0.01
+        let r = try TrainingBenchmark.run(o, comm: LocalCommunicator())
+        #expect(r.tokensPerSecond > 0)
+        #expect(r.summary.contains("bf16 base"))
+    }
 }

@@ -138,3 +138,13 @@ import Testing
         #expect(k.weight is BlockQuantizedWeight && model.blocks[0].q.weight is BlockQuantizedWeight)
     }
 }
+
+extension QuantizedBaseTests {
+    /// `tinh bench --method qlora` loads the base in nf4, as training does.
+    @Test func benchmarkOfQLoRARunsOnAnNF4Base() throws {
+        var o = TrainingBenchmark.Options(model: "tiny:1", adapter: AdapterConfig(method: "qlora", rank: 4, targets: ["q", "v"]))
+        o.batch = 2; o.seq = 32; o.steps = 1; o.warmup = 0; o.threads = nil; o.probeSeconds = 0.01
+        let r = try TrainingBenchmark.run(o, comm: LocalCommunicator())
+        #expect(r.tokensPerSecond > 0)
+    }
+}

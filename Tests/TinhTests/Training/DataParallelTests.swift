@@ -21,6 +21,7 @@ import Testing
     static func methodArgs(_ method: String) -> [String] {
         switch method {
         case "lora-plus": return ["--method", method, "--lr", "3e-4"]
+        case "full": return ["--method", method, "--lr", "1e-3"]  // every weight moves: a gentler rate
         case "vera": return ["--method", method, "--rank", "32", "--vera-seed", "7", "--lr", "1e-2"]
         // Delta-LoRA's W moves from step 6 on and is compared across ranks at two checkpoints.
         case "delta-lora": return ["--method", method, "--delta-start", "5", "--delta-lambda", "1", "--save-every", "10"]

@@ -17,7 +17,7 @@ import Testing
         FileManager.default.temporaryDirectory.appendingPathComponent("tinh-resume-\(name)-\(UUID().uuidString)").path
     }
 
-    @Test(arguments: DataParallelTests.methods) func killedAtStepSevenAndResumedIsBitIdentical(method: String) throws {
+    @Test(arguments: DataParallelTests.methods + ["full"]) func killedAtStepSevenAndResumedIsBitIdentical(method: String) throws {
         let dataDir = URL(fileURLWithPath: temp("data"))
         try DemoTask.write(to: dataDir, trainCount: 40, validCount: 4, seed: 2)
         let data = dataDir.appendingPathComponent("train.jsonl").path
@@ -33,13 +33,15 @@ import Testing
         let resumed = try TestProcess.run([TestProcess.tinh] + args(cut, data, method: method) + ["--resume"])
         #expect(resumed.status == 0, "\(resumed.output)")
         #expect(resumed.output.contains("resuming after step 6"), "\(resumed.output)")
-        // The adapter, and for methods that move the base (Delta-LoRA) the moved weights and the merged model.
+        // The adapter, and for methods that move the base (Delta-LoRA) the moved weights and the merged
+        // model; full fine-tuning exports the whole model instead of an adapter.
         let final = "/checkpoints/step-00000012/"
+        let export = method == "full" ? "/model/model.safetensors" : "/adapter/adapter_model.safetensors"
         for file in ["/adapter/adapter_model.safetensors", final + Checkpoints.adapterFile, final + Checkpoints.optimizerFile,
-                     final + Checkpoints.extraFile, "/merged/model.safetensors"] {
+                     final + Checkpoints.extraFile, "/merged/model.safetensors", "/model/model.safetensors"] {
             let exists = FileManager.default.fileExists(atPath: whole + file)
             #expect(exists == FileManager.default.fileExists(atPath: cut + file), "\(file) in one run only")
-            #expect(exists || !["/adapter/adapter_model.safetensors", final + Checkpoints.adapterFile].contains(file), "\(file) missing")
+            #expect(exists || ![export, final + Checkpoints.adapterFile].contains(file), "\(file) missing")
             guard exists else { continue }
             let x = try Data(contentsOf: URL(fileURLWithPath: whole + file))
             let y = try Data(contentsOf: URL(fileURLWithPath: cut + file))

@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+@testable import Tinh
+
+/// The chunked loss path (head, cross-entropy, its backward and the head's dX per chunk of loss
+/// rows) against the unfused one (all logits first, backward later), on the same model and batch.
+@Suite(.serialized) struct ModelFusedHeadTests {
+    struct Pass { var loss: Double; var count: Int; var correct: Int; var dInput: [Float]; var adapterGrads: [Float] }
+
+    func pass(chunkRows: Int, lossScale: Float) throws -> Pass {
+        let saved = LlamaModel.headChunkRows
+        LlamaModel.headChunkRows = chunkRows
+        defer { LlamaModel.headChunkRows = saved }
+        let c = ModelFixture.config(tied: true, kvHeads: 2, bias: false)
+        let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        let adapters = try AdapterSet(model: model, config: AdapterConfig(method: "lora", rank: 2, targets: ["q", "v"]))
+        // B starts at zero; give it values so the adapters' gradients depend on the loss path.
+        var rng = SeededGenerator(seed: 9)
+        rng.fillUniform(adapters.parameters.values.data, count: adapters.parameters.count, lo: -0.1, hi: 0.1)
+        adapters.parameters.grads.zero()
+        let (batch, seq) = (2, 7)
+        let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
+        let r = try model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq, accuracy: true)
+        #expect(model.headFused == (chunkRows > 0))
+        model.backward(lossScale: lossScale)
+        return Pass(loss: r.loss, count: r.count, correct: r.correct, dInput: Array(model.inputEmbeddingGrad),
+                    adapterGrads: Array(UnsafeBufferPointer(start: adapters.parameters.grads.data, count: adapters.parameters.count)))
+    }
+
+    @Test(arguments: [1, 3, 5, 100]) func chunkedLossPathMatchesUnfused(chunkRows: Int) throws {
+        let fused = try pass(chunkRows: chunkRows, lossScale: 0.37)
+        let reference = try pass(chunkRows: 0, lossScale: 0.37)
+        #expect(fused.count == reference.count && fused.count > 0 && fused.correct == reference.correct)
+        // Each chunk is its own GEMM, so logits round slightly differently.
+        #expect(abs(fused.loss - reference.loss) <= 1e-6 * abs(reference.loss))
+        func close(_ a: [Float], _ b: [Float], _ what: String) {
+            let scale = b.map { abs($0) }.max() ?? 0
+            #expect(scale > 0, "\(what) is all zero")
+            let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-5 * scale, "\(what): largest difference \(worst) against a largest value \(scale)")
+        }
+        close(fused.dInput, reference.dInput, "dL/d(input embeddings)")
+        close(fused.adapterGrads, reference.adapterGrads, "adapter gradients")
+    }
+
+    /// Evaluation (no backward) takes the same loss and skips the backward work; a backward after it is refused.
+    @Test func forwardForEvaluationGivesTheSameLoss() throws {
+        let model = try ModelSource.load("tiny:3").model
+        let (tokens, targets, mask) = ModelFixture.batch(2, 9, vocab: model.config.vocabSize)
+        let train = try model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: 2, seq: 9)
+        let eval = try model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: 2, seq: 9, forBackward: false)
+        #expect(train == eval)
+        #expect(!model.readyForBackward)
+    }
+}
