@@ -17,8 +17,8 @@ public enum Communicators {
         return ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].contains { env[$0] != nil }
     }
 
-    /// With TINH_SIMULATED_LATENCY_MS set, the communicator adds that SIMULATED delay to every
-    /// collective (`SimulatedLatencyCommunicator`; its `libraryVersion` says so).
+    /// With TINH_SIMULATED_LATENCY_MS set and more than one rank, the communicator adds that
+    /// SIMULATED delay to every collective (`SimulatedLatencyCommunicator`; its `libraryVersion` says so).
     public static func make(_ mode: CommunicatorMode = .auto) throws -> Communicator {
         let base: Communicator
         switch mode {
@@ -26,7 +26,8 @@ public enum Communicators {
         case .mpi: base = try MPICommunicator.shared()
         case .auto: base = launchedByMPI ? try MPICommunicator.shared() : LocalCommunicator()
         }
-        guard let latency = try SimulatedLatencyCommunicator.requestedLatency() else { return base }
+        // A job of one rank sends nothing over a link: no delay to simulate.
+        guard base.size > 1, let latency = try SimulatedLatencyCommunicator.requestedLatency() else { return base }
         return SimulatedLatencyCommunicator(wrapping: base, latencySeconds: latency)
     }
 }

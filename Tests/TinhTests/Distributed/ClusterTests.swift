@@ -52,7 +52,11 @@ struct ClusterTests {
 
         let single = try TestProcess.run([TestProcess.tinh] + args + ["--out", dir.appendingPathComponent("one").path])
         try #require(single.status == 0, "\(single.output)")
-        let many = try cluster(["run", "-n", "3", "--timeout", "150", "--"] + args + ["--out", dir.appendingPathComponent("three").path])
+        var many = try cluster(["run", "-n", "3", "--timeout", "90", "--"] + args + ["--out", dir.appendingPathComponent("three").path])
+        if many.status == 124 || many.status == 137 || many.status == 9 {
+            // Timed out at launch: a daemon across namespaces now and then never reports back on a busy machine.
+            many = try cluster(["run", "-n", "3", "--timeout", "90", "--"] + args + ["--out", dir.appendingPathComponent("three").path])
+        }
         try #require(many.status == 0, "\(many.output)")
         #expect(many.output.contains("3 rank(s)"))
         // This kernel may lack netem: then the 1 ms is simulated in the communicator and must say so.
