@@ -91,18 +91,8 @@ public struct PEFTAdaLoRAConfig: Codable, Equatable {
     }
 
     public static func read(path: String) throws -> PEFTAdaLoRAConfig {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw TinhError.badFile(path: path, reason: "cannot read: \(error.localizedDescription)")
-        }
-        do { return try JSONDecoder().decode(PEFTAdaLoRAConfig.self, from: data) } catch {
-            throw TinhError.badFile(path: path, reason: "not a PEFT AdaLoRA adapter config: \(SafeTensorsFile.describe(error))")
-        }
+        try PEFTConfigJSON.read(PEFTAdaLoRAConfig.self, path: path, kind: "AdaLoRA adapter")
     }
 
-    public func encoded() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self) + Data("\n".utf8)
-    }
+    public func encoded() throws -> Data { try PEFTConfigJSON.encode(self) }
 }

@@ -133,23 +133,13 @@ public struct PEFTAdapterConfig: Codable, Equatable {
     }
 
     public static func read(path: String) throws -> PEFTAdapterConfig {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw TinhError.badFile(path: path, reason: "cannot read: \(error.localizedDescription)")
-        }
-        return try decode(data, path: path)
+        try PEFTConfigJSON.read(PEFTAdapterConfig.self, path: path, kind: "adapter")
     }
 
     /// Decodes the bytes of an adapter_config.json; `path` names it in messages.
     public static func decode(_ data: Data, path: String) throws -> PEFTAdapterConfig {
-        do { return try JSONDecoder().decode(PEFTAdapterConfig.self, from: data) } catch {
-            throw TinhError.badFile(path: path, reason: "not a PEFT adapter config: \(SafeTensorsFile.describe(error))")
-        }
+        try PEFTConfigJSON.decode(PEFTAdapterConfig.self, data, path: path, kind: "adapter")
     }
 
-    public func encoded() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self) + Data("\n".utf8)
-    }
+    public func encoded() throws -> Data { try PEFTConfigJSON.encode(self) }
 }

@@ -72,18 +72,8 @@ public struct PEFTVeRAConfig: Codable, Equatable {
     }
 
     public static func read(path: String) throws -> PEFTVeRAConfig {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw TinhError.badFile(path: path, reason: "cannot read: \(error.localizedDescription)")
-        }
-        do { return try JSONDecoder().decode(PEFTVeRAConfig.self, from: data) } catch {
-            throw TinhError.badFile(path: path, reason: "not a PEFT VeRA adapter config: \(SafeTensorsFile.describe(error))")
-        }
+        try PEFTConfigJSON.read(PEFTVeRAConfig.self, path: path, kind: "VeRA adapter")
     }
 
-    public func encoded() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self) + Data("\n".utf8)
-    }
+    public func encoded() throws -> Data { try PEFTConfigJSON.encode(self) }
 }
