@@ -96,7 +96,9 @@ public struct Sweep: Sendable {
         let arguments = command + ["train"] + baseArguments + (try trial.trainArguments(microBatch: microBatch, ranks: ranks))
             + ["--steps", "\(steps)", "--eval-every", "\(evalEvery)", "--out", runDir.path, "--resume"]
         let log = dir.appendingPathComponent("train.log")
-        FileManager.default.createFile(atPath: log.path, contents: Data("$ \(arguments.joined(separator: " "))\n".utf8))
+        guard FileManager.default.createFile(atPath: log.path, contents: Data("$ \(arguments.joined(separator: " "))\n".utf8)) else {
+            throw TinhError.badFile(path: log.path, reason: "cannot create the trial's log")
+        }
         let logHandle = try FileHandle(forWritingTo: log)
         defer { try? logHandle.close() }
         try logHandle.seekToEnd()
