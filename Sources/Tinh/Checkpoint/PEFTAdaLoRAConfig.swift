@@ -65,10 +65,7 @@ public struct PEFTAdaLoRAConfig: Codable, Equatable {
         try c.encode(common.inferenceMode, forKey: .inferenceMode)
         try c.encode(common.r, forKey: .r)
         try c.encode(common.loraAlpha, forKey: .loraAlpha)
-        switch common.targetModules {
-        case .names(let list): try c.encode(list, forKey: .targetModules)
-        case .regex(let regex): try c.encode(regex, forKey: .targetModules)
-        }
+        try c.encode(common.targetModules, forKey: .targetModules)
         try c.encode(common.loraDropout, forKey: .loraDropout)
         try c.encode(common.bias, forKey: .bias)
         try c.encode(common.fanInFanOut, forKey: .fanInFanOut)

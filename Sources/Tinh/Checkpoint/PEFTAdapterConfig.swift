@@ -5,11 +5,20 @@ import Foundation
 /// missing ones take PEFT's defaults, and fields PEFT allows in two shapes accept both
 /// (`target_modules` list or regex string, `layers_to_transform` list or int).
 public struct PEFTAdapterConfig: Codable, Equatable {
-    public enum TargetModules: Equatable {
+    public enum TargetModules: Equatable, Encodable {
         /// Module names or suffixes ("q_proj", "model.layers.0.self_attn.q_proj").
         case names([String])
         /// A regular expression that must match a whole module name.
         case regex(String)
+
+        /// A list or a string, as PEFT writes `target_modules`.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.singleValueContainer()
+            switch self {
+            case .names(let list): try c.encode(list)
+            case .regex(let regex): try c.encode(regex)
+            }
+        }
     }
 
     public var peftType: String = "LORA"
@@ -115,10 +124,7 @@ public struct PEFTAdapterConfig: Codable, Equatable {
         try c.encode(inferenceMode, forKey: .inferenceMode)
         try c.encode(r, forKey: .r)
         try c.encode(loraAlpha, forKey: .loraAlpha)
-        switch targetModules {
-        case .names(let list): try c.encode(list, forKey: .targetModules)
-        case .regex(let regex): try c.encode(regex, forKey: .targetModules)
-        }
+        try c.encode(targetModules, forKey: .targetModules)
         try c.encode(loraDropout, forKey: .loraDropout)
         try c.encode(bias, forKey: .bias)
         try c.encode(fanInFanOut, forKey: .fanInFanOut)

@@ -55,10 +55,7 @@ public struct PEFTVeRAConfig: Codable, Equatable {
         try c.encode(common.revision, forKey: .revision)
         try c.encode(common.inferenceMode, forKey: .inferenceMode)
         try c.encode(common.r, forKey: .r)
-        switch common.targetModules {
-        case .names(let list): try c.encode(list, forKey: .targetModules)
-        case .regex(let regex): try c.encode(regex, forKey: .targetModules)
-        }
+        try c.encode(common.targetModules, forKey: .targetModules)
         try c.encode(projectionPRNGKey, forKey: .projectionPRNGKey)
         try c.encode(saveProjection, forKey: .saveProjection)
         try c.encode(veraDropout, forKey: .veraDropout)

@@ -13,6 +13,16 @@ public final class MPICommunicator: Communicator {
     /// Settable so tests can exercise the chunked path with small buffers.
     public var maxElementsPerCall: Int = Int(Int32.max)
 
+    /// Calls `body(start, count)` over `total` elements in pieces MPI's Int32 counts can hold.
+    private func forEachChunk(of total: Int, _ body: (Int, Int) throws -> Void) rethrows {
+        var start = 0
+        while start < total {
+            let n = min(maxElementsPerCall, total - start)
+            try body(start, n)
+            start += n
+        }
+    }
+
     nonisolated(unsafe) private static var instance: MPICommunicator?
 
     /// Initialises MPI on first use (with or without mpirun; without, this is a singleton job of 1).
@@ -43,24 +53,18 @@ public final class MPICommunicator: Communicator {
 
     public func allreduceSum<T: ReducibleElement>(_ buffer: UnsafeMutableBufferPointer<T>) throws {
         guard let base = buffer.baseAddress else { return }
-        var start = 0
-        while start < buffer.count {
-            let n = min(maxElementsPerCall, buffer.count - start)
+        try forEachChunk(of: buffer.count) { start, n in
             try check(cmpi_allreduce_sum(base + start, Int32(n), T.reductionType.rawValue), "MPI_Allreduce")
-            start += n
         }
     }
 
     public func startAllreduceSum<T: ReducibleElement>(_ buffer: UnsafeMutableBufferPointer<T>) throws -> PendingReduction {
         let pending = MPIPendingReduction()
         guard let base = buffer.baseAddress else { return pending }
-        var start = 0
-        while start < buffer.count {
-            let n = min(maxElementsPerCall, buffer.count - start)
+        try forEachChunk(of: buffer.count) { start, n in
             var request: UnsafeMutableRawPointer?
             try check(cmpi_iallreduce_sum(base + start, Int32(n), T.reductionType.rawValue, &request), "MPI_Iallreduce")
             if let request { pending.requests.append(request) }
-            start += n
         }
         return pending
     }
@@ -68,11 +72,8 @@ public final class MPICommunicator: Communicator {
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {
         guard root >= 0 && root < size else { throw TinhError.invalidInput("broadcast root \(root) outside 0..<\(size)") }
         guard let base = buffer.baseAddress else { return }
-        var start = 0
-        while start < buffer.count {
-            let n = min(maxElementsPerCall, buffer.count - start)
+        try forEachChunk(of: buffer.count) { start, n in
             try check(cmpi_bcast_bytes(base + start, Int32(n), Int32(root)), "MPI_Bcast")
-            start += n
         }
     }
 
@@ -81,13 +82,10 @@ public final class MPICommunicator: Communicator {
         guard root >= 0 && root < size else { throw TinhError.invalidInput("broadcast root \(root) outside 0..<\(size)") }
         let pending = MPIPendingReduction()
         guard let base = buffer.baseAddress else { return pending }
-        var start = 0
-        while start < buffer.count {
-            let n = min(maxElementsPerCall, buffer.count - start)
+        try forEachChunk(of: buffer.count) { start, n in
             var request: UnsafeMutableRawPointer?
             try check(cmpi_ibcast_bytes(base + start, Int32(n), Int32(root), &request), "MPI_Ibcast")
             if let request { pending.requests.append(request) }
-            start += n
         }
         return pending
     }
