@@ -11,8 +11,10 @@ public struct AttentionShape: Sendable {
     public var groupSize: Int { heads / kvHeads }
     /// Floats in the saved probabilities [batch, heads, seqQ, seqK].
     public var probsCount: Int { batch * heads * seqQ * seqK }
-    /// Floats of scratch for a forward that keeps no probabilities (inference): one row block.
+    /// Floats of scratch for a forward that keeps no probabilities: one row block.
     public var scratchCount: Int { min(Attention.rowBlock, seqQ) * seqK }
+    /// Floats of scratch for `Attention.backward`: one row block's probabilities and their gradient.
+    public var backwardScratchCount: Int { 2 * scratchCount }
 
     public init(batch: Int, seqQ: Int, past: Int = 0, heads: Int, kvHeads: Int, headDim: Int,
                 kvBatchStride: Int? = nil) {
@@ -39,10 +41,11 @@ public enum Attention {
         }
     }
 
-    /// Writes `out` [batch, seqQ, heads·headDim]. With `saveProbs`, `probs` receives the
-    /// probabilities backward needs (`probsCount` floats); without, it is scratch of `scratchCount`
-    /// floats reused for every row block (inference, where a long prompt would otherwise need
-    /// heads·seq² floats).
+    /// Writes `out` [batch, seqQ, heads·headDim]. With `saveProbs`, `probs` receives every
+    /// probability (`probsCount` floats, for inspection and tests); without, it is scratch of
+    /// `scratchCount` floats reused for every row block. Training does not save them: backward
+    /// recomputes each block's probabilities (the same GEMM and softmax, so the same values) —
+    /// SmolLM2 at 4×128 would otherwise keep 71 MB of them.
     public static func forward(out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
                                q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                shape s: AttentionShape, saveProbs: Bool = true) {
@@ -58,9 +61,7 @@ public enum Attention {
                 let p = probs + (b * s.heads + h) * s.seqQ * tk
                 blocks(s) { r0, rows, cols in
                     let pr = saveProbs ? p + r0 * tk : probs
-                    BLAS.gemm(.none, .transpose, m: rows, n: cols, k: s.headDim, alpha: scale,
-                              a: qh + r0 * s.qStride, lda: s.qStride, b: kh, ldb: s.kvStride, c: pr, ldc: tk)
-                    Softmax.causalForward(pr, rows: rows, cols: tk, past: s.past + r0)
+                    blockProbs(pr, qh: qh, kh: kh, r0: r0, rows: rows, cols: cols, scale: scale, shape: s)
                     BLAS.gemm(.none, .none, m: rows, n: s.headDim, k: cols,
                               a: pr, lda: tk, b: vh, ldb: s.kvStride, c: oh + r0 * s.qStride, ldc: s.qStride)
                 }
@@ -68,25 +69,37 @@ public enum Attention {
         }
     }
 
+    /// One row block's probabilities, computed exactly as `forward` computes them (same GEMM
+    /// arguments, row stride seqK), into `pr`.
+    @inline(__always) static func blockProbs(_ pr: UnsafeMutablePointer<Float>, qh: UnsafePointer<Float>,
+                                             kh: UnsafePointer<Float>, r0: Int, rows: Int, cols: Int,
+                                             scale: Float, shape s: AttentionShape) {
+        BLAS.gemm(.none, .transpose, m: rows, n: cols, k: s.headDim, alpha: scale,
+                  a: qh + r0 * s.qStride, lda: s.qStride, b: kh, ldb: s.kvStride, c: pr, ldc: s.seqK)
+        Softmax.causalForward(pr, rows: rows, cols: s.seqK, past: s.past + r0)
+    }
+
     /// From dout (same layout as out) writes dq, and dk, dv ([batch, seqK, kvHeads·headDim], packed:
-    /// kvBatchStride must equal seqK·kvStride). `scratch` holds ≥ seqQ·seqK floats.
+    /// kvBatchStride must equal seqK·kvStride). The probabilities are recomputed block by block
+    /// (≈ 1/6 of attention's GEMM FLOPs more, no seq² buffer per head kept from the forward);
+    /// `scratch` holds ≥ `backwardScratchCount` floats.
     public static func backward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
                                 scratch: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                                probs: UnsafePointer<Float>, shape s: AttentionShape) {
+                                shape s: AttentionShape) {
         precondition(s.kvBatchStride == s.seqK * s.kvStride, "attention backward needs packed K/V")
         let scale = 1 / Float(s.headDim).squareRoot()
         let tk = s.seqK
         dk.update(repeating: 0, count: s.batch * s.kvBatchStride)
         dv.update(repeating: 0, count: s.batch * s.kvBatchStride)
+        let pr = scratch, dpr = scratch + s.scratchCount
         for b in 0..<s.batch {
             for h in 0..<s.heads {
                 let g = h / s.groupSize
                 let qOff = b * s.qBatchStride + h * s.headDim
                 let kvOff = b * s.kvBatchStride + g * s.headDim
-                let p = probs + (b * s.heads + h) * s.seqQ * tk
                 blocks(s) { r0, rows, cols in
-                    let pr = p + r0 * tk, dpr = scratch + r0 * tk
+                    blockProbs(pr, qh: q + qOff, kh: k + kvOff, r0: r0, rows: rows, cols: cols, scale: scale, shape: s)
                     let doutR = dout + qOff + r0 * s.qStride
                     // dP = dOut · Vᵀ, then dS = softmax backward (in place).
                     BLAS.gemm(.none, .transpose, m: rows, n: cols, k: s.headDim,

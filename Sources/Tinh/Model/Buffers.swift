@@ -49,15 +49,14 @@ final class GrowableBuffer {
 
 /// What one decoder block saves in a training forward for its backward (llm.c style names).
 /// Rows are batch·seq positions.
-/// The norms' outputs and silu(gate)·up are not kept: backward recomputes them (cheaply, bit for bit)
-/// into the shared `Workspace.ln` / `Workspace.h`, and only when a Linear's backward reads its
-/// input. o_proj's input is kept here only when its backward reads it; otherwise it is scratch.
+/// The norms' outputs, silu(gate)·up and the attention probabilities are not kept: backward
+/// recomputes them (cheaply, bit for bit) into the shared `Workspace` — the norms and h only when a
+/// Linear's backward reads its input. o_proj's input is kept here only when its backward reads it; otherwise it is scratch.
 final class BlockActivations {
     let rstd1: GrowableBuffer    // [rows]           input_layernorm's 1/rms
     let q: GrowableBuffer        // [rows, heads·headDim]    after RoPE
     let k: GrowableBuffer        // [rows, kvHeads·headDim]  after RoPE
     let v: GrowableBuffer        // [rows, kvHeads·headDim]
-    let probs: GrowableBuffer    // [batch, heads, seq, seq] attention probabilities
     let attnOut: GrowableBuffer  // [rows, heads·headDim]    input of o_proj, when its backward reads it
     let res2: GrowableBuffer     // [rows, hidden]   residual after attention
     let rstd2: GrowableBuffer    // [rows]           post_attention_layernorm's 1/rms
@@ -66,15 +65,14 @@ final class BlockActivations {
 
     init(memory: ActivationMemory?) {
         func kept() -> GrowableBuffer { GrowableBuffer(.kept, in: memory) }
-        (rstd1, q, k, v, probs, attnOut) = (kept(), kept(), kept(), kept(), kept(), kept())
+        (rstd1, q, k, v, attnOut) = (kept(), kept(), kept(), kept(), kept())
         (res2, rstd2, gate, up) = (kept(), kept(), kept(), kept())
     }
 
-    func reserve(rows: Int, probs probsCount: Int, keepAttnOut: Bool, config c: LlamaConfig) {
+    func reserve(rows: Int, keepAttnOut: Bool, config c: LlamaConfig) {
         let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
         rstd1.reserve(rows)
         q.reserve(rows * qDim); k.reserve(rows * kvDim); v.reserve(rows * kvDim)
-        probs.reserve(probsCount)
         if keepAttnOut { attnOut.reserve(rows * qDim) }
         res2.reserve(rows * c.hiddenSize); rstd2.reserve(rows)
         gate.reserve(rows * c.intermediateSize); up.reserve(rows * c.intermediateSize)
@@ -87,7 +85,7 @@ final class Workspace {
     let ln: GrowableBuffer          // [rows, hidden] the current norm's output, input of q/k/v or gate/up
     let h: GrowableBuffer           // [rows, intermediate] silu(gate)·up, input of down_proj
     let proj: GrowableBuffer        // [rows, hidden] o_proj / down_proj output before the residual add
-    let probs: GrowableBuffer       // one row block of attention probabilities when nothing is saved (inference)
+    let probs: GrowableBuffer       // one row block of attention probabilities (forward)
     let attnOut: GrowableBuffer     // [rows, heads·headDim] attention output when o_proj's backward does not read it
     // backward
     let dResidual: GrowableBuffer   // [rows, hidden] gradient of the residual stream, updated in place
@@ -98,7 +96,7 @@ final class Workspace {
     let dv: GrowableBuffer          // [rows, kvHeads·headDim]
     let dH: GrowableBuffer          // [rows, intermediate] dL/dh, then dL/dgate in place
     let dUp: GrowableBuffer         // [rows, intermediate]
-    let dScores: GrowableBuffer     // [seq, seq] one head's dP / dS
+    let dScores: GrowableBuffer     // one row block's recomputed probabilities and dP / dS
     // loss path: only positions whose loss counts ("selected" rows); the first four are kept for backward
     let lossIn: GrowableBuffer      // [sel, hidden] final residual rows gathered
     let lossRstd: GrowableBuffer    // [sel]
@@ -126,6 +124,6 @@ final class Workspace {
         dAttnOut.reserve(rows * qDim); dq.reserve(rows * qDim)
         dk.reserve(rows * kvDim); dv.reserve(rows * kvDim)
         dH.reserve(rows * c.intermediateSize); dUp.reserve(rows * c.intermediateSize)
-        dScores.reserve(seq * seq)
+        dScores.reserve(2 * min(Attention.rowBlock, seq) * seq)
     }
 }

@@ -64,8 +64,8 @@ public final class LlamaBlock {
                                    kvBatchStride: cache.map { $0.maxTokens * kvDim })
         // o_proj's input is kept only when its backward will read it (a dW, or an adapter that needs x).
         let keepAttnOut = training && o.backwardNeedsInput
-        a.reserve(rows: rows, probs: training ? shape.probsCount : 0, keepAttnOut: keepAttnOut, config: c)
-        let probs = training ? a.probs.ptr : ws.probs.reserve(shape.scratchCount)
+        a.reserve(rows: rows, keepAttnOut: keepAttnOut, config: c)
+        let probs = ws.probs.reserve(shape.scratchCount)
         let attnOut = keepAttnOut ? a.attnOut.ptr : ws.attnOut.reserve(rows * c.numHeads * c.headDim)
         ws.proj.reserve(rows * hid); ws.ln.reserve(rows * hid); ws.h.reserve(rows * c.intermediateSize)
 
@@ -90,7 +90,7 @@ public final class LlamaBlock {
         } else {
             shape.kvBatchStride = seq * kvDim
         }
-        Attention.forward(out: attnOut, probs: probs, q: a.q.ptr, k: keys, v: values, shape: shape, saveProbs: training)
+        Attention.forward(out: attnOut, probs: probs, q: a.q.ptr, k: keys, v: values, shape: shape, saveProbs: false)
 
         o.forward(attnOut, ws.proj.ptr, rows: rows, training: training)
         add(a.res2.ptr, x, ws.proj.ptr, rows * hid)
@@ -133,7 +133,7 @@ public final class LlamaBlock {
         o.backward(dRes, ws.dAttnOut.ptr)
         let shape = AttentionShape(batch: batch, seqQ: seq, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim)
         Attention.backward(dq: ws.dq.ptr, dk: ws.dk.ptr, dv: ws.dv.ptr, scratch: ws.dScores.ptr, dout: ws.dAttnOut.ptr,
-                           q: a.q.ptr, k: a.k.ptr, v: a.v.ptr, probs: a.probs.ptr, shape: shape)
+                           q: a.q.ptr, k: a.k.ptr, v: a.v.ptr, shape: shape)
         rope.backward(ws.dq.ptr, batch: batch, seq: seq, heads: c.numHeads)
         rope.backward(ws.dk.ptr, batch: batch, seq: seq, heads: c.numKVHeads)
         if q.backwardNeedsInput || k.backwardNeedsInput || v.backwardNeedsInput {
