@@ -109,7 +109,7 @@ const char *cbf16_onednn_version(void) {
    with the number of loss positions, so shapes can keep coming). */
 enum { CACHE_CAPACITY = 64 };
 typedef struct {
-    long key[9];           /* transA, transB, m, n, k, lda, ldb, ldc, accumulate */
+    long key[10];          /* transA, transB, m, n, k, lda, ldb, ldc, accumulate, f32 inputs */
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t prim;
     dnnl_memory_desc_t a_md, b_md, c_md;
@@ -152,7 +152,7 @@ static dnnl_status_t init_md(dnnl_memory_desc_t *md, long rows, long cols, long 
     return dnnl_memory_desc_init_by_strides(md, 2, dims, dt, strides);
 }
 
-static int lookup(const long key[9], entry_t **out) {
+static int lookup(const long key[10], entry_t **out) {
     int empty = -1, oldest = 0;
     for (int i = 0; i < CACHE_CAPACITY; i++) {
         entry_t *e = &cache[i];
@@ -170,8 +170,9 @@ static int lookup(const long key[9], entry_t **out) {
     entry_t *e = &cache[empty >= 0 ? empty : oldest];
     if (e->used) { release(e); entries--; }
     long transA = key[0], transB = key[1], m = key[2], n = key[3], k = key[4];
-    CHECK(init_md(&e->a_md, m, k, key[5], (int)transA, dnnl_bf16), "source descriptor");
-    CHECK(init_md(&e->b_md, k, n, key[6], (int)transB, dnnl_bf16), "weights descriptor");
+    dnnl_data_type_t in = key[9] ? dnnl_f32 : dnnl_bf16;
+    CHECK(init_md(&e->a_md, m, k, key[5], (int)transA, in), "source descriptor");
+    CHECK(init_md(&e->b_md, k, n, key[6], (int)transB, in), "weights descriptor");
     CHECK(init_md(&e->c_md, m, n, key[7], 0, dnnl_f32), "destination descriptor");
     dnnl_matmul_desc_t desc;
     CHECK(dnnl_matmul_desc_init(&desc, &e->a_md, &e->b_md, NULL, &e->c_md), "matmul descriptor");
@@ -197,12 +198,13 @@ static int lookup(const long key[9], entry_t **out) {
     return 0;
 }
 
-static void make_key(long key[9], int transA, int transB, long m, long n, long k, long lda, long ldb, long ldc, int acc) {
+static void make_key(long key[10], int transA, int transB, long m, long n, long k, long lda, long ldb, long ldc, int acc,
+                     int f32) {
     key[0] = transA != 0; key[1] = transB != 0; key[2] = m; key[3] = n; key[4] = k;
-    key[5] = lda; key[6] = ldb; key[7] = ldc; key[8] = acc != 0;
+    key[5] = lda; key[6] = ldb; key[7] = ldc; key[8] = acc != 0; key[9] = f32 != 0;
 }
 
-static int run(entry_t *e, const uint16_t *a, const uint16_t *b, float *c) {
+static int run(entry_t *e, const void *a, const void *b, float *c) {
     dnnl_memory_t ma = NULL, mb = NULL, mc = NULL;
     dnnl_status_t s = dnnl_memory_create(&ma, &e->a_md, engine, (void *)a);
     if (s == dnnl_success) s = dnnl_memory_create(&mb, &e->b_md, engine, (void *)b);
@@ -222,8 +224,22 @@ int cbf16_gemm(int transA, int transB, long m, long n, long k,
                const uint16_t *a, long lda, const uint16_t *b, long ldb,
                float *c, long ldc, int accumulate) {
     if (m <= 0 || n <= 0) return 0;
-    long key[9];
-    make_key(key, transA, transB, m, n, k, lda, ldb, ldc, accumulate);
+    long key[10];
+    make_key(key, transA, transB, m, n, k, lda, ldb, ldc, accumulate, 0);
+    pthread_mutex_lock(&lock);
+    entry_t *e = NULL;
+    int r = lookup(key, &e);
+    if (r == 0) r = run(e, a, b, c);
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+int cbf16_sgemm(int transA, int transB, long m, long n, long k,
+                const float *a, long lda, const float *b, long ldb,
+                float *c, long ldc, int accumulate) {
+    if (m <= 0 || n <= 0) return 0;
+    long key[10];
+    make_key(key, transA, transB, m, n, k, lda, ldb, ldc, accumulate, 1);
     pthread_mutex_lock(&lock);
     entry_t *e = NULL;
     int r = lookup(key, &e);
@@ -234,8 +250,8 @@ int cbf16_gemm(int transA, int transB, long m, long n, long k,
 
 const char *cbf16_gemm_impl(int transA, int transB, long m, long n, long k,
                             long lda, long ldb, long ldc, int accumulate) {
-    long key[9];
-    make_key(key, transA, transB, m, n, k, lda, ldb, ldc, accumulate);
+    long key[10];
+    make_key(key, transA, transB, m, n, k, lda, ldb, ldc, accumulate, 0);
     pthread_mutex_lock(&lock);
     entry_t *e = NULL;
     const char *name = NULL;
@@ -267,6 +283,12 @@ void cbf16_set_threads(int n) { (void)n; }
 int cbf16_max_threads(void) { return 1; }
 int cbf16_gemm(int transA, int transB, long m, long n, long k, const uint16_t *a, long lda,
                const uint16_t *b, long ldb, float *c, long ldc, int accumulate) {
+    (void)transA; (void)transB; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb;
+    (void)c; (void)ldc; (void)accumulate;
+    return -1;
+}
+int cbf16_sgemm(int transA, int transB, long m, long n, long k, const float *a, long lda,
+                const float *b, long ldb, float *c, long ldc, int accumulate) {
     (void)transA; (void)transB; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb;
     (void)c; (void)ldc; (void)accumulate;
     return -1;

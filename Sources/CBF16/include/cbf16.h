@@ -40,6 +40,11 @@ int cbf16_gemm(int transA, int transB, long m, long n, long k,
                const uint16_t *a, long lda, const uint16_t *b, long ldb,
                float *c, long ldc, int accumulate);
 
+/* The same with Float32 A and B (oneDNN's f32 matmul). */
+int cbf16_sgemm(int transA, int transB, long m, long n, long k,
+                const float *a, long lda, const float *b, long ldb,
+                float *c, long ldc, int accumulate);
+
 /* The message of the last failed cbf16_gemm (static storage). */
 const char *cbf16_last_error(void);
 

@@ -75,6 +75,27 @@ public enum BF16GEMM {
         if status != 0 { fatalError("bf16 GEMM \(m)×\(k)×\(n): \(String(cString: cbf16_last_error()))") }
     }
 
+    /// The same product with Float32 A and B through oneDNN's f32 matmul. Returns false (nothing
+    /// written) when oneDNN is not compiled in or fails.
+    @discardableResult
+    public static func sgemm(
+        _ transA: Transpose, _ transB: Transpose,
+        m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int? = nil,
+        b: UnsafePointer<Float>, ldb: Int? = nil,
+        accumulate: Bool = false,
+        c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+    ) -> Bool {
+        if m == 0 || n == 0 { return true }
+        if k == 0 { return false }
+        let lda = lda ?? (transA == .none ? k : m)
+        let ldb = ldb ?? (transB == .none ? n : k)
+        let ldc = ldc ?? n
+        cbf16_set_threads(Int32(BLAS.threads))
+        return cbf16_sgemm(transA == .none ? 0 : 1, transB == .none ? 0 : 1, m, n, k,
+                           a, lda, b, ldb, c, ldc, accumulate ? 1 : 0) == 0
+    }
+
     /// The oneDNN implementation used for this GEMM (e.g. "brg:avx512_core_amx_bf16"), or nil.
     public static func implementation(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
                                       accumulate: Bool = false) -> String? {

@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Storage types: `F32Weight` (Float32, borrowed from a mapping or owned) and
 /// `BlockQuantizedWeight` (nf4, q8, q4: dequantized into a shared scratch buffer for each use).
-/// The default products dequantize through `withFloats` and call BLAS; a storage with a GEMM of
+/// The default products dequantize through `withFloats` and call `FrozenGEMM`; a storage with a GEMM of
 /// its own (a future bf16 kernel) overrides `multiplyTransposed` and `multiply`.
 public protocol FrozenWeight: AnyObject {
     var outFeatures: Int { get }
@@ -33,16 +33,12 @@ extension FrozenWeight {
 
     public func multiplyTransposed(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int) {
         let (n, k) = (outFeatures, inFeatures)
-        withFloats { w in
-            BLAS.gemm(.none, .transpose, m: rows, n: n, k: k, a: x, lda: k, b: w, ldb: k, c: y, ldc: n)
-        }
+        withFloats { w in FrozenGEMM.multiplyTransposed(x, w, y, rows: rows, n: n, k: k) }
     }
 
     public func multiply(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, rows: Int, accumulate: Bool) {
-        let (n, k) = (inFeatures, outFeatures)
-        withFloats { w in
-            BLAS.gemm(.none, .none, m: rows, n: n, k: k, a: dy, lda: k, b: w, ldb: n, beta: accumulate ? 1 : 0, c: dx, ldc: n)
-        }
+        let (n, k) = (outFeatures, inFeatures)
+        withFloats { w in FrozenGEMM.multiply(dy, w, dx, rows: rows, n: n, k: k, accumulate: accumulate) }
     }
 
     /// An owned Float32 copy of W (what merging and Delta-LoRA's private weight start from).

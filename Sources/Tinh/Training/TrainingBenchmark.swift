@@ -78,6 +78,8 @@ public enum TrainingBenchmark {
         public var sgemmGFLOPs: Double
         public var percentOfRoofline: Double
         public var peakRssMegabytes: Double
+        /// The library behind the frozen Float32 products y = x·Wᵀ ("onednn" or "openblas"; see `FrozenGEMM`).
+        public var frozenForwardGEMM = FrozenGEMM.forwardBackend.rawValue
         /// The job's tokens per step over the CPU seconds all ranks used in it (per core; see
         /// `RankResult.medianStepCPUSeconds`).
         public var tokensPerCPUSecond: Double {
@@ -90,7 +92,7 @@ public enum TrainingBenchmark {
             var lines = [
                 "\(o.adapter.method) r=\(o.adapter.rank) on \(o.adapter.targets.joined(separator: ",")), \(world) rank(s) × \(threads) BLAS thread(s), "
                     + "batch \(o.batch)×\(o.seq) per rank, \(o.data.rawValue) data (\(f(100 * lossFraction, 0))% of positions in the loss), "
-                    + "\(o.steps) timed steps after \(o.warmup) warm-up"
+                    + "\(o.steps) timed steps after \(o.warmup) warm-up, frozen x·Wᵀ on \(frozenForwardGEMM)"
                     + (o.adapter.resolvedBasePrecision == .f32 ? "" : ", \(o.adapter.resolvedBasePrecision) base"
                        + (o.adapter.resolvedBasePrecision == .bf16 ? " (its GEMMs in bf16: the sgemm roofline does not bound them)" : "")),
                 "FLOPs per token: \(f(flopsPerToken.total / 1e6)) M (frozen projections \(f(flopsPerToken.frozenProjections / 1e6)), "
