@@ -2,16 +2,17 @@ import Foundation
 
 /// The training loss path in row chunks: final norm, then per chunk of loss rows the LM head,
 /// cross-entropy, its backward (for a loss scale of 1) and the head's dX, so that the logits of
-/// only one chunk exist at a time (SmolLM2, 4×128 rows: 25 MB for a 128-row chunk instead of
+/// only one chunk exist at a time (SmolLM2, 4×128 rows: 50 MB for a 256-row chunk instead of
 /// 100 MB for all rows). Same FLOPs as computing all logits first; backward then only scales
 /// dL/d(norm output) by the loss scale. Used when enabled (`headChunkRows` > 0) and the head's
 /// backward needs no input (no dW of the head, no adapter on it); otherwise every row's logits are kept.
 extension LlamaModel {
-    /// Rows per chunk of the fused loss path; 0 (the default): never fuse. TINH_HEAD_CHUNK_ROWS sets it.
-    /// Each chunk's GEMMs pack the whole head weight again (SmolLM2: 113 MB), so chunks save memory
-    /// at a cost in time: SmolLM2 4×128 with 128-row chunks measured peak RSS 984 MB instead of
-    /// 1055 MB, but a head + loss phase 35–45% slower (≈ 8% of the step) — hence off by default.
-    nonisolated(unsafe) static var headChunkRows = ProcessInfo.processInfo.environment["TINH_HEAD_CHUNK_ROWS"].flatMap { Int($0) } ?? 0
+    /// Rows per chunk of the fused loss path; 0: never fuse (all logits first, as a plain head).
+    /// TINH_HEAD_CHUNK_ROWS overrides the default of 256. Each chunk's dX GEMM packs the whole head
+    /// weight again (SmolLM2: 113 MB), so small chunks cost time: SmolLM2 4×128 text data, 1 thread
+    /// (head forward on oneDNN), head + loss phase 391 ms unfused, 403 ms with 256-row chunks,
+    /// 453 ms with 128-row chunks; peak RSS 995 / 947 / 923 MB.
+    nonisolated(unsafe) static var headChunkRows = ProcessInfo.processInfo.environment["TINH_HEAD_CHUNK_ROWS"].flatMap { Int($0) } ?? 256
 
     var usesFusedHead: Bool { Self.headChunkRows > 0 && !lmHead.backwardNeedsInput }
 
