@@ -29,6 +29,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "text: every position in the loss; chat: prompt-masked rows (about half the positions in the loss).")
     var data: TrainingBenchmark.DataKind = .text
     @Option(help: "Seconds spent on the sgemm probe.") var probeSeconds = 1.0
+    @Flag(help: "Gradient checkpointing (as in train).") var gradientCheckpointing = false
     @Flag(help: "Print the result as JSON.") var json = false
     @Flag(help: "Also time each frozen-weight GEMM shape of the step alone (GFLOP/s per shape).") var shapes = false
     @OptionGroup var communicator: CommunicatorOptions
@@ -44,6 +45,7 @@ struct BenchCommand: ParsableCommand {
                                        basePrecision: try basePrecision.map(BasePrecision.parse)))
             options.batch = batch; options.seq = seq; options.steps = steps; options.warmup = warmup
             options.threads = threads; options.data = data; options.probeSeconds = probeSeconds
+            options.gradientCheckpointing = gradientCheckpointing
             let result = try TrainingBenchmark.run(options, comm: comm)
             if shapes, comm.isRoot, !json {
                 let loaded = try ModelSource.load(model)

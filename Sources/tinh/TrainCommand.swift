@@ -76,6 +76,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "One fused all-reduce of all gradients after backward instead of overlapped buckets.") var noOverlap = false
     @Option(help: "Map one f32 copy of a GGUF base per node from the cache, shared by its ranks: auto (when ranks share the node), on or off.")
     var sharedBase: SharedBaseCache.Policy = .auto
+    @Flag(help: "Gradient checkpointing: keep only each block's input and re-run the block's forward in backward (far less activation memory, about a quarter more time, the same result).")
+    var gradientCheckpointing = false
 
     @Flag(help: "Train on prompts and user turns too.") var trainOnPrompt = false
     @Flag(help: "Pack short examples into full rows.") var pack = false
@@ -191,6 +193,7 @@ struct TrainCommand: ParsableCommand {
         c.lr = lr; c.schedule = schedule; c.warmup = warmup; c.minLRRatio = minLrRatio
         c.weightDecay = weightDecay; c.maxGradNorm = maxGradNorm; c.loraPlusRatio = loraplusRatio ?? c.loraPlusRatio; c.seed = seed
         c.bucketMB = bucketMb; c.overlap = !noOverlap; c.sharedBase = sharedBase
+        c.gradientCheckpointing = gradientCheckpointing
         c.trainOnPrompt = trainOnPrompt; c.pack = pack; c.skipBadLines = skipBadLines
         c.evalEvery = evalEvery; c.saveEvery = saveEvery; c.keepLast = keepLast; c.logEvery = logEvery; c.maxBadSteps = maxBadSteps
         // Testing aid: TINH_TEST_RANK_SEED="RANK:SEED" gives one rank another seed, to show that

@@ -45,6 +45,9 @@ public final class DeltaLoRA: Adapter {
         lora.backward(linear: linear, x: x, dy: dy, dx: dx, rows: rows)
     }
 
+    /// LoRA's buffers (the activation estimate missed them before gradient checkpointing's test).
+    public func activationFloats(rows: Int) -> (kept: Int, scratch: Int) { lora.activationFloats(rows: rows) }
+
     /// W += λ·s·(B′A′ − BA), as two rank-r products into W (no out×in temporary):
     /// B′A′ − BA = (B′ − B)·A + B′·(A′ − A).
     public func afterOptimizerStep(step: Int) {

@@ -23,7 +23,7 @@ public final class LlamaBlock {
     public let q: Linear, k: Linear, v: Linear, o: Linear
     public let gate: Linear, up: Linear, down: Linear
     let config: LlamaConfig
-    let acts: BlockActivations
+    var acts: BlockActivations
 
     init(index i: Int, config c: LlamaConfig, table: WeightTable, memory: ActivationMemory? = nil) throws {
         let p = LlamaConfig.blockPrefix(i)

@@ -13,14 +13,20 @@ extension LlamaModel {
         var scratch = rows * hid                                      // residual[L]
         var attnOutScratch = false
         for block in blocks {
-            kept += 2 * rows + rows * (qDim + 2 * kvDim) + c.numHeads * batch * seq * seq  // rstd1/2, q, k, v, probs
-            kept += rows * hid + 2 * rows * inter                     // res2, gate, up
             if block.o.backwardNeedsInput { kept += rows * qDim } else { attnOutScratch = true }
         }
+        // With gradient checkpointing all blocks share one set of these buffers.
+        if recomputesBlocks, blocks.contains(where: { $0.o.backwardNeedsInput }) {
+            kept -= (blocks.filter { $0.o.backwardNeedsInput }.count - 1) * rows * qDim
+        }
+        let sets = recomputesBlocks ? 1 : blocks.count
+        kept += sets * (2 * rows + rows * (qDim + 2 * kvDim))         // rstd1/2, q, k, v
+        kept += sets * (rows * hid + 2 * rows * inter)                // res2, gate, up
         kept += n * hid + logitsRows(lossRows: n) * c.vocabSize + 2 * n  // lossIn, logits (a chunk's when fused), lossRstd, lse
-        scratch += 2 * rows * hid + rows * inter                      // ln, proj, h
+        let probsBlock = min(Attention.rowBlock, seq) * seq           // one row block of attention probabilities
+        scratch += 2 * rows * hid + rows * inter + probsBlock         // ln, proj, h, probs
         if attnOutScratch { scratch += rows * qDim }
-        scratch += 2 * rows * hid + 2 * rows * qDim + 2 * rows * kvDim + 2 * rows * inter + seq * seq  // backward
+        scratch += 2 * rows * hid + 2 * rows * qDim + 2 * rows * kvDim + 2 * rows * inter + 2 * probsBlock  // backward
         scratch += 3 * n * hid                                        // lossNorm, dLossNorm, dLossIn
         for linear in linears {
             guard let f = linear.adapter?.activationFloats(rows: linear === lmHead ? n : rows) else { continue }

@@ -127,8 +127,14 @@ extension LlamaModel {
         onLayerBackwardDone?(blocks.count)
 
         PhaseTimer.leave(outer)
+        // Blocks below the lowest trainable one feed nothing that trains: no backward for them,
+        // unless the gradient must reach the input (or the embedding table).
+        let lowest = needsInputGradient || embeddingGrad != nil ? 0 : (lowestTrainableBlock ?? blocks.count)
         for l in stride(from: blocks.count - 1, through: 0, by: -1) {
-            blocks[l].backward(x: residual[l].ptr, batch: batch, seq: seq, rope: rope, ws: ws)
+            if l >= lowest {
+                if recomputesBlocks { recomputeForward(block: l, batch: batch, seq: seq) }
+                blocks[l].backward(x: residual[l].ptr, batch: batch, seq: seq, rope: rope, ws: ws)
+            }
             onLayerBackwardDone?(l)
         }
 
@@ -141,7 +147,8 @@ extension LlamaModel {
         }
     }
 
-    /// dL/d(input embeddings) [batch, seq, hidden] from the last `backward` (valid until the next pass).
+    /// dL/d(input embeddings) [batch, seq, hidden] from the last `backward` (valid until the next pass;
+    /// only with `needsInputGradient`, the default).
     public var inputEmbeddingGrad: UnsafeBufferPointer<Float> {
         UnsafeBufferPointer(start: ws.dResidual.ptr, count: lastBatch * lastSeq * config.hiddenSize)
     }

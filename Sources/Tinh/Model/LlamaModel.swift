@@ -34,6 +34,12 @@ public final class LlamaModel {
     var readyForBackward = false
     /// The last training forward went through the fused loss path (LlamaModel+FusedHead.swift).
     var headFused = false
+    /// Gradient checkpointing (`setRecomputesBlocks`, LlamaModel+Recompute.swift): backward re-runs each block's forward.
+    public internal(set) var recomputesBlocks = false
+    /// Whether backward must carry the gradient down to the input embeddings (`inputEmbeddingGrad`:
+    /// gradient checks, soft prompts). The trainer turns it off: backward then stops after the lowest
+    /// block that has anything trainable (see `lowestTrainableBlock`).
+    public var needsInputGradient = true
 
     /// The buffer every quantized projection decodes into before its GEMMs (sized for the largest).
     public let dequantizationScratch = DequantizationScratch()

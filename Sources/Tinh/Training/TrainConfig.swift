@@ -40,6 +40,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public static let defaultBucketMB = 1.0
     /// Whether the node's ranks map one shared f32 copy of a GGUF base (`SharedBaseCache`).
     public var sharedBase: SharedBaseCache.Policy = .auto
+    /// Gradient checkpointing: keep only each block's input and re-run its forward in backward
+    /// (`LlamaModel.setRecomputesBlocks`). Less memory, more compute, the same gradients.
+    public var gradientCheckpointing = false
 
     public var trainOnPrompt: Bool = false
     public var pack: Bool = false

@@ -69,6 +69,8 @@ public final class Trainer {
         self.loaded = model
         self.data = dataset
         self.adapters = adapterSet
+        model.model.setRecomputesBlocks(config.gradientCheckpointing)
+        model.model.needsInputGradient = false
         var initial = Fingerprint()
         initial.combine(sampling: adapterSet.parameters.values.data, count: adapterSet.parameters.count, stride: 1)
         for (_, t) in adapterSet.frozenTensors().sorted(by: { $0.key < $1.key }) { initial.combine(sampling: t.data, count: t.count, stride: 1) }
@@ -321,7 +323,9 @@ public final class Trainer {
         if old.steps != new.steps { differences.append("--steps \(old.steps) → \(new.steps)") }
         old.steps = new.steps
         // How gradients are reduced never changes the result.
+        // Neither does gradient checkpointing (the recomputed forward gives the same values).
         old.bucketMB = new.bucketMB; old.overlap = new.overlap; old.sharedBase = new.sharedBase
+        old.gradientCheckpointing = new.gradientCheckpointing
         if old != new { differences.append("other settings differ from the checkpoint's config.json") }
         if !differences.isEmpty { note += "; note: " + differences.joined(separator: ", ") + " (the result will differ from an uninterrupted run)" }
         return note

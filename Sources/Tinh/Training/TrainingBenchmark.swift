@@ -21,6 +21,8 @@ public enum TrainingBenchmark {
         public var data = DataKind.text
         public var probeSeconds = 1.0
         public var seed: UInt64 = 0
+        /// Gradient checkpointing (as `tinh train --gradient-checkpointing`).
+        public var gradientCheckpointing = false
 
         public init(model: String, adapter: AdapterConfig = AdapterConfig()) {
             self.model = model
@@ -93,6 +95,7 @@ public enum TrainingBenchmark {
                 "\(o.adapter.method) r=\(o.adapter.rank) on \(o.adapter.targets.joined(separator: ",")), \(world) rank(s) × \(threads) BLAS thread(s), "
                     + "batch \(o.batch)×\(o.seq) per rank, \(o.data.rawValue) data (\(f(100 * lossFraction, 0))% of positions in the loss), "
                     + "\(o.steps) timed steps after \(o.warmup) warm-up, frozen x·Wᵀ on \(frozenForwardGEMM)"
+                    + (o.gradientCheckpointing ? ", gradient checkpointing (its recomputed forward is not counted in the FLOPs)" : "")
                     + (o.adapter.resolvedBasePrecision == .f32 ? "" : ", \(o.adapter.resolvedBasePrecision) base"
                        + (o.adapter.resolvedBasePrecision == .bf16 ? " (its GEMMs in bf16: the sgemm roofline does not bound them)" : "")),
                 "FLOPs per token: \(f(flopsPerToken.total / 1e6)) M (frozen projections \(f(flopsPerToken.frozenProjections / 1e6)), "
@@ -164,6 +167,7 @@ public enum TrainingBenchmark {
         config.validFraction = 0
         config.seed = o.seed
         config.lr = 1e-4
+        config.gradientCheckpointing = o.gradientCheckpointing
         let trainer = try Trainer(config: config, comm: comm, loaded: loaded)
 
         // The roofline: sgemm on this rank's threads, measured while the other ranks do the same.
