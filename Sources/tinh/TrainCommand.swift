@@ -76,7 +76,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "One fused all-reduce of all gradients after backward instead of overlapped buckets.") var noOverlap = false
     @Option(help: "Map one f32 copy of a GGUF base per node from the cache, shared by its ranks: auto (when ranks share the node), on or off.")
     var sharedBase: SharedBaseCache.Policy = .auto
-    @Flag(help: "Gradient checkpointing: keep only each block's input and re-run the block's forward in backward (far less activation memory, about a quarter more time, the same result).")
+    @Flag(help: "Gradient checkpointing: keep only each block's input and re-run the block's forward in backward (SmolLM2 4×128: activation buffers 377 → 116 MB, steps 44% longer; the same result).")
     var gradientCheckpointing = false
 
     @Flag(help: "Train on prompts and user turns too.") var trainOnPrompt = false

@@ -24,6 +24,21 @@ struct KernelFrozenGEMMTests {
         #expect(maxAbsDiff(y.data, reference(x, w, rows: rows, n: n, k: k)) < 1e-4 * Double(k).squareRoot())
     }
 
+    /// oneDNN's f32 matmul itself (FrozenGEMM uses it only at one BLAS thread, which a test
+    /// process may not run), including accumulation into C.
+    @Test(arguments: [(2, 7, 5), (37, 64, 96), (130, 49, 200)])
+    func oneDNNSgemmMatchesReference(rows: Int, n: Int, k: Int) throws {
+        try #require(BF16GEMM.isCompiled, "built without oneDNN")
+        var d = TestData(seed: UInt64(7 * rows + k))
+        let x = d.tensor([rows, k]), w = d.tensor([n, k]), y = Tensor(shape: [rows, n])
+        y.fill(9)
+        #expect(BF16GEMM.sgemm(.none, .transpose, m: rows, n: n, k: k, a: x.data, b: w.data, c: y.data))
+        let expected = reference(x, w, rows: rows, n: n, k: k)
+        #expect(maxAbsDiff(y.data, expected) < 1e-4 * Double(k).squareRoot())
+        #expect(BF16GEMM.sgemm(.none, .transpose, m: rows, n: n, k: k, a: x.data, b: w.data, accumulate: true, c: y.data))
+        #expect(maxAbsDiff(y.data, expected.map { 2 * $0 }) < 2e-4 * Double(k).squareRoot())
+    }
+
     @Test(arguments: [false, true])
     func multiplyMatchesReference(accumulate: Bool) {
         var d = TestData(seed: 31)
@@ -36,10 +51,12 @@ struct KernelFrozenGEMMTests {
         #expect(maxAbsDiff(dx.data, expected) < 1e-4 * Double(n).squareRoot())
     }
 
-    /// The backend chosen: oneDNN whenever the build has it, unless TINH_F32_GEMM says otherwise.
+    /// The backend chosen: oneDNN whenever the build has it, unless TINH_F32_GEMM says otherwise;
+    /// OpenBLAS whenever BLAS runs more than one thread.
     @Test func backendFollowsTheBuild() {
         if ProcessInfo.processInfo.environment["TINH_F32_GEMM"] == nil {
-            #expect(FrozenGEMM.forwardBackend == (BF16GEMM.isCompiled ? .onednn : .openblas))
+            #expect(FrozenGEMM.preferredForwardBackend == (BF16GEMM.isCompiled ? .onednn : .openblas))
         }
+        if BLAS.threads > 1 { #expect(FrozenGEMM.forwardBackend == .openblas) }
     }
 }
