@@ -26,6 +26,7 @@ struct TinhCommand: ParsableCommand {
                       InjectAbortCommand.self])
 
     static func main() {
+        FrozenGEMM.choose()
         let arguments = Array(CommandLine.arguments.dropFirst())
         guard arguments.first == "train" else { return main(arguments) }
         TrainArguments.expandAndRun(Array(arguments.dropFirst()))

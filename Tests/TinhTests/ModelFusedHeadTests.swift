@@ -8,11 +8,9 @@ import Testing
     struct Pass { var loss: Double; var count: Int; var correct: Int; var dInput: [Float]; var adapterGrads: [Float] }
 
     func pass(chunkRows: Int, lossScale: Float) throws -> Pass {
-        let saved = LlamaModel.headChunkRows
-        LlamaModel.headChunkRows = chunkRows
-        defer { LlamaModel.headChunkRows = saved }
         let c = ModelFixture.config(tied: true, kvHeads: 2, bias: false)
         let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        model.headChunkRows = chunkRows
         let adapters = try AdapterSet(model: model, config: AdapterConfig(method: "lora", rank: 2, targets: ["q", "v"]))
         // B starts at zero; give it values so the adapters' gradients depend on the loss path.
         var rng = SeededGenerator(seed: 9)

@@ -10,11 +10,9 @@ import Testing
                   var estimate: (kept: Int, scratch: Int) }
 
     func step(method: String, targets: [String], recompute: Bool, chunkRows: Int) throws -> Step {
-        let saved = LlamaModel.headChunkRows
-        LlamaModel.headChunkRows = chunkRows
-        defer { LlamaModel.headChunkRows = saved }
         let c = ModelFixture.config(tied: true, kvHeads: 2, bias: false)
         let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        model.headChunkRows = chunkRows
         let adapters = try AdapterSet(model: model, config: AdapterConfig(method: method, rank: 2, targets: targets))
         // Non-zero B (and everything else trainable) so every gradient depends on the whole pass.
         var rng = SeededGenerator(seed: 21)

@@ -7,17 +7,17 @@ import Foundation
 /// dL/d(norm output) by the loss scale. Used when enabled (`headChunkRows` > 0) and the head's
 /// backward needs no input (no dW of the head, no adapter on it); otherwise every row's logits are kept.
 extension LlamaModel {
-    /// Rows per chunk of the fused loss path; 0: never fuse (all logits first, as a plain head).
-    /// TINH_HEAD_CHUNK_ROWS overrides the default of 256. Each chunk's dX GEMM packs the whole head
+    /// Rows per chunk of the fused loss path for new models (`headChunkRows`); 0: never fuse (all
+    /// logits first, as a plain head). TINH_HEAD_CHUNK_ROWS overrides the default of 256. Each chunk's dX GEMM packs the whole head
     /// weight again (SmolLM2: 113 MB), so small chunks cost time: SmolLM2 4×128 text data, 1 thread
     /// (head forward on oneDNN), head + loss phase 391 ms unfused, 403 ms with 256-row chunks,
     /// 453 ms with 128-row chunks; peak RSS 995 / 947 / 923 MB.
-    nonisolated(unsafe) static var headChunkRows = ProcessInfo.processInfo.environment["TINH_HEAD_CHUNK_ROWS"].flatMap { Int($0) } ?? 256
+    static let defaultHeadChunkRows = ProcessInfo.processInfo.environment["TINH_HEAD_CHUNK_ROWS"].flatMap { Int($0) } ?? 256
 
-    var usesFusedHead: Bool { Self.headChunkRows > 0 && !lmHead.backwardNeedsInput }
+    var usesFusedHead: Bool { headChunkRows > 0 && !lmHead.backwardNeedsInput }
 
     /// Loss rows' logits that exist at once: a chunk when fused, else all of them.
-    func logitsRows(lossRows n: Int) -> Int { usesFusedHead ? min(n, Self.headChunkRows) : n }
+    func logitsRows(lossRows n: Int) -> Int { usesFusedHead ? min(n, headChunkRows) : n }
 
     /// Summed loss and count over the selected rows; fills ws.lossIn/lossNorm/lossRstd/lse and, with
     /// `forBackward`, ws.dLossNorm = dL/d(norm output) for a loss scale of 1.
@@ -38,7 +38,7 @@ extension LlamaModel {
         ws.selectedTargets.withUnsafeBufferPointer { targets in
             var r0 = 0
             while r0 < n {
-                let rows = min(Self.headChunkRows, n - r0)
+                let rows = min(headChunkRows, n - r0)
                 lmHead.forward(ws.lossNorm.ptr + r0 * hid, logits, rows: rows, training: forBackward)
                 let t = targets.baseAddress! + r0, lse = ws.lse.ptr + r0
                 let (l, c) = CrossEntropy.forward(logits: logits, targets: t, mask: nil, lse: lse,

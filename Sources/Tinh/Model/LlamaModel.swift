@@ -34,6 +34,8 @@ public final class LlamaModel {
     var readyForBackward = false
     /// The last training forward went through the fused loss path (LlamaModel+FusedHead.swift).
     var headFused = false
+    /// Loss rows per chunk of the fused loss path, 0 for none (LlamaModel+FusedHead.swift).
+    public var headChunkRows = LlamaModel.defaultHeadChunkRows
     /// Gradient checkpointing (`setRecomputesBlocks`, LlamaModel+Recompute.swift): backward re-runs each block's forward.
     public internal(set) var recomputesBlocks = false
     /// Whether backward must carry the gradient down to the input embeddings (`inputEmbeddingGrad`:

@@ -80,8 +80,8 @@ public enum TrainingBenchmark {
         public var sgemmGFLOPs: Double
         public var percentOfRoofline: Double
         public var peakRssMegabytes: Double
-        /// The library behind the frozen Float32 products y = x·Wᵀ ("onednn" or "openblas"; see `FrozenGEMM`).
-        public var frozenForwardGEMM = FrozenGEMM.forwardBackend.rawValue
+        /// The library behind the frozen Float32 products x·Wᵀ and dy·W ("onednn" or "openblas"; see `FrozenGEMM`).
+        public var frozenGEMM = FrozenGEMM.backend.rawValue
         /// The job's tokens per step over the CPU seconds all ranks used in it (per core; see
         /// `RankResult.medianStepCPUSeconds`).
         public var tokensPerCPUSecond: Double {
@@ -94,7 +94,7 @@ public enum TrainingBenchmark {
             var lines = [
                 "\(o.adapter.method) r=\(o.adapter.rank) on \(o.adapter.targets.joined(separator: ",")), \(world) rank(s) × \(threads) BLAS thread(s), "
                     + "batch \(o.batch)×\(o.seq) per rank, \(o.data.rawValue) data (\(f(100 * lossFraction, 0))% of positions in the loss), "
-                    + "\(o.steps) timed steps after \(o.warmup) warm-up, frozen x·Wᵀ on \(frozenForwardGEMM)"
+                    + "\(o.steps) timed steps after \(o.warmup) warm-up, frozen f32 GEMMs on \(frozenGEMM)"
                     + (o.gradientCheckpointing ? ", gradient checkpointing (its recomputed forward is not counted in the FLOPs)" : "")
                     + (o.adapter.resolvedBasePrecision == .f32 ? "" : ", \(o.adapter.resolvedBasePrecision) base"
                        + (o.adapter.resolvedBasePrecision == .bf16 ? " (its GEMMs in bf16: the sgemm roofline does not bound them)" : "")),
@@ -146,6 +146,7 @@ public enum TrainingBenchmark {
         if let t = o.threads {
             guard t > 0 else { throw TinhError.invalidInput("--threads must be positive") }
             BLAS.threads = t
+            FrozenGEMM.choose()
         }
         // One directory name for every rank (the ranks compare their configs, paths included).
         let name = try comm.broadcastBytes(comm.isRoot ? Array("tinh-bench-\(UUID().uuidString)".utf8) : [], root: 0)
