@@ -98,6 +98,14 @@ import Testing
         return try ["adapter.safetensors", "optimizer.safetensors"].map { try Data(contentsOf: URL(fileURLWithPath: step + $0)) }
     }
 
+    /// Gradient checkpointing re-runs each block's forward while the buckets of the layers above it
+    /// are in flight, on every rank, with gradient accumulation: the trained bytes must not change.
+    @Test(arguments: [1, 2]) func gradientCheckpointingTrainsIdenticalBytes(ranks: Int) throws {
+        let plain = try checkpointBytes(ranks: ranks, ["--bucket-mb", "0.000001"])
+        let recomputed = try checkpointBytes(ranks: ranks, ["--bucket-mb", "0.000001", "--gradient-checkpointing"])
+        #expect(recomputed == plain, "\(ranks) rank(s): gradient checkpointing changed the trained adapter")
+    }
+
     /// Overlapped buckets (one per layer), one bucket, and the fused blocking all-reduce give the same
     /// bytes. With 3 ranks, Open MPI's default algorithms differ between blocking and non-blocking
     /// all-reduce (and ring ones sum each chunk in another order), so the test pins algorithms whose
