@@ -5,7 +5,8 @@ import Foundation
 /// SmolLM2 4×128, 1 thread, alternating runs): oneDNN's f32 matmul made the step 3–4% faster than
 /// OpenBLAS's sgemm for x·Wᵀ (OpenBLAS packs W and clears C on every call; oneDNN reads Wᵀ in
 /// place), and about 2% faster again for dy·W (in 5 of 7 pairs; the other 2 were even) — although
-/// alone, with everything in cache, OpenBLAS ran the dy·W shapes faster. This holds for one BLAS
+/// alone, with everything in cache, OpenBLAS ran the dy·W shapes faster; both together, 4–7% less
+/// step time in three more pairs. This holds for one BLAS
 /// thread per rank (the setup `launch/run` makes): with 2 threads in one process oneDNN's OpenMP
 /// pool and OpenBLAS's threads got in each other's way (388 and 368 vs 420 and 416 tokens/s), so
 /// with more than one thread OpenBLAS runs everything. Without oneDNN in the build, or with
