@@ -113,6 +113,8 @@ typedef struct {
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t prim;
     dnnl_memory_desc_t a_md, b_md, c_md;
+    /* Memory objects made once with the primitive; each call only points them at its buffers. */
+    dnnl_memory_t a_mem, b_mem, c_mem;
     unsigned long last_use;
     int used;
 } entry_t;
@@ -140,6 +142,9 @@ static int ensure_engine(void) {
 }
 
 static void release(entry_t *e) {
+    if (e->a_mem) dnnl_memory_destroy(e->a_mem);
+    if (e->b_mem) dnnl_memory_destroy(e->b_mem);
+    if (e->c_mem) dnnl_memory_destroy(e->c_mem);
     if (e->prim) dnnl_primitive_destroy(e->prim);
     if (e->pd) dnnl_primitive_desc_destroy(e->pd);
     memset(e, 0, sizeof *e);
@@ -189,6 +194,9 @@ static int lookup(const long key[10], entry_t **out) {
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (s != dnnl_success) { memset(e, 0, sizeof *e); return fail(s, "matmul primitive descriptor"); }
     s = dnnl_primitive_create(&e->prim, e->pd);
+    if (s == dnnl_success) s = dnnl_memory_create(&e->a_mem, &e->a_md, engine, DNNL_MEMORY_NONE);
+    if (s == dnnl_success) s = dnnl_memory_create(&e->b_mem, &e->b_md, engine, DNNL_MEMORY_NONE);
+    if (s == dnnl_success) s = dnnl_memory_create(&e->c_mem, &e->c_md, engine, DNNL_MEMORY_NONE);
     if (s != dnnl_success) { release(e); return fail(s, "matmul primitive"); }
     memcpy(e->key, key, sizeof e->key);
     e->used = 1;
@@ -205,47 +213,41 @@ static void make_key(long key[10], int transA, int transB, long m, long n, long 
 }
 
 static int run(entry_t *e, const void *a, const void *b, float *c) {
-    dnnl_memory_t ma = NULL, mb = NULL, mc = NULL;
-    dnnl_status_t s = dnnl_memory_create(&ma, &e->a_md, engine, (void *)a);
-    if (s == dnnl_success) s = dnnl_memory_create(&mb, &e->b_md, engine, (void *)b);
-    if (s == dnnl_success) s = dnnl_memory_create(&mc, &e->c_md, engine, c);
+    dnnl_status_t s = dnnl_memory_set_data_handle(e->a_mem, (void *)a);
+    if (s == dnnl_success) s = dnnl_memory_set_data_handle(e->b_mem, (void *)b);
+    if (s == dnnl_success) s = dnnl_memory_set_data_handle(e->c_mem, c);
     if (s == dnnl_success) {
-        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, e->a_mem}, {DNNL_ARG_WEIGHTS, e->b_mem}, {DNNL_ARG_DST, e->c_mem}};
         s = dnnl_primitive_execute(e->prim, stream, 3, args);
         if (s == dnnl_success) s = dnnl_stream_wait(stream);
     }
-    if (ma) dnnl_memory_destroy(ma);
-    if (mb) dnnl_memory_destroy(mb);
-    if (mc) dnnl_memory_destroy(mc);
     return s == dnnl_success ? 0 : fail(s, "matmul execution");
+}
+
+/* The cached primitive for this product (bf16 or f32 inputs), run on a, b, c under the lock. */
+static int cached_gemm(int transA, int transB, long m, long n, long k, const void *a, long lda,
+                       const void *b, long ldb, float *c, long ldc, int accumulate, int f32) {
+    if (m <= 0 || n <= 0) return 0;
+    long key[10];
+    make_key(key, transA, transB, m, n, k, lda, ldb, ldc, accumulate, f32);
+    pthread_mutex_lock(&lock);
+    entry_t *e = NULL;
+    int r = lookup(key, &e);
+    if (r == 0) r = run(e, a, b, c);
+    pthread_mutex_unlock(&lock);
+    return r;
 }
 
 int cbf16_gemm(int transA, int transB, long m, long n, long k,
                const uint16_t *a, long lda, const uint16_t *b, long ldb,
                float *c, long ldc, int accumulate) {
-    if (m <= 0 || n <= 0) return 0;
-    long key[10];
-    make_key(key, transA, transB, m, n, k, lda, ldb, ldc, accumulate, 0);
-    pthread_mutex_lock(&lock);
-    entry_t *e = NULL;
-    int r = lookup(key, &e);
-    if (r == 0) r = run(e, a, b, c);
-    pthread_mutex_unlock(&lock);
-    return r;
+    return cached_gemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, 0);
 }
 
 int cbf16_sgemm(int transA, int transB, long m, long n, long k,
                 const float *a, long lda, const float *b, long ldb,
                 float *c, long ldc, int accumulate) {
-    if (m <= 0 || n <= 0) return 0;
-    long key[10];
-    make_key(key, transA, transB, m, n, k, lda, ldb, ldc, accumulate, 1);
-    pthread_mutex_lock(&lock);
-    entry_t *e = NULL;
-    int r = lookup(key, &e);
-    if (r == 0) r = run(e, a, b, c);
-    pthread_mutex_unlock(&lock);
-    return r;
+    return cached_gemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, 1);
 }
 
 const char *cbf16_gemm_impl(int transA, int transB, long m, long n, long k,

@@ -63,13 +63,8 @@ public enum BF16GEMM {
             if !accumulate { for i in 0..<m { (c + i * (ldc ?? n)).update(repeating: 0, count: n) } }
             return
         }
-        let lda = lda ?? (transA == .none ? k : m)
-        let ldb = ldb ?? (transB == .none ? n : k)
-        let ldc = ldc ?? n
-        // OpenMP's thread count belongs to the calling thread: follow OpenBLAS's on whichever runs this.
-        cbf16_set_threads(Int32(BLAS.threads))
-        let status = cbf16_gemm(transA == .none ? 0 : 1, transB == .none ? 0 : 1, m, n, k,
-                                a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
+        let d = call(transA, transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc)
+        let status = cbf16_gemm(d.transA, d.transB, m, n, k, a, d.lda, b, d.ldb, c, d.ldc, accumulate ? 1 : 0)
         // Shapes and strides are the caller's (valid by construction); a failure here is oneDNN
         // running out of memory or an unsupported CPU that `requireSupport` should have caught.
         if status != 0 { fatalError("bf16 GEMM \(m)×\(k)×\(n): \(String(cString: cbf16_last_error()))") }
@@ -88,12 +83,18 @@ public enum BF16GEMM {
     ) -> Bool {
         if m == 0 || n == 0 { return true }
         if k == 0 { return false }
-        let lda = lda ?? (transA == .none ? k : m)
-        let ldb = ldb ?? (transB == .none ? n : k)
-        let ldc = ldc ?? n
+        let d = call(transA, transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc)
+        return cbf16_sgemm(d.transA, d.transB, m, n, k, a, d.lda, b, d.ldb, c, d.ldc, accumulate ? 1 : 0) == 0
+    }
+
+    /// The shim's arguments for a call: cblas-style leading dimensions (packed when not given) and
+    /// transposes as ints. Also makes oneDNN's OpenMP thread count, which belongs to the calling
+    /// thread, follow OpenBLAS's on whichever thread runs this.
+    private static func call(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+                             lda: Int?, ldb: Int?, ldc: Int?) -> (transA: Int32, transB: Int32, lda: Int, ldb: Int, ldc: Int) {
         cbf16_set_threads(Int32(BLAS.threads))
-        return cbf16_sgemm(transA == .none ? 0 : 1, transB == .none ? 0 : 1, m, n, k,
-                           a, lda, b, ldb, c, ldc, accumulate ? 1 : 0) == 0
+        return (transA == .none ? 0 : 1, transB == .none ? 0 : 1,
+                lda ?? (transA == .none ? k : m), ldb ?? (transB == .none ? n : k), ldc ?? n)
     }
 
     /// The oneDNN implementation used for this GEMM (e.g. "brg:avx512_core_amx_bf16"), or nil.

@@ -52,6 +52,13 @@ public final class LlamaBlock {
     /// Projections in Hugging Face order.
     public var linears: [Linear] { [q, k, v, o, gate, up, down] }
 
+    /// Whether anything in this block trains: an adapter, a weight or bias gradient, a norm gradient.
+    var hasTrainablePart: Bool {
+        func trains(_ l: Linear) -> Bool { l.adapter != nil || l.weightGrad != nil || l.biasGrad != nil }
+        return trains(q) || trains(k) || trains(v) || trains(o) || trains(gate) || trains(up) || trains(down)
+            || inputNorm.grad != nil || postAttentionNorm.grad != nil
+    }
+
     /// out = block(x) for [batch, seq] positions starting at `cache?.past ?? 0`. With `training`, saves
     /// what `backward` needs; with a cache, appends this call's keys/values to it and attends over it.
     func forward(x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, batch: Int, seq: Int,

@@ -55,12 +55,9 @@ extension LlamaModel {
 
     public func zeroGradients() { for g in requestedGradients.values { g.zero() } }
 
-    /// The lowest block with a trainable part (an adapter, a weight or bias gradient, a norm
-    /// gradient); nil when no block has one (only the head or final norm train).
+    /// The lowest block with a trainable part; nil when no block has one (only the head or final
+    /// norm train). Read by every backward, so it builds no arrays.
     public var lowestTrainableBlock: Int? {
-        blocks.firstIndex { b in
-            b.linears.contains { $0.adapter != nil || $0.weightGrad != nil || $0.biasGrad != nil }
-                || b.inputNorm.grad != nil || b.postAttentionNorm.grad != nil
-        }
+        blocks.firstIndex(where: \.hasTrainablePart)
     }
 }

@@ -11,15 +11,12 @@ extension LlamaModel {
         let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
         var kept = c.numLayers * rows * hid                           // residual[0..<L]
         var scratch = rows * hid                                      // residual[L]
-        var attnOutScratch = false
-        for block in blocks {
-            if block.o.backwardNeedsInput { kept += rows * qDim } else { attnOutScratch = true }
-        }
+        // o_proj's input is kept by the blocks whose o backward reads it, scratch for the others.
+        let keepingAttnOut = blocks.filter { $0.o.backwardNeedsInput }.count
+        let attnOutScratch = keepingAttnOut < blocks.count
         // With gradient checkpointing all blocks share one set of these buffers.
-        if recomputesBlocks, blocks.contains(where: { $0.o.backwardNeedsInput }) {
-            kept -= (blocks.filter { $0.o.backwardNeedsInput }.count - 1) * rows * qDim
-        }
         let sets = recomputesBlocks ? 1 : blocks.count
+        kept += min(sets, keepingAttnOut) * rows * qDim               // attnOut
         kept += sets * (2 * rows + rows * (qDim + 2 * kvDim))         // rstd1/2, q, k, v
         kept += sets * (rows * hid + 2 * rows * inter)                // res2, gate, up
         kept += n * hid + logitsRows(lossRows: n) * c.vocabSize + 2 * n  // lossIn, logits (a chunk's when fused), lossRstd, lse
