@@ -47,7 +47,10 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         // The only code that includes dnnl.h: cached bf16 matmul primitives and f32↔bf16 conversion.
         // oneDNN threads with OpenMP (libgomp), whose thread count the shim sets.
+        // The define and the link flags come from the same check, so a manifest evaluated before
+        // libdnnl-dev was installed (SwiftPM caches it) builds without oneDNN instead of failing to link.
         .target(name: "CBF16", path: "Sources/CBF16",
+                cSettings: hasOneDNN ? [.define("TINH_HAS_ONEDNN")] : [],
                 linkerSettings: hasOneDNN ? [.linkedLibrary("dnnl"), .linkedLibrary("gomp")] : []),
         .target(
             name: "Tinh",
@@ -57,7 +60,9 @@ let package = Package(
             name: "tinh",
             dependencies: ["Tinh", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: [.unsafeFlags(cpuFlags)]),
-        .testTarget(name: "TinhTests", dependencies: ["Tinh", "tinh"]),
+        // Fixtures/ holds reference figures (JSON) and the scripts that make them; the tests read them
+        // from the source tree, so they are not bundle resources.
+        .testTarget(name: "TinhTests", dependencies: ["Tinh", "tinh"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,4 +1,4 @@
-/* See include/cbf16.h. Built without oneDNN (no dnnl.h), every entry point reports "unavailable". */
+/* See include/cbf16.h. Built without oneDNN (Package.swift found no dnnl.h), every entry point reports "unavailable". */
 #include "cbf16.h"
 #include <pthread.h>
 #include <stdio.h>
@@ -65,7 +65,7 @@ void cbf16_to_f32(const uint16_t *src, float *dst, size_t n) {
 
 /* ---- oneDNN ---- */
 
-#if __has_include(<dnnl.h>)
+#if defined(TINH_HAS_ONEDNN) && __has_include(<dnnl.h>)
 #include <dnnl.h>
 
 /* OpenMP is oneDNN's threading runtime (libgomp, linked with it). */

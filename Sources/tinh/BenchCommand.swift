@@ -46,6 +46,7 @@ struct BenchCommand: ParsableCommand {
             options.batch = batch; options.seq = seq; options.steps = steps; options.warmup = warmup
             options.threads = threads; options.data = data; options.probeSeconds = probeSeconds
             options.gradientCheckpointing = gradientCheckpointing
+            options.frozenGEMM = RunEnvironment.frozenGEMM(blasThreads: threads ?? BLAS.threads)
             let result = try TrainingBenchmark.run(options, comm: comm)
             if shapes, comm.isRoot, !json {
                 let loaded = try ModelSource.load(model)

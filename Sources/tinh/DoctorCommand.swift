@@ -54,7 +54,7 @@ enum DoctorTable {
             pad(["rank", "host", "local", "pid", "blas threads", "sgemm GFLOP/s (1 thread)", "checks"]),
         ]
         for r in report.ranks {
-            let sgemm = r.sgemm.map { String(format: "%.1f", $0.bestGFLOPs) } ?? "-"
+            let sgemm = r.sgemm.map { String(format: "%.1f", $0.bestGFLOPS) } ?? "-"
             let passed = r.checks.filter(\.passed).count
             lines.append(pad(["\(r.rank)", r.hostname, "\(r.localRank)/\(r.localSize)", "\(r.pid)", "\(r.blasThreads)", sgemm,
                               "\(passed)/\(r.checks.count) \(r.passed ? "ok" : "FAILED")"]))

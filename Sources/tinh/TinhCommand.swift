@@ -26,7 +26,7 @@ struct TinhCommand: ParsableCommand {
                       InjectAbortCommand.self])
 
     static func main() {
-        FrozenGEMM.choose()
+        _ = RunEnvironment.requestedGEMM  // a bad TINH_F32_GEMM fails before any work
         let arguments = Array(CommandLine.arguments.dropFirst())
         guard arguments.first == "train" else { return main(arguments) }
         TrainArguments.expandAndRun(Array(arguments.dropFirst()))

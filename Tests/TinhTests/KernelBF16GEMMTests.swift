@@ -127,7 +127,7 @@ let bf16Unavailable = "needs oneDNN with AVX512-BF16 (BF16GEMM.isSupported is fa
     func comparisonReportsBothKernels() {
         let rows = GEMMComparison.run(shapes: [(m: 8, k: 32, n: 24)], seconds: 0.01)
         #expect(rows.count == 1)
-        #expect(rows[0].sgemmGFLOPs > 0 && rows[0].bf16GFLOPs > 0 && rows[0].bf16WithRoundingGFLOPs > 0)
+        #expect(rows[0].sgemmGFLOPS > 0 && rows[0].bf16GFLOPS > 0 && rows[0].bf16WithRoundingGFLOPS > 0)
         #expect(!rows[0].implementation.isEmpty)
     }
 }

@@ -2,18 +2,15 @@ import Foundation
 import Testing
 @testable import Tinh
 
-/// SmolLM2's real tokenizer (from the cached GGUF) against ids Hugging Face produced.
+/// SmolLM2's real tokenizer (from the cached GGUF) against ids Hugging Face produced
+/// (Fixtures/smollm2/smollm2-tokens.json, from Fixtures/make_smollm2_reference.py).
 struct TokenizerSmolLM2Tests {
     struct Case: Decodable { let text: String; let ids: [Int32] }
     struct Reference: Decodable { let cases: [Case] }
 
     @Test func matchesReferenceIds() throws {
         guard let tok = try TokenizerFixtures.smolLM2(for: "matchesReferenceIds") else { return }
-        guard let dir = TokenizerFixtures.referenceDirectory() else {
-            Issue.record("shared/reference not found: set TINH_REFERENCE_DIR")
-            return
-        }
-        let data = try Data(contentsOf: dir.appendingPathComponent("smollm2-tokens.json"))
+        let data = try ReferenceFiles.data("smollm2/smollm2-tokens.json")
         let reference = try JSONDecoder().decode(Reference.self, from: data)
         #expect(reference.cases.count >= 15)
         var matched = 0

@@ -3,8 +3,6 @@ import Foundation
 
 /// Shared fixtures for the tokenizer tests.
 enum TokenizerFixtures {
-    static func referenceDirectory() -> URL? { ReferenceFiles.directory() }
-
     /// SmolLM2's tokenizer from the cached GGUF, or nil after printing why the caller skips.
     static func smolLM2(for test: String) throws -> Tokenizer? {
         guard ModelCache.isSmolLM2Cached else {

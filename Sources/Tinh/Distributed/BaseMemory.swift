@@ -18,7 +18,7 @@ public enum BaseMemory {
     /// Loads `spec` on every rank; with the base shared (per `policy` and the ranks on this node),
     /// the node's first rank writes the f32 file first and the others wait for it.
     public static func load(_ spec: String, policy: SharedBaseCache.Policy, basePrecision: BasePrecision = .f32,
-                            comm: Communicator) throws -> LoadedModel {
+                            gemm: FrozenGEMM = .openblas, comm: Communicator) throws -> LoadedModel {
         let share = basePrecision == .f32 && policy.applies(localSize: comm.localSize)
         if share {
             try comm.together("preparing the shared f32 base of \(spec)") {
@@ -26,7 +26,7 @@ public enum BaseMemory {
             }
         }
         var loaded: LoadedModel!
-        try comm.together("loading \(spec)") { loaded = try ModelSource.load(spec, basePrecision: basePrecision, sharedBase: share) }
+        try comm.together("loading \(spec)") { loaded = try ModelSource.load(spec, basePrecision: basePrecision, sharedBase: share, gemm: gemm) }
         return loaded
     }
 

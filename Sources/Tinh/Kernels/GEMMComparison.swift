@@ -6,11 +6,11 @@ public enum GEMMComparison {
     public struct Row: Codable, Sendable {
         public var m: Int, k: Int, n: Int
         /// Median GFLOP/s of sgemm (f32 x, f32 W).
-        public var sgemmGFLOPs: Double
+        public var sgemmGFLOPS: Double
         /// Median GFLOP/s of the bf16 GEMM alone (x already bf16).
-        public var bf16GFLOPs: Double
+        public var bf16GFLOPS: Double
         /// Median GFLOP/s counting the rounding of x to bf16 before each GEMM, as a Linear does it.
-        public var bf16WithRoundingGFLOPs: Double
+        public var bf16WithRoundingGFLOPS: Double
         /// The oneDNN implementation, e.g. "brg:avx512_core_amx_bf16".
         public var implementation: String
     }
@@ -38,8 +38,8 @@ public enum GEMMComparison {
                 },
             ])
             let (sgemm, bf16, rounded) = (t[0], t[1], t[2])
-            return Row(m: s.m, k: s.k, n: s.n, sgemmGFLOPs: flops / sgemm / 1e9, bf16GFLOPs: flops / bf16 / 1e9,
-                       bf16WithRoundingGFLOPs: flops / rounded / 1e9,
+            return Row(m: s.m, k: s.k, n: s.n, sgemmGFLOPS: flops / sgemm / 1e9, bf16GFLOPS: flops / bf16 / 1e9,
+                       bf16WithRoundingGFLOPS: flops / rounded / 1e9,
                        implementation: BF16GEMM.implementation(.none, .transpose, m: s.m, n: s.n, k: s.k) ?? "unknown")
         }
     }

@@ -5,8 +5,8 @@ public enum SgemmProbe {
         public var threads: Int
         public var repetitions: Int
         /// Best single product; the median is close but noisier on a shared machine.
-        public var bestGFLOPs: Double
-        public var medianGFLOPs: Double
+        public var bestGFLOPS: Double
+        public var medianGFLOPS: Double
     }
 
     /// Repeats an n×n×n product for about `seconds` (at least 3 times) on `threads` BLAS threads.
@@ -27,6 +27,6 @@ public enum SgemmProbe {
         }
         rates.sort()
         return Result(size: n, threads: threads, repetitions: rates.count,
-                      bestGFLOPs: rates.last ?? 0, medianGFLOPs: rates[rates.count / 2])
+                      bestGFLOPS: rates.last ?? 0, medianGFLOPS: rates[rates.count / 2])
     }
 }

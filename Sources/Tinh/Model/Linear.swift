@@ -14,6 +14,9 @@ public final class Linear {
     public let inFeatures: Int
     public let outFeatures: Int
     public var adapter: LinearAdapter?
+    /// The library of W's Float32 products (the model sets every Linear's; a lone Linear runs the
+    /// reference OpenBLAS unless told otherwise).
+    public var gemm: FrozenGEMM = .openblas
     /// When set, backward accumulates dL/dW [out, in] (+=). Frozen weights leave this nil.
     public var weightGrad: Tensor?
     /// When set, backward accumulates dL/db [out] (+=).
@@ -68,7 +71,7 @@ public final class Linear {
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, training: Bool = true) {
         savedInput = x
         savedRows = rows
-        weight.multiplyTransposed(x, y, rows: rows)
+        weight.multiplyTransposed(x, y, rows: rows, gemm: gemm)
         if let bias {
             for r in 0..<rows {
                 let yr = y + r * outFeatures
@@ -93,7 +96,7 @@ public final class Linear {
         let outer = PhaseTimer.enter(.adapter)
         let dyW = adapter?.weightPathGradient(linear: self, dy: dy, rows: rows) ?? dy
         PhaseTimer.leave(outer)
-        weight.multiply(dyW, dx, rows: rows, accumulate: accumulate)
+        weight.multiply(dyW, dx, rows: rows, accumulate: accumulate, gemm: gemm)
         if let dW = weightGrad {
             BLAS.gemm(.transpose, .none, m: outFeatures, n: inFeatures, k: rows,
                       a: dyW, lda: outFeatures, b: x, ldb: inFeatures, beta: 1, c: dW.data, ldc: inFeatures)

@@ -50,16 +50,23 @@ public final class LlamaModel {
     /// The precision the projection weights were loaded in (a method that writes W, Delta-LoRA,
     /// later gives the Linears it adapts private Float32 copies).
     public let basePrecision: BasePrecision
+    /// The library of every projection's and the LM head's Float32 products (`FrozenGEMM`); setting
+    /// it sets each Linear's. Results differ between libraries only in summation order.
+    public var frozenGEMM: FrozenGEMM {
+        didSet { for linear in linears { linear.gemm = frozenGEMM } }
+    }
 
     /// `frozen` holds projection weights in another precision than Float32 (by Hugging Face name);
-    /// those not in it come from `weights`.
-    public init(config: LlamaConfig, weights: [String: Tensor], frozen: [String: FrozenWeight] = [:]) throws {
+    /// those not in it come from `weights`. `gemm` runs the Float32 products of the frozen weights.
+    public init(config: LlamaConfig, weights: [String: Tensor], frozen: [String: FrozenWeight] = [:],
+                gemm: FrozenGEMM = .openblas) throws {
         try config.validate()
         guard config.maxPositions > 0 else { throw TinhError.invalidInput("model config: max_position_embeddings must be positive") }
         let table = WeightTable(weights: weights, frozen: frozen)
         let precisions = Set(frozen.values.map(\.precision))
         guard precisions.count <= 1 else { throw TinhError.invalidInput("model weights: projections in several precisions \(precisions.map(\.rawValue).sorted())") }
         basePrecision = precisions.first ?? .f32
+        frozenGEMM = gemm
         let memory = activationMemory
         self.config = config
         embedTokens = try table.require("model.embed_tokens.weight", [config.vocabSize, config.hiddenSize])
@@ -84,7 +91,10 @@ public final class LlamaModel {
         // Block inputs are kept for backward; the last block's output is only copied into the loss path.
         residual = (0...config.numLayers).map { GrowableBuffer($0 < config.numLayers ? .kept : .scratch, in: memory) }
         ws = Workspace(memory: memory)
-        for linear in linears { (linear.weight as? BlockQuantizedWeight)?.share(dequantizationScratch) }
+        for linear in linears {
+            linear.gemm = gemm
+            (linear.weight as? BlockQuantizedWeight)?.share(dequantizationScratch)
+        }
         for linear in linears {
             (linear.weight as? BF16Weight)?.share(inputs: bf16Scratch, floats: linear === lmHead ? nil : dequantizationScratch)
         }

@@ -36,12 +36,14 @@ public enum ModelSource {
     /// embedding, head and norms stay Float32. With `sharedBase` and a Float32 base, a GGUF's
     /// weights come from its f32 file in the cache, mapped read-only and shared by every process
     /// on the node (`SharedBaseCache`; written if missing). A quantized base is private per rank.
-    public static func load(_ spec: String, basePrecision: BasePrecision = .f32, sharedBase: Bool = false) throws -> LoadedModel {
+    /// `gemm` is the library of the frozen Float32 products (`FrozenGEMM.preferred` for a run).
+    public static func load(_ spec: String, basePrecision: BasePrecision = .f32, sharedBase: Bool = false,
+                            gemm: FrozenGEMM = .openblas) throws -> LoadedModel {
         let start = monotonicSeconds()
         if let seed = try TinyLlama.seed(fromSpec: spec) {
             var weights = TinyLlama.weights(config: TinyLlama.config, seed: seed)
             let frozen = try FrozenWeights.quantizeProjections(&weights, precision: basePrecision)
-            let model = try LlamaModel(config: TinyLlama.config, weights: weights, frozen: frozen)
+            let model = try LlamaModel(config: TinyLlama.config, weights: weights, frozen: frozen, gemm: gemm)
             return LoadedModel(spec: spec, path: nil, model: model, tokenizer: try Tokenizer.tiny(vocabularySize: model.config.vocabSize),
                                gguf: nil, loadSeconds: monotonicSeconds() - start)
         }
@@ -58,7 +60,7 @@ public enum ModelSource {
                 throw TinhError.badFile(path: path, reason: "no tokenizer.json in the model directory")
             }
             let tokenizer = try Tokenizer.load(tokenizerJSON: tokenizerFile)
-            let model = try LlamaModel(config: config, weights: weights, frozen: frozen)
+            let model = try LlamaModel(config: config, weights: weights, frozen: frozen, gemm: gemm)
             try checkVocabulary(tokenizer, config, path)
             return LoadedModel(spec: spec, path: path, model: model, tokenizer: tokenizer, gguf: nil, loadSeconds: monotonicSeconds() - start)
         }
@@ -68,7 +70,7 @@ public enum ModelSource {
             ? (try LlamaGGUFLoader.config(gguf), try SharedBaseCache.weights(gguf), [:])
             : try LlamaGGUFLoader.load(gguf, basePrecision: basePrecision)
         let tokenizer = try Tokenizer(gguf: gguf)
-        let model = try LlamaModel(config: config, weights: weights, frozen: frozen)
+        let model = try LlamaModel(config: config, weights: weights, frozen: frozen, gemm: gemm)
         try checkVocabulary(tokenizer, config, path)
         let loaded = LoadedModel(spec: spec, path: path, model: model, tokenizer: tokenizer, gguf: gguf, loadSeconds: monotonicSeconds() - start)
         if share {

@@ -33,12 +33,13 @@ public final class BF16Weight: FrozenWeight {
         floatScratch = floats
     }
 
-    public func multiplyTransposed(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int) {
+    /// bf16 GEMMs always run on oneDNN: `gemm` (the Float32 library) does not apply.
+    public func multiplyTransposed(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, gemm: FrozenGEMM) {
         let x16 = inputScratch.rounded(x, count: rows * inFeatures)
         BF16GEMM.gemm(.none, .transpose, m: rows, n: outFeatures, k: inFeatures, a: x16, b: matrix.data, c: y)
     }
 
-    public func multiply(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, rows: Int, accumulate: Bool) {
+    public func multiply(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, rows: Int, accumulate: Bool, gemm: FrozenGEMM) {
         let dy16 = inputScratch.rounded(dy, count: rows * outFeatures)
         BF16GEMM.gemm(.none, .none, m: rows, n: inFeatures, k: outFeatures, a: dy16, b: matrix.data,
                       accumulate: accumulate, c: dx)

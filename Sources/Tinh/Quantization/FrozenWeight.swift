@@ -6,8 +6,9 @@ import Foundation
 ///
 /// Storage types: `F32Weight` (Float32, borrowed from a mapping or owned) and
 /// `BlockQuantizedWeight` (nf4, q8, q4: dequantized into a shared scratch buffer for each use).
-/// The default products dequantize through `withFloats` and call `FrozenGEMM`; a storage with a GEMM of
-/// its own (a future bf16 kernel) overrides `multiplyTransposed` and `multiply`.
+/// The default products dequantize through `withFloats` and run on the `FrozenGEMM` library the
+/// Linear passes in; a storage with a GEMM of its own (`BF16Weight`) overrides `multiplyTransposed`
+/// and `multiply` and ignores that library.
 public protocol FrozenWeight: AnyObject {
     var outFeatures: Int { get }
     var inFeatures: Int { get }
@@ -18,10 +19,10 @@ public protocol FrozenWeight: AnyObject {
     /// The storage format's name, e.g. "F32", "NF4", "Q4_1".
     var formatName: String { get }
 
-    /// y [rows, out] = x [rows, in] · Wᵀ.
-    func multiplyTransposed(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int)
-    /// dx [rows, in] = dy [rows, out] · W, or += with `accumulate`.
-    func multiply(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, rows: Int, accumulate: Bool)
+    /// y [rows, out] = x [rows, in] · Wᵀ, Float32 products on `gemm`.
+    func multiplyTransposed(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, gemm: FrozenGEMM)
+    /// dx [rows, in] = dy [rows, out] · W, or += with `accumulate`, Float32 products on `gemm`.
+    func multiply(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, rows: Int, accumulate: Bool, gemm: FrozenGEMM)
     /// Calls `body` with W as Float32 [out, in], row-major. The pointer is valid only inside `body`
     /// and may be the model's shared scratch: do not call another weight's `withFloats` inside.
     func withFloats<R>(_ body: (UnsafePointer<Float>) throws -> R) rethrows -> R
@@ -31,14 +32,14 @@ extension FrozenWeight {
     public var shape: [Int] { [outFeatures, inFeatures] }
     public var count: Int { outFeatures * inFeatures }
 
-    public func multiplyTransposed(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int) {
+    public func multiplyTransposed(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, gemm: FrozenGEMM) {
         let (n, k) = (outFeatures, inFeatures)
-        withFloats { w in FrozenGEMM.multiplyTransposed(x, w, y, rows: rows, n: n, k: k) }
+        withFloats { w in gemm.multiplyTransposed(x, w, y, rows: rows, n: n, k: k) }
     }
 
-    public func multiply(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, rows: Int, accumulate: Bool) {
+    public func multiply(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, rows: Int, accumulate: Bool, gemm: FrozenGEMM) {
         let (n, k) = (outFeatures, inFeatures)
-        withFloats { w in FrozenGEMM.multiply(dy, w, dx, rows: rows, n: n, k: k, accumulate: accumulate) }
+        withFloats { w in gemm.multiply(dy, w, dx, rows: rows, n: n, k: k, accumulate: accumulate) }
     }
 
     /// An owned Float32 copy of W (what merging and Delta-LoRA's private weight start from).

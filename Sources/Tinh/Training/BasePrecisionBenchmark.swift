@@ -16,11 +16,12 @@ public enum BasePrecisionBenchmark {
     /// `batch` × `seq` random tokens (every position in the loss) per precision, alternating, after
     /// `warmup` steps each.
     public static func run(spec: String, precisions: [BasePrecision] = [.f32, .bf16], adapter: AdapterConfig,
-                           batch: Int, seq: Int, iterations: Int, warmup: Int = 1, seed: UInt64 = 0) throws -> [Row] {
+                           batch: Int, seq: Int, iterations: Int, warmup: Int = 1, seed: UInt64 = 0,
+                           gemm: FrozenGEMM = .openblas) throws -> [Row] {
         guard iterations > 0, warmup >= 0, batch > 0, seq > 1 else {
             throw TinhError.invalidInput("benchmark needs iterations > 0, batch > 0 and seq > 1")
         }
-        let models = try precisions.map { try ModelSource.load(spec, basePrecision: $0).model }
+        let models = try precisions.map { try ModelSource.load(spec, basePrecision: $0, gemm: gemm).model }
         let adapters = try models.map { try AdapterSet(model: $0, config: adapter) }
         let config = models[0].config
         var rng = SeededGenerator(seed: seed)

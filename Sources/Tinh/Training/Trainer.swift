@@ -37,7 +37,9 @@ public final class Trainer {
     private let stepSums = UnsafeMutableBufferPointer<Double>.allocate(capacity: 3)
     private var evalFile: FileHandle?
 
-    public init(config: TrainConfig, comm: Communicator, loaded: LoadedModel? = nil) throws {
+    /// `loaded` is a model already loaded (it keeps its `frozenGEMM`); otherwise the trainer loads
+    /// `config.model` with its frozen Float32 products on `gemm`.
+    public init(config: TrainConfig, comm: Communicator, loaded: LoadedModel? = nil, gemm: FrozenGEMM = .openblas) throws {
         try config.validate(worldSize: comm.size)
         self.config = config
         self.comm = comm
@@ -55,7 +57,7 @@ public final class Trainer {
         let precision = config.adapter.resolvedBasePrecision
         // Full fine-tuning copies every weight into its trainable buffer: nothing would stay shared.
         let sharing = config.adapter.method == FullFineTuning.method ? .off : config.sharedBase
-        model = try loaded ?? BaseMemory.load(Trainer.testRankModel(rank: comm.rank) ?? config.model, policy: sharing, basePrecision: precision, comm: comm)
+        model = try loaded ?? BaseMemory.load(Trainer.testRankModel(rank: comm.rank) ?? config.model, policy: sharing, basePrecision: precision, gemm: gemm, comm: comm)
         try comm.together("loading the data and adapters") {
             guard model.model.basePrecision == precision else {
                 throw TinhError.invalidInput("the model was loaded with a \(model.model.basePrecision) base, but the run asks for \(precision)")

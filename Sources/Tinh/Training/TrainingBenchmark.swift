@@ -23,6 +23,8 @@ public enum TrainingBenchmark {
         public var seed: UInt64 = 0
         /// Gradient checkpointing (as `tinh train --gradient-checkpointing`).
         public var gradientCheckpointing = false
+        /// The library of the frozen Float32 products (`tinh bench` passes `FrozenGEMM.preferred` for its threads).
+        public var frozenGEMM = FrozenGEMM.openblas
 
         public init(model: String, adapter: AdapterConfig = AdapterConfig()) {
             self.model = model
@@ -55,8 +57,8 @@ public enum TrainingBenchmark {
         public var maxStepSeconds: Double
         /// Seconds per step in each phase (median step's share is not separable: means over the timed steps).
         public var phaseSeconds: [String: Double]
-        public var achievedGFLOPs: Double
-        public var sgemmGFLOPs: Double
+        public var achievedGFLOPS: Double
+        public var sgemmGFLOPS: Double
         public var percentOfRoofline: Double
         public var peakRssMegabytes: Double
         /// Resident memory once the model and adapters are loaded, before the first step.
@@ -76,12 +78,12 @@ public enum TrainingBenchmark {
         public var tokensPerSecond: Double
         /// (max − min) / median of the step times over ranks' timed steps.
         public var spread: Double
-        public var achievedGFLOPs: Double
-        public var sgemmGFLOPs: Double
+        public var achievedGFLOPS: Double
+        public var sgemmGFLOPS: Double
         public var percentOfRoofline: Double
         public var peakRssMegabytes: Double
         /// The library behind the frozen Float32 products x·Wᵀ and dy·W ("onednn" or "openblas"; see `FrozenGEMM`).
-        public var frozenGEMM = FrozenGEMM.backend.rawValue
+        public var frozenGEMM: FrozenGEMM
         /// The job's tokens per step over the CPU seconds all ranks used in it (per core; see
         /// `RankResult.medianStepCPUSeconds`).
         public var tokensPerCPUSecond: Double {
@@ -100,8 +102,8 @@ public enum TrainingBenchmark {
                        + (o.adapter.resolvedBasePrecision == .bf16 ? " (its GEMMs in bf16: the sgemm roofline does not bound them)" : "")),
                 "FLOPs per token: \(f(flopsPerToken.total / 1e6)) M (frozen projections \(f(flopsPerToken.frozenProjections / 1e6)), "
                     + "attention \(f(flopsPerToken.attention / 1e6)), LM head \(f(flopsPerToken.lmHead / 1e6)), adapter \(f(flopsPerToken.adapter / 1e6)))",
-                "tokens/s: \(f(tokensPerSecond)) (median step; spread ±\(f(50 * spread))%; \(f(tokensPerCPUSecond)) per CPU-second)  \(f(achievedGFLOPs)) GFLOP/s = "
-                    + "\(f(percentOfRoofline))% of the in-process sgemm probe (\(f(sgemmGFLOPs)) GFLOP/s)  peak RSS \(f(peakRssMegabytes, 0)) MB"
+                "tokens/s: \(f(tokensPerSecond)) (median step; spread ±\(f(50 * spread))%; \(f(tokensPerCPUSecond)) per CPU-second)  \(f(achievedGFLOPS)) GFLOP/s = "
+                    + "\(f(percentOfRoofline))% of the in-process sgemm probe (\(f(sgemmGFLOPS)) GFLOP/s)  peak RSS \(f(peakRssMegabytes, 0)) MB"
                     + (world > 1 ? " (all ranks)" : ""),
             ]
             for r in ranks {
@@ -111,8 +113,8 @@ public enum TrainingBenchmark {
                     return "\(p.name) \(f(1000 * s, 0)) ms (\(f(100 * s / max(total, 1e-12), 0))%)"
                 }
                 lines.append("rank \(r.rank): \(f(r.tokensPerSecond)) tokens/s (\(f(r.tokensPerCPUSecond)) per CPU-second), \(f(r.medianStepSeconds * 1000, 0)) ms/step "
-                             + "[\(f(r.minStepSeconds * 1000, 0))–\(f(r.maxStepSeconds * 1000, 0))], \(f(r.achievedGFLOPs)) GFLOP/s = "
-                             + "\(f(r.percentOfRoofline))% of \(f(r.sgemmGFLOPs)), peak RSS \(f(r.peakRssMegabytes, 0)) MB "
+                             + "[\(f(r.minStepSeconds * 1000, 0))–\(f(r.maxStepSeconds * 1000, 0))], \(f(r.achievedGFLOPS)) GFLOP/s = "
+                             + "\(f(r.percentOfRoofline))% of \(f(r.sgemmGFLOPS)), peak RSS \(f(r.peakRssMegabytes, 0)) MB "
                              + "(\(f(r.rssAfterLoadMegabytes, 0)) MB after loading; activation buffers \(f(r.activationMegabytes, 0)) MB)")
                 lines.append("  per step: " + phases.joined(separator: ", "))
             }
@@ -146,7 +148,6 @@ public enum TrainingBenchmark {
         if let t = o.threads {
             guard t > 0 else { throw TinhError.invalidInput("--threads must be positive") }
             BLAS.threads = t
-            FrozenGEMM.choose()
         }
         // One directory name for every rank (the ranks compare their configs, paths included).
         let name = try comm.broadcastBytes(comm.isRoot ? Array("tinh-bench-\(UUID().uuidString)".utf8) : [], root: 0)
@@ -155,7 +156,7 @@ public enum TrainingBenchmark {
         defer { try? FileManager.default.removeItem(at: dir) }
 
         var loaded: LoadedModel!
-        try comm.together("loading \(o.model)") { loaded = try ModelSource.load(o.model, basePrecision: o.adapter.resolvedBasePrecision) }
+        try comm.together("loading \(o.model)") { loaded = try ModelSource.load(o.model, basePrecision: o.adapter.resolvedBasePrecision, gemm: o.frozenGEMM) }
         let dataPath = dir.appendingPathComponent("data.jsonl").path
         let steps = o.warmup + o.steps
         try writeData(kind: o.data, rows: o.batch * comm.size * steps, seq: o.seq, tokenizer: loaded.tokenizer,
@@ -205,7 +206,7 @@ public enum TrainingBenchmark {
         let fields = 9 + Phase.allCases.count
         var table = [Double](repeating: 0, count: fields * comm.size)
         let activations = Double(loaded.model.activationMemory.totalBytes) / 1_048_576
-        let row = [median, sorted.first!, sorted.last!, probe.bestGFLOPs, rss, Double(BLAS.threads), rssAfterLoad, activations,
+        let row = [median, sorted.first!, sorted.last!, probe.bestGFLOPS, rss, Double(BLAS.threads), rssAfterLoad, activations,
                    cpuTimes.sorted()[cpuTimes.count / 2]]
             + Phase.allCases.map { (phases[$0] ?? 0) / stepsTimed }
         for (i, v) in row.enumerated() { table[comm.rank * fields + i] = v }
@@ -221,17 +222,18 @@ public enum TrainingBenchmark {
             for p in Phase.allCases { ph[p.name] = v[9 + p.rawValue] }
             ranks.append(RankResult(rank: r, tokensPerSecond: tps, medianStepSeconds: v[0], medianStepCPUSeconds: v[8],
                                     tokensPerCPUSecond: tokensPerRankStep / v[8], minStepSeconds: v[1], maxStepSeconds: v[2],
-                                    phaseSeconds: ph, achievedGFLOPs: gflops, sgemmGFLOPs: v[3], percentOfRoofline: 100 * gflops / v[3],
+                                    phaseSeconds: ph, achievedGFLOPS: gflops, sgemmGFLOPS: v[3], percentOfRoofline: 100 * gflops / v[3],
                                     peakRssMegabytes: v[4], rssAfterLoadMegabytes: v[6], activationMegabytes: v[7]))
         }
         let slowest = ranks.map(\.medianStepSeconds).max()!
         let tps = tokensPerRankStep * Double(comm.size) / slowest
         let achieved = flops.total * tps / 1e9
-        let roof = ranks.map(\.sgemmGFLOPs).reduce(0, +)
+        let roof = ranks.map(\.sgemmGFLOPS).reduce(0, +)
         let spread = (ranks.map(\.maxStepSeconds).max()! - ranks.map(\.minStepSeconds).min()!) / slowest
         return Result(options: o, world: comm.size, threads: BLAS.threads, lossFraction: lossFraction, flopsPerToken: flops,
-                      ranks: ranks, tokensPerSecond: tps, spread: spread, achievedGFLOPs: achieved, sgemmGFLOPs: roof,
-                      percentOfRoofline: 100 * achieved / roof, peakRssMegabytes: ranks.map(\.peakRssMegabytes).reduce(0, +))
+                      ranks: ranks, tokensPerSecond: tps, spread: spread, achievedGFLOPS: achieved, sgemmGFLOPS: roof,
+                      percentOfRoofline: 100 * achieved / roof, peakRssMegabytes: ranks.map(\.peakRssMegabytes).reduce(0, +),
+                      frozenGEMM: loaded.model.frozenGEMM)
     }
 
     /// CPU time of this process, all threads.

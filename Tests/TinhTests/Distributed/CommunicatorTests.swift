@@ -54,7 +54,7 @@ struct DoctorOutput: Decodable {
             #expect(r.checks.map { String($0.name.prefix(15)) } == localCheckNames, "same suite as LocalCommunicator")
             #expect(r.passed)
             #expect(r.checks.allSatisfy { $0.detail == "ok" }, "under MPI every check runs")
-            #expect((r.sgemm?.bestGFLOPs ?? 0) > 0)
+            #expect((r.sgemm?.bestGFLOPS ?? 0) > 0)
         }
         #expect(Set(out.ranks.map(\.localRank)) == Set(0..<ranks))
     }

@@ -12,7 +12,7 @@ import Testing
     @Test func textDataPutsEveryPositionInTheLossAndPhasesAddUpToTheStep() throws {
         let r = try TrainingBenchmark.run(options(.text), comm: LocalCommunicator())
         #expect(r.lossFraction == 1)
-        #expect(r.tokensPerSecond > 0 && r.sgemmGFLOPs > 0 && r.percentOfRoofline > 0)
+        #expect(r.tokensPerSecond > 0 && r.sgemmGFLOPS > 0 && r.percentOfRoofline > 0)
         let rank = try #require(r.ranks.first)
         // Every phase of a step is accounted for: the phases' sum is the mean step time. (The phase
         // clock also runs between steps, for the loop's own bookkeeping: a little slack above the
