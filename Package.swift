@@ -34,7 +34,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
@@ -54,7 +53,7 @@ let package = Package(
                 linkerSettings: hasOneDNN ? [.linkedLibrary("dnnl"), .linkedLibrary("gomp")] : []),
         .target(
             name: "Tinh",
-            dependencies: ["CMPI", "CBLAS", "CBF16", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
+            dependencies: ["CMPI", "CBLAS", "CBF16", .product(name: "Yams", package: "Yams")],
             swiftSettings: [.unsafeFlags(cpuFlags)]),
         .executableTarget(
             name: "tinh",

@@ -49,6 +49,9 @@ enum DoctorTable {
         var lines = [
             "MPI:      \(first.mpiLibrary)",
             "OpenBLAS: \(first.blasConfig) (kernel \(first.blasCore))",
+            "CPU:      \(first.cpu.model)",
+            "ISA:      \(first.cpu.level)\(first.cpu.extensions.isEmpty ? "" : " + " + first.cpu.extensions.joined(separator: " "))",
+            "GEMMs:    f32 on \(first.cpu.f32GEMMs.joined(separator: ", ")); bf16 \(first.cpu.bf16GEMM ? "yes" : "no") (oneDNN ISA \(first.cpu.oneDNNISA))",
             "Job:      \(first.size) rank(s)",
             "",
             pad(["rank", "host", "local", "pid", "blas threads", "sgemm GFLOP/s (1 thread)", "checks"]),
@@ -58,6 +61,9 @@ enum DoctorTable {
             let passed = r.checks.filter(\.passed).count
             lines.append(pad(["\(r.rank)", r.hostname, "\(r.localRank)/\(r.localSize)", "\(r.pid)", "\(r.blasThreads)", sgemm,
                               "\(passed)/\(r.checks.count) \(r.passed ? "ok" : "FAILED")"]))
+        }
+        for r in report.ranks where r.cpu != first.cpu {
+            lines.append("rank \(r.rank) (\(r.hostname)) has another CPU: \(r.cpu.summary)")
         }
         lines.append("")
         lines.append(report.passed ? "All checks passed on every rank." : "FAILED:\n" + report.failures.joined(separator: "\n"))

@@ -41,7 +41,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Adapter rank r (default 8; VeRA: the shared projections' rank, typically 256-1024; AdaLoRA: same as --init-r).") var rank: Int?
     @Option(help: "PiSSA: --init pissa starts A, B from W's top-r singular triplets and trains on the residual (lora, lora-plus).") var `init`: String?
     @Option(help: "AdaLoRA: initial rank of every module (PEFT's init_r; default 12).") var initR: Int?
-    @Option(help: "AdaLoRA: average rank per module at the end (budget target-r × modules; default 8).") var targetR: Int?
+    @Option(help: "AdaLoRA: average rank per module at the end (budget target-r × modules; default 2/3 of the rank, rounded: 8 for PEFT's init_r 12).") var targetR: Int?
     @Option(help: "AdaLoRA: full-rank warm-up steps before pruning (default 0).") var tinit: Int?
     @Option(help: "AdaLoRA: final steps with the mask fixed at the target budget (default 0: the budget then only nears it).") var tfinal: Int?
     @Option(help: "AdaLoRA: steps between budget allocations (PEFT's deltaT; default 1).") var deltaT: Int?
@@ -169,7 +169,8 @@ struct TrainCommand: ParsableCommand {
             return nil
         }
         let d = AdaLoRASettings()
-        return AdaLoRASettings(targetR: targetR ?? d.targetR, tinit: tinit ?? d.tinit, tfinal: tfinal ?? d.tfinal, deltaT: deltaT ?? d.deltaT,
+        let initR = try resolvedRank()
+        return AdaLoRASettings(targetR: targetR ?? AdaLoRASettings.defaultTargetR(initR: initR), tinit: tinit ?? d.tinit, tfinal: tfinal ?? d.tfinal, deltaT: deltaT ?? d.deltaT,
                                beta1: iptBeta1 ?? d.beta1, beta2: iptBeta2 ?? d.beta2, orthRegWeight: orthRegWeight ?? d.orthRegWeight,
                                totalStep: steps)
     }

@@ -32,6 +32,10 @@ public struct AdaLoRASettings: Codable, Equatable, Sendable, CustomStringConvert
         self.totalStep = totalStep
     }
 
+    /// The target rank when the user gives none: PEFT's default proportion target_r / init_r =
+    /// 8 / 12, so init_r 12 keeps PEFT's 8 and a smaller --rank (say 4) gets a target it can reach (3).
+    public static func defaultTargetR(initR: Int) -> Int { max(1, (initR * 8 + 6) / 12) }
+
     public var description: String {
         "target_r \(targetR), tinit \(tinit), tfinal \(tfinal), deltaT \(deltaT), beta1 \(beta1), beta2 \(beta2), "
             + "orth_reg_weight \(orthRegWeight), total_step \(totalStep.map(String.init) ?? "none")"

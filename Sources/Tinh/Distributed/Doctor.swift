@@ -12,6 +12,8 @@ public struct DoctorRankReport: Codable, Sendable {
     public var blasConfig: String
     public var blasCore: String
     public var blasThreads: Int
+    /// The CPU, its ISA level and the GEMM libraries usable on it.
+    public var cpu: CPUDescription
     public var sgemm: SgemmProbe.Result?
     public var checks: [CommunicatorCheck]
 
@@ -46,7 +48,7 @@ public enum Doctor {
             hostname: comm.processorName, pid: getpid(),
             mpiLibrary: comm.libraryVersion.split(separator: "\n").first.map(String.init) ?? "",
             blasConfig: BLAS.config, blasCore: BLAS.coreName, blasThreads: BLAS.threads,
-            sgemm: probe, checks: checks)
+            cpu: CPUDescription.current(), sgemm: probe, checks: checks)
         let encoded = try JSONEncoder().encode(mine)
         let all = try comm.allGatherBytes(Array(encoded))
         let ranks = try all.map { try JSONDecoder().decode(DoctorRankReport.self, from: Data($0)) }

@@ -84,6 +84,8 @@ public enum TrainingBenchmark {
         public var peakRssMegabytes: Double
         /// The library behind the frozen Float32 products x·Wᵀ and dy·W ("onednn" or "openblas"; see `FrozenGEMM`).
         public var frozenGEMM: FrozenGEMM
+        /// The CPU the figures came from (rank 0's).
+        public var cpu: CPUDescription
         /// The job's tokens per step over the CPU seconds all ranks used in it (per core; see
         /// `RankResult.medianStepCPUSeconds`).
         public var tokensPerCPUSecond: Double {
@@ -94,6 +96,7 @@ public enum TrainingBenchmark {
             func f(_ x: Double, _ d: Int = 1) -> String { String(format: "%.\(d)f", x) }
             let o = options
             var lines = [
+                "CPU: \(cpu.summary)",
                 "\(o.adapter.method) r=\(o.adapter.rank) on \(o.adapter.targets.joined(separator: ",")), \(world) rank(s) × \(threads) BLAS thread(s), "
                     + "batch \(o.batch)×\(o.seq) per rank, \(o.data.rawValue) data (\(f(100 * lossFraction, 0))% of positions in the loss), "
                     + "\(o.steps) timed steps after \(o.warmup) warm-up, frozen f32 GEMMs on \(frozenGEMM)"
@@ -233,7 +236,7 @@ public enum TrainingBenchmark {
         return Result(options: o, world: comm.size, threads: BLAS.threads, lossFraction: lossFraction, flopsPerToken: flops,
                       ranks: ranks, tokensPerSecond: tps, spread: spread, achievedGFLOPS: achieved, sgemmGFLOPS: roof,
                       percentOfRoofline: 100 * achieved / roof, peakRssMegabytes: ranks.map(\.peakRssMegabytes).reduce(0, +),
-                      frozenGEMM: loaded.model.frozenGEMM)
+                      frozenGEMM: loaded.model.frozenGEMM, cpu: CPUDescription.current())
     }
 
     /// CPU time of this process, all threads.

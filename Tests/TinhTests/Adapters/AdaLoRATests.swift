@@ -169,4 +169,18 @@ import Testing
         lora.adaLoRA = AdaLoRASettings()
         #expect(throws: TinhError.self) { try AdapterSet(model: model, config: lora) }
     }
+
+    /// Without --target-r the target follows the rank (PEFT's 8 of 12), so `--rank 4` just works.
+    @Test func defaultTargetRankFollowsTheRank() throws {
+        #expect(AdaLoRASettings.defaultTargetR(initR: 12) == 8)
+        #expect(AdaLoRASettings.defaultTargetR(initR: 4) == 3)
+        #expect(AdaLoRASettings.defaultTargetR(initR: 1) == 1)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tinh-adalora-\(UUID().uuidString)")
+        try DemoTask.write(to: dir, trainCount: 8, validCount: 2, seed: 3)
+        let result = try TestProcess.run([TestProcess.tinh, "train", "--model", "tiny", "--data", dir.appendingPathComponent("train.jsonl").path,
+                                          "--out", dir.appendingPathComponent("out").path, "--method", "adalora", "--rank", "4",
+                                          "--steps", "3", "--batch", "2", "--seq", "32", "--train-on-prompt"], timeout: 120)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("target_r 3"), "\(result.output)")
+    }
 }
