@@ -20,10 +20,11 @@ import Testing
         (false, 4, true),    // untied head, plain multi-head, q/k/v biases
     ]
 
-    @Test(arguments: variants)
-    func lossGradientWrtInputEmbeddings(tied: Bool, kvHeads: Int, bias: Bool) throws {
-        let c = ModelFixture.config(tied: tied, kvHeads: kvHeads, bias: bias)
-        let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+    /// Each check runs on every frozen-GEMM library this build and CPU have.
+    @Test(arguments: variants, FrozenGEMM.usable)
+    func lossGradientWrtInputEmbeddings(variant: (tied: Bool, kvHeads: Int, bias: Bool), gemm: FrozenGEMM) throws {
+        let c = ModelFixture.config(tied: variant.tied, kvHeads: variant.kvHeads, bias: variant.bias)
+        let model = try LlamaModel(config: c, weights: ModelFixture.weights(c), gemm: gemm)
         let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
         let emb = Tensor(shape: [batch * seq, c.hiddenSize])
         Embedding.forward(out: emb.data, tokens: tokens, table: model.embedTokens.data, rows: tokens.count, dim: c.hiddenSize)
@@ -38,11 +39,12 @@ import Testing
         inputChecker.check("d loss / d input embeddings", param: emb.data, analytic: analytic, loss: loss)
     }
 
-    @Test(arguments: variants)
-    func lossGradientWrtWeights(tied: Bool, kvHeads: Int, bias: Bool) throws {
-        let c = ModelFixture.config(tied: tied, kvHeads: kvHeads, bias: bias)
+    @Test(arguments: variants, FrozenGEMM.usable)
+    func lossGradientWrtWeights(variant: (tied: Bool, kvHeads: Int, bias: Bool), gemm: FrozenGEMM) throws {
+        let (tied, bias) = (variant.tied, variant.bias)
+        let c = ModelFixture.config(tied: tied, kvHeads: variant.kvHeads, bias: bias)
         let weights = ModelFixture.weights(c)
-        let model = try LlamaModel(config: c, weights: weights)
+        let model = try LlamaModel(config: c, weights: weights, gemm: gemm)
         let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
         var names = ["model.embed_tokens.weight", "model.norm.weight"]
         for i in 0..<c.numLayers {
