@@ -21,6 +21,9 @@ public final class BucketedAllreduce {
     private var deferredError: Error?
     /// Seconds spent inside communication calls since `begin()`.
     public private(set) var commSeconds = 0.0
+    /// Called with each bucket's range just before its all-reduce starts (the trainer adds the
+    /// earlier micro-batches' gradients there: `MicroBatchGradients`).
+    var beforeBucket: ((Range<Int>) -> Void)?
 
     public init(comm: Communicator, grads: UnsafeMutableBufferPointer<Float>, plan: GradientBuckets) {
         precondition(plan.count == grads.count, "bucket plan of \(plan.count) floats for a buffer of \(grads.count)")
@@ -73,6 +76,7 @@ public final class BucketedAllreduce {
 
     private func startNext() throws {
         let r = plan.buckets[started].range
+        beforeBucket?(r)
         pending[started] = try comm.startAllreduceSum(UnsafeMutableBufferPointer(rebasing: grads[r]))
         started += 1
     }

@@ -32,6 +32,8 @@ public final class Trainer {
     /// The gradient buckets' all-reduces, driven from backward through `layerHook`.
     let reducer: BucketedAllreduce
     private let layerHook: (Int) -> Void
+    /// With gradient accumulation: the earlier micro-batches' gradients, summed apart from backward.
+    private let microBatchGradients: MicroBatchGradients?
     /// Loss, loss tokens and ranks asking to stop: summed in a small reduction of their own,
     /// started before the step's last backward so it rides along.
     private let stepSums = UnsafeMutableBufferPointer<Double>.allocate(capacity: 3)
@@ -89,6 +91,12 @@ public final class Trainer {
         let plan = GradientBuckets(segments: adapterSet.layerSegments, count: adapterSet.parameters.count,
                                    bucketFloats: config.overlap ? GradientBuckets.floats(megabytes: config.bucketMB) : 0)
         let reducer = BucketedAllreduce(comm: comm, grads: adapterSet.parameters.grads.buffer, plan: plan)
+        let accumulated = config.gradAccum > 1 ? MicroBatchGradients(count: adapterSet.parameters.count) : nil
+        if let accumulated {
+            let buffer = adapterSet.parameters.grads.buffer
+            reducer.beforeBucket = { accumulated.addBack(into: buffer, range: $0) }
+        }
+        microBatchGradients = accumulated
         self.reducer = reducer
         layerHook = { reducer.layerDone($0) }
     }
@@ -378,6 +386,7 @@ public final class Trainer {
         let sums = stepSums
         sums.update(repeating: 0)  // loss, loss tokens, ranks asking to stop
         var small: PendingReduction?
+        microBatchGradients?.begin()
         for first in stride(from: 0, to: mine.count, by: micro) {
             let batch = try data.train.batch(Array(mine[first..<(first + micro)]))
             let t0 = comm.wallTime()
@@ -397,7 +406,9 @@ public final class Trainer {
             let t2 = comm.wallTime()
             commTime += t2 - t1
             // Gradients of the summed loss; divided by the global token count after the all-reduce,
-            // so N ranks make exactly the update 1 rank makes with the same global batch.
+            // so N ranks make the update 1 rank makes with the same global batch. Each micro-batch's
+            // gradient starts from zero (MicroBatchGradients).
+            if first > 0 { microBatchGradients?.setAside(grads.buffer) }
             model.backward(lossScale: 1)
             model.onLayerBackwardDone = nil
             backwardTime += comm.wallTime() - t2
@@ -406,7 +417,12 @@ public final class Trainer {
         let t2 = comm.wallTime()
         let outer = PhaseTimer.enter(.allreduce)
         defer { PhaseTimer.leave(outer) }
-        if config.overlap { try reducer.finish() } else { try comm.allreduceSum(grads.buffer) }
+        if config.overlap {
+            try reducer.finish()  // adds the earlier micro-batches bucket by bucket (beforeBucket)
+        } else {
+            microBatchGradients?.addBack(into: grads.buffer, range: 0..<grads.count)
+            try comm.allreduceSum(grads.buffer)
+        }
         try small?.wait()
         stopAgreed = sums[2] > 0
         let exposedTime = comm.wallTime() - t2

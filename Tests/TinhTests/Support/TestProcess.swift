@@ -1,4 +1,5 @@
 import Foundation
+import Tinh
 
 /// Runs the built `tinh` (or mpirun, or a launch script) for multi-process tests.
 enum TestProcess {
@@ -56,6 +57,15 @@ enum TestProcess {
     static func launch(ranks: Int, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 180) throws -> Result {
         try run([packageRoot.appendingPathComponent("launch/run").path, "-n", "\(ranks)", "--"] + arguments,
                 environment: environment, timeout: timeout)
+    }
+
+    /// The environment that makes runs with different rank counts do the same float arithmetic per
+    /// micro-batch: one BLAS/OpenMP thread per process (what `launch/run` gives each rank on this
+    /// machine) and the frozen products on `gemm` — never the library `tinh` would pick for the
+    /// thread count, which differs between a lone process and a rank (OpenBLAS at 2 threads,
+    /// oneDNN at 1) and would make 1 rank and N ranks sum in different orders.
+    static func sameArithmetic(_ gemm: FrozenGEMM) -> [String: String] {
+        ["TINH_F32_GEMM": gemm.rawValue, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"]
     }
 
     /// Extracts the JSON document from output that may carry MPI's own lines around it.
