@@ -111,8 +111,7 @@ import Testing
     /// all-reduce (and ring ones sum each chunk in another order), so the test pins algorithms whose
     /// per-element order does not depend on the message: recursive doubling on both sides.
     @Test(arguments: [1, 2, 3]) func overlappedBucketedAndFusedAllreduceTrainIdenticalBytes(ranks: Int) throws {
-        let env = ranks < 3 ? [:] : ["OMPI_MCA_coll_tuned_use_dynamic_rules": "1", "OMPI_MCA_coll_tuned_allreduce_algorithm": "3",
-                                     "OMPI_MCA_coll_libnbc_iallreduce_algorithm": "4"]
+        let env = ranks < 3 ? [:] : TestProcess.recursiveDoubling
         let fused = try checkpointBytes(ranks: ranks, ["--no-overlap"], environment: env)
         let perLayer = try checkpointBytes(ranks: ranks, ["--bucket-mb", "0.000001"], environment: env)
         #expect(perLayer == fused, "\(ranks) rank(s): per-layer buckets differ from the fused all-reduce")

@@ -68,6 +68,13 @@ enum TestProcess {
         ["TINH_F32_GEMM": gemm.rawValue, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"]
     }
 
+    /// Open MPI's all-reduce pinned to recursive doubling, blocking and non-blocking: with 2ᵏ ranks
+    /// rank r adds its partner r ⊕ 1's values, then r ⊕ 2's, …, so every rank computes the pairwise
+    /// tree ((c₀ + c₁) + (c₂ + c₃)) whatever the message size (by default Open MPI switches to ring
+    /// or Rabenseifner algorithms by size, which sum each chunk in another order).
+    static let recursiveDoubling = ["OMPI_MCA_coll_tuned_use_dynamic_rules": "1", "OMPI_MCA_coll_tuned_allreduce_algorithm": "3",
+                                    "OMPI_MCA_coll_libnbc_iallreduce_algorithm": "4"]
+
     /// Extracts the JSON document from output that may carry MPI's own lines around it.
     static func jsonObject(in output: String) -> Data? {
         guard let start = output.firstIndex(of: "{"), let end = output.lastIndex(of: "}") else { return nil }
