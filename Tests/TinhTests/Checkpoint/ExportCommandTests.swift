@@ -24,7 +24,12 @@ import Testing
 
         let data = root.appendingPathComponent("eval.jsonl")
         try Data((0..<5).map { "{\"prompt\": \"question \($0)\", \"completion\": \" answer \($0 * 7)\"}" }.joined(separator: "\n").utf8).write(to: data)
-        let eval = try tinh(["eval", "--model", "tiny:2", "--adapter", out.path, "--data", data.path, "--seq", "32", "--batch", "2", "--json"])
+        // The CLI runs the library's default GEMM (OpenBLAS) on the same batches, so the same sums
+        // per element; only the thread count may differ, and OpenBLAS splits C between threads, not
+        // an element's k-loop. 1e-6 relative is a guard for a BLAS that does split k: that reorders
+        // sums of k ≤ 128 terms, ≈ √k·u ≈ 7e-7 relative per GEMM for rounding errors of random sign.
+        let eval = try TestProcess.run([TestProcess.tinh, "eval", "--model", "tiny:2", "--adapter", out.path, "--data", data.path,
+                                        "--seq", "32", "--batch", "2", "--json"], environment: ["TINH_F32_GEMM": "openblas"], timeout: 120)
         #expect(eval.status == 0, "\(eval.output)")
         let cli = try JSONDecoder().decode(EvalResult.self, from: try #require(TestProcess.jsonObject(in: eval.output)))
         let (examples, _) = try TrainingDataset.evaluationSet(path: data.path, tokenizer: Tokenizer.tiny(vocabularySize: model.config.vocabSize),

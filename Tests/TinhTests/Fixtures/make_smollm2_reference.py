@@ -9,7 +9,8 @@ It reads the GGUF that `tinh fetch smollm2` caches (transformers dequantizes it 
 load), runs the float32 forward on the prompts below and writes
 
     smollm2/smollm2-logits.json   per position: top-5 ids and logits, sum and L2 of all logits,
-                                  plus a greedy continuation (ids and text)
+                                  plus a greedy continuation (ids, text, and each step's gap
+                                  between its two best logits)
     smollm2/smollm2-tokens.json   token ids of a varied text set (no BOS added)
 
 which Tests/TinhTests/Inference/SmolLM2ParityTests.swift and TokenizerSmolLM2Tests.swift read.
@@ -84,10 +85,18 @@ def main():
                     "l2": row.norm().item(),
                 })
             out = model.generate(torch.tensor([ids]), max_new_tokens=GREEDY_TOKENS, do_sample=False,
-                                 min_new_tokens=GREEDY_TOKENS, attention_mask=torch.ones(1, len(ids), dtype=torch.long))
-            greedy = out[0, len(ids):].tolist()
+                                 min_new_tokens=GREEDY_TOKENS, attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                                 output_logits=True, return_dict_in_generate=True)
+            greedy = out.sequences[0, len(ids):].tolist()
+            # Per greedy step: the gap between the best and second-best logit and the logits' L2
+            # norm, so the test knows where the argmax is decided by more than rounding.
+            steps = []
+            for row in out.logits:
+                row = row[0].double()
+                top2 = torch.topk(row, 2).values.tolist()
+                steps.append({"top2_gap": top2[0] - top2[1], "l2": row.norm().item()})
             cases.append({"prompt": prompt, "token_ids": ids, "positions": positions,
-                          "greedy_ids": greedy, "greedy_text": tokenizer.decode(greedy)})
+                          "greedy_ids": greedy, "greedy_text": tokenizer.decode(greedy), "greedy_steps": steps})
 
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)

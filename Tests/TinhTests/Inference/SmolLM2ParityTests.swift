@@ -14,6 +14,12 @@ struct SmolLM2ParityTests {
             var positions: [Position]
             var greedy_ids: [Int32]
             var greedy_text: String
+            var greedy_steps: [GreedyStep]
+        }
+        /// One greedy step of the reference: the gap between its two best logits, and their L2 norm.
+        struct GreedyStep: Decodable {
+            var top2_gap: Double
+            var l2: Double
         }
         struct Position: Decodable {
             var position: Int
@@ -32,17 +38,17 @@ struct SmolLM2ParityTests {
         try JSONDecoder().decode(Reference.self, from: ReferenceFiles.data("smollm2/smollm2-logits.json"))
     }
 
-    /// Tolerance per logit: 1e-3 of the position's logit L2 norm. Where it comes from: both sides
+    /// Tolerance per logit: 1e-4 of the position's logit L2 norm. Where it comes from: both sides
     /// are float32 forwards of the same weights that differ only in summation order. A float32 dot
     /// product of K terms has a relative error of about √K·u for rounding errors of random sign
     /// (u = 2⁻²⁴; the worst case γ_K = K·u is not reached by random-sign errors), i.e. ≤ 2.4e-6 for
     /// SmolLM2's largest K = 1536. The logits pass through 30 blocks of 7 GEMMs, attention and
-    /// norms, and independent errors of ~2e-6 relative in 30·2 residual updates and the head add up
-    /// to ≈ √61·2.4e-6 ≈ 2e-5 of the logit norm, amplified by RMSNorm's 1/rms rescaling in each
-    /// block; 1e-3 leaves a factor of 50 for that amplification, and still fails on any wrong
-    /// operation (those change logits by ≥ 1e-1 of the norm). The sum of V logits can be off by √V
-    /// times the per-logit tolerance.
-    static let relativeTolerance = 1e-3
+    /// norms, and independent errors of ~2.4e-6 relative in 30·2 residual updates and the head add
+    /// up to ≈ √61·2.4e-6 ≈ 1.9e-5 of the logit norm; 1e-4 leaves a factor of 5 for RMSNorm's
+    /// rescaling in each block, and any wrong operation changes logits by ≥ 1e-1 of the norm.
+    /// (Seen on Zen 4, OpenBLAS and oneDNN: ≤ 1e-7 of the norm.) The sum of V logits can be off
+    /// by √V times the per-logit tolerance.
+    static let relativeTolerance = 1e-4
 
     /// The top ids must agree, except at a rank whose reference logit lies within twice the
     /// tolerance of a neighbour's (the arithmetic does not decide such an order; the values are
@@ -80,8 +86,10 @@ struct SmolLM2ParityTests {
         }
     }
 
-    /// Greedy decoding picks the top logit at every step: exact agreement assumes no near-tie
-    /// between the two best logits at any of the 20 steps (none in the prompt's positions above).
+    /// Greedy decoding picks the top logit at every step. Where the reference's two best logits lie
+    /// further apart than twice the tolerance, rounding cannot swap them, so the continuation must
+    /// agree token for token up to the first step where they do not (all 20 steps in this fixture:
+    /// the smallest gap there is 2.6e-4 of the norm).
     @Test(arguments: FrozenGEMM.usable) func greedyContinuationMatchesTransformers(gemm: FrozenGEMM) throws {
         let loaded = try Self.loaded.get()
         loaded.model.frozenGEMM = gemm
@@ -89,8 +97,10 @@ struct SmolLM2ParityTests {
         for c in try reference().cases {
             var sampler = try TokenSampler(temperature: 0)
             let ids = try TextGenerator(loaded).generate(prompt: c.token_ids, maxTokens: c.greedy_ids.count, sampler: &sampler)
-            #expect(ids == c.greedy_ids)
-            #expect(loaded.tokenizer.decode(ids) == c.greedy_text)
+            let decided = c.greedy_steps.firstIndex { $0.top2_gap <= 2 * Self.relativeTolerance * $0.l2 } ?? c.greedy_steps.count
+            #expect(decided >= 1, "the first greedy step must be decided by more than rounding")
+            #expect(Array(ids.prefix(decided)) == Array(c.greedy_ids.prefix(decided)), "\(gemm): \(ids) vs \(c.greedy_ids)")
+            if decided == c.greedy_ids.count { #expect(loaded.tokenizer.decode(ids) == c.greedy_text) }
         }
     }
 }

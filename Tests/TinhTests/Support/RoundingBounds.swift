@@ -80,3 +80,34 @@ struct ReferenceProduct {
         return (worst <= 1, worst)
     }
 }
+
+extension RoundingBound {
+    /// The most one LM-head logit can differ between two evaluations of the head GEMM over the same
+    /// normalized hidden states in different shapes (another row count, chunk or kernel): each is
+    /// within γ_d·Σ|hᵢ||wᵢ| of the exact logit, and by Cauchy–Schwarz Σ|hᵢ||wᵢ| ≤ ‖h‖·‖w‖, where
+    /// the final RMSNorm's output has ‖h‖ ≤ √d·max|g| (x/rms(x) has norm √d exactly).
+    static func headLogit(_ model: LlamaModel) -> Double {
+        let d = model.config.hiddenSize
+        let g = model.finalNorm.weight.array.map { Double(abs($0)) }.max() ?? 0
+        let rows = model.config.vocabSize
+        let rowNorm: Double = model.lmHead.weight.withFloats { w in
+            var largest = 0.0
+            for j in 0..<rows {
+                var s = 0.0
+                for i in 0..<d { let v = Double(w[j * d + i]); s += v * v }
+                largest = max(largest, s.squareRoot())
+            }
+            return largest
+        }
+        return 2 * gamma(d) * Double(d).squareRoot() * g * rowNorm
+    }
+
+    /// How many of `rows` (logits rows of `vocab`) have their two best logits within `2·bound`:
+    /// there an argmax (next-token accuracy) may go either way between two evaluations.
+    static func nearTies(_ logits: [Float], vocab: Int, rows: [Int], bound: Double) -> Int {
+        rows.filter { r in
+            let top2 = logits[(r * vocab)..<((r + 1) * vocab)].sorted(by: >).prefix(2).map(Double.init)
+            return top2.count == 2 && top2[0] - top2[1] <= 2 * bound
+        }.count
+    }
+}

@@ -75,6 +75,9 @@ import Testing
         let ranks = try #require(json["ranks"] as? [[String: Any]])
         #expect(ranks.count == 2 && ranks.allSatisfy { ($0["tokens_per_second"] as? Double ?? 0) > 0 })
         #expect((json["peak_rss_megabytes"] as? Double ?? 0) > 0)
+        // The JSON names readers use (snake case of achievedGFLOPS / sgemmGFLOPS), and the CPU.
+        #expect((json["achieved_gflops"] as? Double ?? 0) > 0 && (json["sgemm_gflops"] as? Double ?? 0) > 0, "\(json.keys.sorted())")
+        #expect((json["cpu"] as? [String: Any])?["level"] is String)
     }
 
     @Test func cliRejectsBadInput() throws {
