@@ -11,7 +11,7 @@ import Testing
         let orig = x.array
         rope.forward(x.data, batch: batch, seq: seq, heads: heads, startPos: start)
         // HF: q·cos + rotate_half(q)·sin, cos/sin = [freqs, freqs], rotate_half(q) = [−q2, q1].
-        var ref = [Double](repeating: 0, count: orig.count)
+        var ref = [Double](repeating: 0, count: orig.count), bound = [Double](repeating: 0, count: orig.count)
         let half = headDim / 2
         for b in 0..<batch { for t in 0..<seq { for h in 0..<heads {
             let base = ((b * seq + t) * heads + h) * headDim
@@ -20,9 +20,13 @@ import Testing
                 let angle = Double(start + t) * freq
                 let rot = i < half ? -Double(orig[base + i + half]) : Double(orig[base + i - half])
                 ref[base + i] = Double(orig[base + i]) * cos(angle) + rot * sin(angle)
+                // The tables round the inverse frequency and the angle to Float32 (as transformers
+                // does: ≤ 2u·angle off the exact angle) and cos/sin once more (u); the rotation's two
+                // products and sum add γ₂: within (|x| + |rot|)·(2u·angle + u + γ₂).
+                bound[base + i] = (abs(Double(orig[base + i])) + abs(rot)) * (2 * RoundingBound.u * angle + RoundingBound.u + RoundingBound.gamma(2))
             }
         } } }
-        #expect(maxAbsDiff(x.data, ref) < 1e-5)
+        #expect(ref.indices.allSatisfy { abs(Double(x[$0]) - ref[$0]) <= bound[$0] })
     }
 
     @Test func backwardMatchesFiniteDifferences() {

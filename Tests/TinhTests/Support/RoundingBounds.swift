@@ -15,6 +15,10 @@ enum RoundingBound {
     /// Unit roundoff of bf16 (8 significant bits).
     static let uBF16 = 1.0 / 256
 
+    /// The relative accuracy of the SIMD exp (`simdExp`: range reduction, a degree-6 polynomial,
+    /// scaling by 2ⁿ), the contract KernelSoftmaxTests.simdExpIsAccurate checks over its whole range.
+    static let simdExp = 2e-6
+
     /// γₙ for float32.
     static func gamma(_ n: Int) -> Double { gamma(n, unit: u) }
 
