@@ -21,6 +21,8 @@ struct CPUDescriptionTests {
         #expect(describe(Self.zen4).extensions.contains("avx512_bf16"))
         #expect(describe(Self.sapphireRapids).extensions.contains("amx_bf16"))
         #expect(describe(Self.zen3, model: "AMD EPYC 7B13").model == "AMD EPYC 7B13", "the first processor's name")
+        let zen4 = CPUDescription.describe(cpuinfo: "processor\t: 0\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\nflags\t\t: \(Self.zen4)\n")
+        #expect(zen4.model == "AMD EPYC (family 25, model 17)")
     }
     #endif
 

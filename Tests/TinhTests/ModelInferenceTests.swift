@@ -3,10 +3,11 @@ import Testing
 @testable import Tinh
 
 @Suite struct ModelInferenceTests {
+    /// The largest difference of a logits row relative to the reference row's largest logit.
     static func relDiff(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Double {
         var num = 0.0, den = 0.0
-        for i in 0..<n { num = max(num, abs(Double(a[i]) - Double(b[i]))); den += Double(b[i]) * Double(b[i]) }
-        return num / max(den.squareRoot(), 1e-30)
+        for i in 0..<n { num = max(num, abs(Double(a[i]) - Double(b[i]))); den = max(den, abs(Double(b[i]))) }
+        return num / max(den, 1e-30)
     }
 
     @Test(arguments: [2, 4]) func kvCacheDecodeMatchesFullForward(kvHeads: Int) throws {
@@ -21,14 +22,17 @@ import Testing
         let pre = (0..<batch).flatMap { b in tokens[(b * seq)..<(b * seq + prefill)] }
         let preLogits = try model.decode(tokens: pre, cache: cache, allPositions: true)
         let v = c.vocabSize
+        // Decoding runs other row counts (one row per sequence: matrix-vector products) than the
+        // full forward, so the sums differ in order: within RoundingBound.forwardEstimate.
+        let tolerance = RoundingBound.forwardEstimate(c)
         for b in 0..<batch { for t in 0..<prefill {
-            #expect(Self.relDiff(preLogits.data + (b * prefill + t) * v, full.data + (b * seq + t) * v, v) < 1e-5)
+            #expect(Self.relDiff(preLogits.data + (b * prefill + t) * v, full.data + (b * seq + t) * v, v) <= tolerance)
         } }
         for t in prefill..<seq {
             let step = try model.decode(tokens: (0..<batch).map { tokens[$0 * seq + t] }, cache: cache)
             #expect(step.shape == [batch, v])
             for b in 0..<batch {
-                #expect(Self.relDiff(step.data + b * v, full.data + (b * seq + t) * v, v) < 1e-5)
+                #expect(Self.relDiff(step.data + b * v, full.data + (b * seq + t) * v, v) <= tolerance)
             }
         }
         #expect(cache.count == seq)

@@ -45,7 +45,9 @@ public struct CPUDescription: Codable, Sendable, Equatable {
         let level = "arm64"
         let interesting = ["asimd", "asimddp", "sve", "sve2", "bf16", "i8mm", "sme"]
         #endif
-        let model = fields["model name"] ?? fields["Model"] ?? fields["CPU part"].map { "CPU part \($0)" } ?? "unknown"
+        // Virtual machines often report a bare "AMD EPYC": family and model tell Zen 3 (25, 1) from Zen 4 (25, 17).
+        var model = fields["model name"] ?? fields["Model"] ?? fields["CPU part"].map { "CPU part \($0)" } ?? "unknown"
+        if let family = fields["cpu family"], let number = fields["model"] { model += " (family \(family), model \(number))" }
         return CPUDescription(model: model, architecture: architecture, level: level,
                               extensions: interesting.filter(flags.contains),
                               f32GEMMs: FrozenGEMM.usable.map(\.rawValue), bf16GEMM: BF16GEMM.isSupported,

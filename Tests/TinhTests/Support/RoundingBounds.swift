@@ -46,24 +46,22 @@ struct ReferenceProduct {
 
     /// y [rows, n] = x [rows, k] · Wᵀ, W [n, k].
     static func transposed(_ x: Tensor, _ w: Tensor, rows: Int, n: Int, k: Int) -> ReferenceProduct {
-        var r = ReferenceProduct(values: .init(repeating: 0, count: rows * n), absSums: .init(repeating: 0, count: rows * n))
-        for i in 0..<rows { for j in 0..<n {
-            var s = 0.0, a = 0.0
-            for t in 0..<k { let p = Double(x[i * k + t]) * Double(w[j * k + t]); s += p; a += abs(p) }
-            r.values[i * n + j] = s
-            r.absSums[i * n + j] = a
-        } }
-        return r
+        make(rows: rows, cols: n, k: k) { i, j, t in Double(x[i * k + t]) * Double(w[j * k + t]) }
     }
 
     /// dx [rows, k] = dy [rows, n] · W, W [n, k].
     static func plain(_ dy: Tensor, _ w: Tensor, rows: Int, n: Int, k: Int) -> ReferenceProduct {
-        var r = ReferenceProduct(values: .init(repeating: 0, count: rows * k), absSums: .init(repeating: 0, count: rows * k))
-        for i in 0..<rows { for t in 0..<k {
+        make(rows: rows, cols: k, k: n) { i, t, j in Double(dy[i * n + j]) * Double(w[j * k + t]) }
+    }
+
+    /// C [rows, cols] with C[i][j] = Σ_t term(i, j, t) over `k` terms, and Σ_t |term|.
+    private static func make(rows: Int, cols: Int, k: Int, term: (Int, Int, Int) -> Double) -> ReferenceProduct {
+        var r = ReferenceProduct(values: .init(repeating: 0, count: rows * cols), absSums: .init(repeating: 0, count: rows * cols))
+        for i in 0..<rows { for j in 0..<cols {
             var s = 0.0, a = 0.0
-            for j in 0..<n { let p = Double(dy[i * n + j]) * Double(w[j * k + t]); s += p; a += abs(p) }
-            r.values[i * k + t] = s
-            r.absSums[i * k + t] = a
+            for t in 0..<k { let p = term(i, j, t); s += p; a += abs(p) }
+            r.values[i * cols + j] = s
+            r.absSums[i * cols + j] = a
         } }
         return r
     }
@@ -113,5 +111,29 @@ extension RoundingBound {
             let top2 = logits[(r * vocab)..<((r + 1) * vocab)].sorted(by: >).prefix(2).map(Double.init)
             return top2.count == 2 && top2[0] - top2[1] <= 2 * bound
         }.count
+    }
+}
+
+extension RoundingBound {
+    /// How far apart two float32 forwards of the same model may put a logit, relative to the
+    /// largest logit, when they differ only in summation order: another library or row count (the
+    /// KV cache's decode against the full forward), or a merged W′ = W + s·B·A against W plus the
+    /// adapter's own product. A random-sign estimate, not a worst case (which γ_K = K·u would give
+    /// per GEMM, and is never approached): a GEMM of K terms errs by about √K·u relative; a logit
+    /// goes through 2 residual updates per layer and the head, 2L + 1 such errors in sequence,
+    /// which add as √(2L + 1); ×5 for RMSNorm's 1/rms rescaling and the merged weights' own rounding
+    /// (one u each; a thin SVD's backward error is of the same order, c·n·u·‖W‖); ×2 for the two sides.
+    /// For tiny (K ≤ 128, 2 layers): 1.5e-5. A wrong term moves logits by ≥ 1e-2 of the largest.
+    static func forwardEstimate(_ c: LlamaConfig) -> Double {
+        let k = max(c.hiddenSize, c.intermediateSize, c.numHeads * c.headDim)
+        return 2 * 5 * Double(2 * c.numLayers + 1).squareRoot() * Double(k).squareRoot() * u
+    }
+
+    /// `worst` difference of two logit arrays against `forwardEstimate`, relative to the largest of `reference`.
+    static func logitsAgree(_ a: [Float], _ reference: [Float], _ c: LlamaConfig) -> (ok: Bool, relative: Double) {
+        let scale = Double(reference.map(abs).max() ?? 0)
+        let worst = Double(zip(a, reference).map { abs($0 - $1) }.max() ?? 0)
+        let relative = scale > 0 ? worst / scale : worst
+        return (a.count == reference.count && relative <= forwardEstimate(c), relative)
     }
 }

@@ -80,13 +80,7 @@ import Testing
         let oneOut = outDir("1"), twoOut = outDir("2")
         let one = try train(ranks: 1, gradAccum: 2, out: oneOut, extra: Self.methodArgs(method))
         let two = try train(ranks: 2, gradAccum: 1, out: twoOut, extra: Self.methodArgs(method))
-        #expect(one.count == 20 && two.count == 20)
-        for (a, b) in zip(one, two) {
-            let step = a["step"] as? Int ?? -1
-            #expect(a["loss"] as? Double == b["loss"] as? Double, "step \(step): loss \(a["loss"]!) (1 rank) vs \(b["loss"]!) (2 ranks)")
-            #expect(a["grad_norm"] as? Double == b["grad_norm"] as? Double, "step \(step): grad norm \(a["grad_norm"]!) vs \(b["grad_norm"]!)")
-            #expect(b["world"] as? Int == 2 && a["loss_tokens"] as? Int == b["loss_tokens"] as? Int)
-        }
+        expectSameSteps(one, two, "1 rank × 2", "2 ranks", world: 2)
         // It learned something (the same thing).
         #expect((two.last?["loss"] as? Double ?? 99) < (two.first?["loss"] as? Double ?? 0))
         let a = try adapterValues(oneOut), b = try adapterValues(twoOut)
@@ -115,18 +109,26 @@ import Testing
         let twoOut = outDir("2x2"), fourOut = outDir("4")
         let two = try train(ranks: 2, gradAccum: 2, out: twoOut, extra: Self.methodArgs(method))
         let four = try train(ranks: 4, gradAccum: 1, out: fourOut, extra: Self.methodArgs(method), mpi: TestProcess.recursiveDoubling)
-        #expect(two.count == 20 && four.count == 20)
-        for (a, b) in zip(two, four) {
-            let step = a["step"] as? Int ?? -1
-            #expect(a["loss"] as? Double == b["loss"] as? Double, "step \(step): loss \(a["loss"]!) (2 ranks × 2) vs \(b["loss"]!) (4 ranks)")
-            #expect(a["grad_norm"] as? Double == b["grad_norm"] as? Double, "step \(step): grad norm \(a["grad_norm"]!) vs \(b["grad_norm"]!)")
-            #expect(b["world"] as? Int == 4 && a["loss_tokens"] as? Int == b["loss_tokens"] as? Int)
-        }
+        expectSameSteps(two, four, "2 ranks × 2", "4 ranks", world: 4)
         let a = try adapterValues(twoOut), b = try adapterValues(fourOut)
         #expect(!a.isEmpty && a == b, "final adapters differ in \(zip(a, b).filter { $0 != $1 }.count) of \(a.count) entries")
         if method == "delta-lora" {
             let extra = "/checkpoints/step-00000020/" + Checkpoints.extraFile
             #expect(try tensorValues(twoOut + extra) == tensorValues(fourOut + extra), "moved weights differ with 4 ranks")
+        }
+    }
+
+    /// Every step's loss and gradient norm equal to the bit (metrics.jsonl prints Doubles exactly).
+    func expectSameSteps(_ a: [[String: Any]], _ b: [[String: Any]], _ first: String, _ second: String, world: Int,
+                         sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(a.count == 20 && b.count == 20, sourceLocation: sourceLocation)
+        for (x, y) in zip(a, b) {
+            let step = x["step"] as? Int ?? -1
+            #expect(x["loss"] as? Double == y["loss"] as? Double, "step \(step): loss \(x["loss"]!) (\(first)) vs \(y["loss"]!) (\(second))",
+                    sourceLocation: sourceLocation)
+            #expect(x["grad_norm"] as? Double == y["grad_norm"] as? Double, "step \(step): grad norm \(x["grad_norm"]!) vs \(y["grad_norm"]!)",
+                    sourceLocation: sourceLocation)
+            #expect(y["world"] as? Int == world && x["loss_tokens"] as? Int == y["loss_tokens"] as? Int, sourceLocation: sourceLocation)
         }
     }
 
