@@ -41,7 +41,8 @@ import Testing
     /// A 2-layer model (hidden 8, 2 heads, 1 KV head, head_dim 4) written the way llama.cpp's
     /// converter writes it: q/k rows permuted. Returns the file and the HF-layout weights.
     static func tinyModel(tied: Bool = true, arch: String = "llama", skip: String? = nil,
-                          reshape: [String: [Int]] = [:]) throws -> (String, [String: [Float]]) {
+                          reshape: [String: [Int]] = [:], metadata extra: [(String, GGUFValue)] = [],
+                          tensors extraTensors: [(String, [Float])] = []) throws -> (String, [String: [Float]]) {
         var rng = TestRNG(state: 5)
         var b = GGUFBuilder()
         let hidden = 8, inter = 12, vocab = 10, heads = 2, kv = 1, hd = 4
@@ -52,7 +53,7 @@ import Testing
             ("\(arch).attention.head_count_kv", .uint32(UInt32(kv))), ("\(arch).rope.freq_base", .float32(50000)),
             ("\(arch).attention.layer_norm_rms_epsilon", .float32(1e-6)), ("\(arch).context_length", .uint32(256)),
             ("tokenizer.ggml.tokens", .array(.string, (0 ..< vocab).map { .string("t\($0)") })),
-        ]
+        ] + extra
         var hf: [String: [Float]] = [:]
         func add(_ gguf: String, _ shape: [Int], permuteHeads: Int? = nil) throws {
             if gguf == skip { return }
@@ -85,6 +86,7 @@ import Testing
         }
         try add("output_norm.weight", [hidden])
         if !tied { try add("output.weight", [vocab, hidden]) }
+        for (name, values) in extraTensors { b.addF32(name, shape: [values.count], values: values) }
         return (try b.write(), hf)
     }
 
@@ -130,5 +132,28 @@ import Testing
         var c = GGUFBuilder()
         c.metadata = [("general.architecture", .string("gpt2"))]
         #expect(message { try LlamaGGUFLoader.load(path: try c.write()) }?.contains("architecture 'gpt2'") == true)
+    }
+
+    /// RoPE scaling in GGUF metadata: linear is read, Llama 3.1's precomputed rope_freqs factors are
+    /// applied, and kinds Tinh does not implement are refused naming the key, never ignored.
+    @Test func ropeScalingIsReadOrRefused() throws {
+        let (plainPath, _) = try Self.tinyModel()
+        #expect(try LlamaGGUFLoader.config(GGUFFile(path: plainPath)).ropeScaling == nil)
+        let (linear, _) = try Self.tinyModel(metadata: [("llama.rope.scaling.type", .string("linear")), ("llama.rope.scaling.factor", .float32(4))])
+        #expect(try LlamaGGUFLoader.config(GGUFFile(path: linear)).ropeScaling == .linear(factor: 4))
+        let (freqs, _) = try Self.tinyModel(tensors: [("rope_freqs.weight", [1, 8])])
+        #expect(try LlamaGGUFLoader.config(GGUFFile(path: freqs)).ropeScaling == .divisors([1, 8]))
+        func logits(_ path: String) throws -> [Float] {
+            let (config, weights) = try LlamaGGUFLoader.load(path: path)
+            return try LlamaModel(config: config, weights: weights).logits(tokens: [1, 2, 3, 4, 5]).array
+        }
+        let a = try logits(plainPath), b = try logits(freqs)
+        #expect(a != b, "the frequency factors change the model")
+        let (yarn, _) = try Self.tinyModel(metadata: [("llama.rope.scaling.type", .string("yarn")), ("llama.rope.scaling.factor", .float32(4))])
+        #expect(message { try LlamaGGUFLoader.load(path: yarn) }?.contains("llama.rope.scaling.type = 'yarn'") == true)
+        let (partial, _) = try Self.tinyModel(metadata: [("llama.rope.dimension_count", .uint32(2))])
+        #expect(message { try LlamaGGUFLoader.load(path: partial) }?.contains("llama.rope.dimension_count = 2") == true)
+        let (badFreqs, _) = try Self.tinyModel(tensors: [("rope_freqs.weight", [1, 2, 3])])
+        #expect(message { try LlamaGGUFLoader.load(path: badFreqs) }?.contains("rope_freqs.weight has shape [3], expected [2]") == true)
     }
 }

@@ -20,7 +20,7 @@ public enum LlamaGGUFLoader {
         -> (config: LlamaConfig, weights: [String: Tensor], frozen: [String: FrozenWeight]) {
         let config = try config(g)
         var names: [String: GGUFTensorInfo] = [:]
-        for info in g.tensors {
+        for info in g.tensors where info.name != ropeFrequencyFactors {
             guard let hf = hfName(info.name) else {
                 throw TinhError.unsupported("tensor '\(info.name)' in \(g.path) has no Llama equivalent Tinh knows")
             }
@@ -114,10 +114,11 @@ public enum LlamaGGUFLoader {
             ?? g.metadata["\(arch).vocab_size"]?.int
             ?? g.info("token_embd.weight")?.shape.first ?? 0
         let hasBias = g.info("blk.0.attn_q.bias") != nil
+        let scaling = try ropeScaling(g, arch: arch, headDim: headDim ?? hidden / max(heads, 1))
         let c = LlamaConfig(
             vocabSize: vocab, hiddenSize: hidden, intermediateSize: try int("feed_forward_length"),
             numLayers: try int("block_count"), numHeads: heads, numKVHeads: kvHeads, headDim: headDim,
-            ropeTheta: try float("rope.freq_base", default: 10000),
+            ropeTheta: try float("rope.freq_base", default: 10000), ropeScaling: scaling,
             rmsNormEps: try float("attention.layer_norm_rms_epsilon", default: 1e-5),
             maxPositions: g.metadata["\(arch).context_length"]?.int ?? 2048,
             tieWordEmbeddings: g.info("output.weight") == nil, attentionBias: hasBias)
@@ -125,6 +126,36 @@ public enum LlamaGGUFLoader {
             throw TinhError.badFile(path: g.path, reason: m)
         }
         return c
+    }
+
+    /// The tensor in which llama.cpp's converter stores Llama 3.1's RoPE scaling, precomputed as
+    /// one divisor per rotated pair.
+    static let ropeFrequencyFactors = "rope_freqs.weight"
+
+    /// RoPE scaling from `<arch>.rope.*` metadata and `rope_freqs.weight`; a kind Tinh does not
+    /// implement (yarn, longrope, partial rotation) is refused with the key that names it.
+    static func ropeScaling(_ g: GGUFFile, arch: String, headDim: Int) throws -> RoPEScaling? {
+        if let dims = g.metadata["\(arch).rope.dimension_count"]?.int, dims != headDim {
+            throw TinhError.unsupported("\(arch).rope.dimension_count = \(dims) in \(g.path): RoPE on \(dims) of \(headDim) head dimensions is not implemented")
+        }
+        if let info = g.info(ropeFrequencyFactors) {
+            guard info.shape.reduce(1, *) == headDim / 2 else {
+                throw TinhError.badFile(path: g.path, reason: "\(ropeFrequencyFactors) has shape \(info.shape), expected [\(headDim / 2)]")
+            }
+            return .divisors(try g.tensor(ropeFrequencyFactors).array)
+        }
+        let type = g.metadata["\(arch).rope.scaling.type"]?.string ?? "none"
+        switch type {
+        case "none":
+            return nil
+        case "linear":
+            guard let factor = g.metadata["\(arch).rope.scaling.factor"]?.float else {
+                throw TinhError.badFile(path: g.path, reason: "\(arch).rope.scaling.type is linear but \(arch).rope.scaling.factor is missing")
+            }
+            return factor == 1 ? nil : .linear(factor: factor)
+        default:
+            throw TinhError.unsupported("\(arch).rope.scaling.type = '\(type)' in \(g.path): Tinh implements RoPE scaling none, linear and llama3 (rope_freqs)")
+        }
     }
 
     private static let blockParts: [String: String] = [

@@ -50,7 +50,7 @@ public struct ModelSummary: Codable, Sendable {
             "model:        \(model)\(path.map { " (\($0))" } ?? "")",
             "format:       \(format), architecture \(architecture), loaded in \(String(format: "%.2f", loadSeconds)) s",
             "shape:        \(c.numLayers) layers, hidden \(c.hiddenSize), MLP \(c.intermediateSize), \(c.numHeads) heads / \(c.numKVHeads) KV heads × \(c.headDim), vocab \(c.vocabSize)",
-            "              RoPE θ \(c.ropeTheta), RMSNorm ε \(c.rmsNormEps), context \(c.maxPositions), head \(c.tieWordEmbeddings ? "tied to the embedding" : "separate")\(c.attentionBias ? ", q/k/v biases" : "")",
+            "              RoPE θ \(c.ropeTheta)\(c.ropeScaling.map { " scaled " + $0.summary } ?? ""), RMSNorm ε \(c.rmsNormEps), context \(c.maxPositions), head \(c.tieWordEmbeddings ? "tied to the embedding" : "separate")\(c.attentionBias ? ", q/k/v biases" : "")",
             "parameters:   \(Self.grouped(parameters)) (\(Self.grouped(parametersPerBlock)) per block)",
             "tokenizer:    \(tokenizer)",
         ]

@@ -11,7 +11,8 @@ public final class RoPE: @unchecked Sendable {
     let cosTable: Tensor
     let sinTable: Tensor
 
-    public init(headDim: Int, maxPositions: Int, theta: Float) {
+    /// `scaling` rescales the inverse frequencies for long contexts (`RoPEScaling`; nil: plain RoPE).
+    public init(headDim: Int, maxPositions: Int, theta: Float, scaling: RoPEScaling? = nil) {
         precondition(headDim % 2 == 0 && headDim > 0 && maxPositions > 0)
         self.headDim = headDim
         self.maxPositions = maxPositions
@@ -21,8 +22,10 @@ public final class RoPE: @unchecked Sendable {
         // As transformers does it: inverse frequencies and angles rounded to Float32, then cos/sin.
         // (At position ~1000 the Float32 angle differs from the exact one by ~1e-4 rad; matching
         // the reference matters more than the exact angle.)
+        let plain = (0..<half).map { i in Float(1 / pow(Double(theta), Double(Float(2 * i) / Float(headDim)))) }
+        let frequencies = scaling?.apply(to: plain) ?? plain
         for i in 0..<half {
-            let invFreq = Float(1 / pow(Double(theta), Double(Float(2 * i) / Float(headDim))))
+            let invFreq = frequencies[i]
             for p in 0..<maxPositions {
                 let angle = Double(Float(p) * invFreq)
                 cosTable.data[p * half + i] = Float(cos(angle))

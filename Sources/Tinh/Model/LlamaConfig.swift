@@ -8,6 +8,8 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     public var numKVHeads: Int
     public var headDim: Int
     public var ropeTheta: Float
+    /// RoPE's long-context rescaling of its frequencies; nil for plain RoPE.
+    public var ropeScaling: RoPEScaling?
     public var rmsNormEps: Float
     public var maxPositions: Int
     public var tieWordEmbeddings: Bool
@@ -16,7 +18,7 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
 
     public init(vocabSize: Int, hiddenSize: Int, intermediateSize: Int, numLayers: Int,
                 numHeads: Int, numKVHeads: Int, headDim: Int? = nil, ropeTheta: Float = 10000,
-                rmsNormEps: Float = 1e-5, maxPositions: Int = 2048, tieWordEmbeddings: Bool = true,
+                ropeScaling: RoPEScaling? = nil, rmsNormEps: Float = 1e-5, maxPositions: Int = 2048, tieWordEmbeddings: Bool = true,
                 attentionBias: Bool = false) {
         self.vocabSize = vocabSize
         self.hiddenSize = hiddenSize
@@ -26,6 +28,7 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         self.numKVHeads = numKVHeads
         self.headDim = headDim ?? hiddenSize / max(numHeads, 1)
         self.ropeTheta = ropeTheta
+        self.ropeScaling = ropeScaling
         self.rmsNormEps = rmsNormEps
         self.maxPositions = maxPositions
         self.tieWordEmbeddings = tieWordEmbeddings
@@ -42,6 +45,7 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         try need(numHeads % numKVHeads == 0, "num_attention_heads (\(numHeads)) must be a multiple of num_key_value_heads (\(numKVHeads))")
         try need(headDim > 0 && headDim % 2 == 0, "head_dim (\(headDim)) must be even and positive")
         try need(rmsNormEps > 0 && ropeTheta > 0, "rms_norm_eps and rope_theta must be positive")
+        try ropeScaling?.validate(pairs: headDim / 2)
     }
 
     /// Hugging Face tensor names for block `i`; the model, loaders and adapters all use these.

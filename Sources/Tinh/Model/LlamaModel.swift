@@ -87,7 +87,7 @@ public final class LlamaModel {
         } else {
             throw TinhError.invalidInput("model weights: missing tensor 'lm_head.weight' (tie_word_embeddings is false)")
         }
-        rope = RoPE(headDim: config.headDim, maxPositions: config.maxPositions, theta: config.ropeTheta)
+        rope = RoPE(headDim: config.headDim, maxPositions: config.maxPositions, theta: config.ropeTheta, scaling: config.ropeScaling)
         // Block inputs are kept for backward; the last block's output is only copied into the loss path.
         residual = (0...config.numLayers).map { GrowableBuffer($0 < config.numLayers ? .kept : .scratch, in: memory) }
         ws = Workspace(memory: memory)
