@@ -1,0 +1,64 @@
+import Foundation
+
+/// The tiny random-weight models of `Fixtures/families/<family>/` (built by
+/// `Fixtures/make_family_fixtures.py`). Their weight files are committed gzipped (`*.gz`), so the
+/// first use unpacks every family once into a temporary directory; other files are linked as they are.
+enum FamilyFixture {
+    /// The families the fixture script builds (llama-sharded is llama's weights in several shards).
+    static let families = ["llama", "llama3-scaled", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"]
+
+    /// The unpacked directory of `family`: an HF directory (config.json, safetensors, tokenizer files),
+    /// plus reference.json and, for llama.cpp architectures, model.gguf.
+    static func directory(_ family: String) throws -> URL {
+        let root = try unpacked.get()
+        let dir = root.appendingPathComponent(family, isDirectory: true)
+        guard FileManager.default.fileExists(atPath: dir.path) else {
+            throw ReferenceFiles.FixtureMissing(path: ReferenceFiles.fixtures.appendingPathComponent("families/\(family)").path)
+        }
+        return dir
+    }
+
+    /// `reference.json` of `family`: transformers' logits, token ids and rendered chats.
+    static func reference(_ family: String) throws -> [String: Any] {
+        let url = try directory(family).appendingPathComponent("reference.json")
+        guard let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any] else {
+            throw ReferenceFiles.FixtureMissing(path: url.path)
+        }
+        return object
+    }
+
+    private static let unpacked = Result<URL, Error> { try unpackAll() }
+
+    private static func unpackAll() throws -> URL {
+        let fm = FileManager.default
+        let source = ReferenceFiles.fixtures.appendingPathComponent("families", isDirectory: true)
+        let target = fm.temporaryDirectory.appendingPathComponent("tinh-families-\(UUID().uuidString)", isDirectory: true)
+        for family in try fm.contentsOfDirectory(atPath: source.path) {
+            let from = source.appendingPathComponent(family, isDirectory: true)
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: from.path, isDirectory: &isDir), isDir.boolValue else { continue }
+            let to = target.appendingPathComponent(family, isDirectory: true)
+            try fm.createDirectory(at: to, withIntermediateDirectories: true)
+            for name in try fm.contentsOfDirectory(atPath: from.path) {
+                let file = from.appendingPathComponent(name)
+                if name.hasSuffix(".gz") {
+                    try gunzip(file, to: to.appendingPathComponent(String(name.dropLast(3))))
+                } else {
+                    try fm.createSymbolicLink(at: to.appendingPathComponent(name), withDestinationURL: file)
+                }
+            }
+        }
+        return target
+    }
+
+    private static func gunzip(_ file: URL, to out: URL) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "gzip -dc \"$1\" > \"$2\"", "sh", file.path, out.path]
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw ReferenceFiles.FixtureMissing(path: file.path + " (gzip -dc failed with status \(p.terminationStatus))")
+        }
+    }
+}
