@@ -33,9 +33,9 @@ import Testing
         return dir.path
     }
 
-    static func tinyWeights(arch: String = "llama", tied: Bool = true) throws -> ([String: [Float]], [String: [Int]], LlamaConfig) {
+    static func tinyWeights(arch: String = "llama", tied: Bool = true) throws -> ([String: [Float]], [String: [Int]], DecoderConfig) {
         let (path, hf) = try FormatsLlamaGGUFTests.tinyModel(tied: tied, arch: arch)
-        let (c, w) = try LlamaGGUFLoader.load(path: path)
+        let (c, w) = try GGUFModelLoader.load(path: path)
         return (hf, w.mapValues(\.shape), c)
     }
 
@@ -51,7 +51,7 @@ import Testing
         let (hf, shapes, _) = try Self.tinyWeights()
         for index in [false, true] {
             let dir = try Self.directory(weights: hf, shapes: shapes, shards: 3, index: index)
-            let (_, w) = try LlamaLoader.load(path: dir)
+            let (_, w) = try ModelFileLoader.load(path: dir)
             for (n, v) in hf { #expect(w[n]?.array == v, "\(n)") }
         }
     }
@@ -98,7 +98,7 @@ import Testing
     }
 
     @Test func configParsing() throws {
-        func parse(_ json: String) throws -> LlamaConfig {
+        func parse(_ json: String) throws -> DecoderConfig {
             let url = tempDir().appendingPathComponent("config.json")
             try Data(json.utf8).write(to: url)
             return try HFConfig.read(path: url.path).llamaConfig(source: url.path)

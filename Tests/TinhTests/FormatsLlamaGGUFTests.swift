@@ -25,17 +25,17 @@ import Testing
     }
 
     @Test func namesMapToHuggingFace() {
-        #expect(LlamaGGUFLoader.hfName("token_embd.weight") == "model.embed_tokens.weight")
-        #expect(LlamaGGUFLoader.hfName("output_norm.weight") == "model.norm.weight")
-        #expect(LlamaGGUFLoader.hfName("output.weight") == "lm_head.weight")
-        #expect(LlamaGGUFLoader.hfName("blk.12.attn_output.weight") == "model.layers.12.self_attn.o_proj.weight")
-        #expect(LlamaGGUFLoader.hfName("blk.0.attn_norm.weight") == "model.layers.0.input_layernorm.weight")
-        #expect(LlamaGGUFLoader.hfName("blk.3.ffn_norm.weight") == "model.layers.3.post_attention_layernorm.weight")
-        #expect(LlamaGGUFLoader.hfName("blk.1.ffn_down.weight") == "model.layers.1.mlp.down_proj.weight")
-        #expect(LlamaGGUFLoader.hfName("blk.1.attn_q.bias") == "model.layers.1.self_attn.q_proj.bias")
-        #expect(LlamaGGUFLoader.hfName("blk.01.attn_q.weight") == nil)
-        #expect(LlamaGGUFLoader.hfName("blk.-1.attn_q.weight") == nil)
-        #expect(LlamaGGUFLoader.hfName("rope_freqs.weight") == nil)
+        #expect(GGUFModelLoader.hfName("token_embd.weight") == "model.embed_tokens.weight")
+        #expect(GGUFModelLoader.hfName("output_norm.weight") == "model.norm.weight")
+        #expect(GGUFModelLoader.hfName("output.weight") == "lm_head.weight")
+        #expect(GGUFModelLoader.hfName("blk.12.attn_output.weight") == "model.layers.12.self_attn.o_proj.weight")
+        #expect(GGUFModelLoader.hfName("blk.0.attn_norm.weight") == "model.layers.0.input_layernorm.weight")
+        #expect(GGUFModelLoader.hfName("blk.3.ffn_norm.weight") == "model.layers.3.post_attention_layernorm.weight")
+        #expect(GGUFModelLoader.hfName("blk.1.ffn_down.weight") == "model.layers.1.mlp.down_proj.weight")
+        #expect(GGUFModelLoader.hfName("blk.1.attn_q.bias") == "model.layers.1.self_attn.q_proj.bias")
+        #expect(GGUFModelLoader.hfName("blk.01.attn_q.weight") == nil)
+        #expect(GGUFModelLoader.hfName("blk.-1.attn_q.weight") == nil)
+        #expect(GGUFModelLoader.hfName("rope_freqs.weight") == nil)
     }
 
     /// A 2-layer model (hidden 8, 2 heads, 1 KV head, head_dim 4) written the way llama.cpp's
@@ -58,7 +58,7 @@ import Testing
         func add(_ gguf: String, _ shape: [Int], permuteHeads: Int? = nil) throws {
             if gguf == skip { return }
             let values = (0 ..< shape.reduce(1, *)).map { _ in rng.float(-1, 1) }
-            let name = LlamaGGUFLoader.hfName(gguf) ?? gguf
+            let name = GGUFModelLoader.hfName(gguf) ?? gguf
             hf[name] = values
             var stored = values
             if let h = permuteHeads, arch == "llama" {
@@ -92,8 +92,8 @@ import Testing
 
     @Test func loadsTinyLlamaInHFLayout() throws {
         let (path, hf) = try Self.tinyModel()
-        let (c, w) = try LlamaGGUFLoader.load(path: path)
-        #expect(c == LlamaConfig(vocabSize: 10, hiddenSize: 8, intermediateSize: 12, numLayers: 2, numHeads: 2,
+        let (c, w) = try GGUFModelLoader.load(path: path)
+        #expect(c == DecoderConfig(vocabSize: 10, hiddenSize: 8, intermediateSize: 12, numLayers: 2, numHeads: 2,
                                  numKVHeads: 1, headDim: 4, ropeTheta: 50000, rmsNormEps: 1e-6, maxPositions: 256,
                                  tieWordEmbeddings: true, attentionBias: false))
         #expect(Set(w.keys) == Set(hf.keys) && w["lm_head.weight"] == nil)
@@ -104,7 +104,7 @@ import Testing
 
     @Test func untiedHeadAndQwen2Biases() throws {
         let (path, hf) = try Self.tinyModel(tied: false, arch: "qwen2")
-        let (c, w) = try LlamaGGUFLoader.load(path: path)
+        let (c, w) = try GGUFModelLoader.load(path: path)
         #expect(!c.tieWordEmbeddings && c.attentionBias)
         for (name, values) in hf { #expect(w[name]?.array == values, "\(name)") }  // qwen2: nothing permuted
         #expect(w["lm_head.weight"]?.shape == [10, 8] && w["model.layers.0.self_attn.k_proj.bias"]?.shape == [4])
@@ -112,48 +112,48 @@ import Testing
 
     @Test func missingOrMisshapedTensorsAreClearErrors() throws {
         let (p1, _) = try Self.tinyModel(skip: "blk.1.ffn_up.weight")
-        #expect(message { try LlamaGGUFLoader.load(path: p1) }?.contains("missing tensor 'model.layers.1.mlp.up_proj.weight'") == true)
+        #expect(message { try GGUFModelLoader.load(path: p1) }?.contains("missing tensor 'model.layers.1.mlp.up_proj.weight'") == true)
         let (p2, _) = try Self.tinyModel(reshape: ["blk.0.ffn_gate.weight": [11, 8]])
-        #expect(message { try LlamaGGUFLoader.load(path: p2) }?.contains("'model.layers.0.mlp.gate_proj.weight' has shape [11, 8], the config needs [12, 8]") == true)
+        #expect(message { try GGUFModelLoader.load(path: p2) }?.contains("'model.layers.0.mlp.gate_proj.weight' has shape [11, 8], the config needs [12, 8]") == true)
     }
 
     @Test func badMetadataIsAClearError() throws {
         var b = GGUFBuilder()
         b.metadata = [("general.architecture", .string("llama")), ("llama.embedding_length", .uint32(8))]
-        #expect(message { try LlamaGGUFLoader.load(path: try b.write()) }?.contains("'llama.attention.head_count' is missing") == true)
+        #expect(message { try GGUFModelLoader.load(path: try b.write()) }?.contains("'llama.attention.head_count' is missing") == true)
         var h = GGUFBuilder()
         h.metadata = [("general.architecture", .string("llama")), ("llama.embedding_length", .uint64(8)),
                       ("llama.feed_forward_length", .uint64(8)), ("llama.attention.head_count", .uint32(2)),
                       ("llama.block_count", .uint64(100)), ("llama.vocab_size", .uint32(4))]
-        #expect(message { try LlamaGGUFLoader.load(path: try h.write()) }?.contains("declares 100 layers, but there are only 0 tensors") == true)
+        #expect(message { try GGUFModelLoader.load(path: try h.write()) }?.contains("declares 100 layers, but there are only 0 tensors") == true)
         h.metadata[4] = ("llama.block_count", .uint32(1))
         h.metadata[1] = ("llama.embedding_length", .int64(1 << 50))
-        #expect(message { try LlamaGGUFLoader.load(path: try h.write()) }?.contains("implausible model dimensions") == true)
+        #expect(message { try GGUFModelLoader.load(path: try h.write()) }?.contains("implausible model dimensions") == true)
         var c = GGUFBuilder()
         c.metadata = [("general.architecture", .string("gpt2"))]
-        #expect(message { try LlamaGGUFLoader.load(path: try c.write()) }?.contains("architecture 'gpt2'") == true)
+        #expect(message { try GGUFModelLoader.load(path: try c.write()) }?.contains("architecture 'gpt2'") == true)
     }
 
     /// RoPE scaling in GGUF metadata: linear is read, Llama 3.1's precomputed rope_freqs factors are
     /// applied, and kinds Tinh does not implement are refused naming the key, never ignored.
     @Test func ropeScalingIsReadOrRefused() throws {
         let (plainPath, _) = try Self.tinyModel()
-        #expect(try LlamaGGUFLoader.config(GGUFFile(path: plainPath)).ropeScaling == nil)
+        #expect(try GGUFModelLoader.config(GGUFFile(path: plainPath)).ropeScaling == nil)
         let (linear, _) = try Self.tinyModel(metadata: [("llama.rope.scaling.type", .string("linear")), ("llama.rope.scaling.factor", .float32(4))])
-        #expect(try LlamaGGUFLoader.config(GGUFFile(path: linear)).ropeScaling == .linear(factor: 4))
+        #expect(try GGUFModelLoader.config(GGUFFile(path: linear)).ropeScaling == .linear(factor: 4))
         let (freqs, _) = try Self.tinyModel(tensors: [("rope_freqs.weight", [1, 8])])
-        #expect(try LlamaGGUFLoader.config(GGUFFile(path: freqs)).ropeScaling == .divisors([1, 8]))
+        #expect(try GGUFModelLoader.config(GGUFFile(path: freqs)).ropeScaling == .divisors([1, 8]))
         func logits(_ path: String) throws -> [Float] {
-            let (config, weights) = try LlamaGGUFLoader.load(path: path)
-            return try LlamaModel(config: config, weights: weights).logits(tokens: [1, 2, 3, 4, 5]).array
+            let (config, weights) = try GGUFModelLoader.load(path: path)
+            return try DecoderModel(config: config, weights: weights).logits(tokens: [1, 2, 3, 4, 5]).array
         }
         let a = try logits(plainPath), b = try logits(freqs)
         #expect(a != b, "the frequency factors change the model")
         let (yarn, _) = try Self.tinyModel(metadata: [("llama.rope.scaling.type", .string("yarn")), ("llama.rope.scaling.factor", .float32(4))])
-        #expect(message { try LlamaGGUFLoader.load(path: yarn) }?.contains("llama.rope.scaling.type = 'yarn'") == true)
+        #expect(message { try GGUFModelLoader.load(path: yarn) }?.contains("llama.rope.scaling.type = 'yarn'") == true)
         let (partial, _) = try Self.tinyModel(metadata: [("llama.rope.dimension_count", .uint32(2))])
-        #expect(message { try LlamaGGUFLoader.load(path: partial) }?.contains("llama.rope.dimension_count = 2") == true)
+        #expect(message { try GGUFModelLoader.load(path: partial) }?.contains("llama.rope.dimension_count = 2") == true)
         let (badFreqs, _) = try Self.tinyModel(tensors: [("rope_freqs.weight", [1, 2, 3])])
-        #expect(message { try LlamaGGUFLoader.load(path: badFreqs) }?.contains("rope_freqs.weight has shape [3], expected [2]") == true)
+        #expect(message { try GGUFModelLoader.load(path: badFreqs) }?.contains("rope_freqs.weight has shape [3], expected [2]") == true)
     }
 }

@@ -25,15 +25,15 @@ struct FormatsSmolLM2Tests {
     }
 
     @Test func configFromMetadata() throws {
-        let c = try LlamaGGUFLoader.config(GGUFFile(path: ModelCache.smolLM2Path))
-        #expect(c == LlamaConfig(vocabSize: 49152, hiddenSize: 576, intermediateSize: 1536, numLayers: 30, numHeads: 9,
+        let c = try GGUFModelLoader.config(GGUFFile(path: ModelCache.smolLM2Path))
+        #expect(c == DecoderConfig(vocabSize: 49152, hiddenSize: 576, intermediateSize: 1536, numLayers: 30, numHeads: 9,
                                  numKVHeads: 3, headDim: 64, ropeTheta: 100_000, rmsNormEps: 1e-5, maxPositions: 8192,
                                  tieWordEmbeddings: true, attentionBias: false))
     }
 
     @Test func loadsAllWeights() throws {
         let g = try GGUFFile(path: ModelCache.smolLM2Path)
-        let (c, w) = try LlamaGGUFLoader.load(g)
+        let (c, w) = try GGUFModelLoader.load(g)
         #expect(w.count == 272 && c.numLayers == 30)
         var params = 0
         for (name, t) in w {

@@ -8,7 +8,7 @@ import Testing
 struct ModelBackwardStopTests {
     func grads(layers: [Int]?, needsInput: Bool) throws -> (grads: [Float], hooks: [Int], lowest: Int?) {
         let c = ModelFixture.config()
-        let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
         let adapters = try AdapterSet(model: model, config: AdapterConfig(method: "lora", rank: 2, targets: ["q", "v", "down"], layers: layers))
         var rng = SeededGenerator(seed: 4)
         rng.fillUniform(adapters.parameters.values.data, count: adapters.parameters.count, lo: -0.1, hi: 0.1)

@@ -13,7 +13,7 @@ import Testing
 
     func pass(chunkRows: Int, lossScale: Float) throws -> Pass {
         let c = ModelFixture.config(tied: true, kvHeads: 2, bias: false)
-        let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
         model.headChunkRows = chunkRows
         let adapters = try AdapterSet(model: model, config: AdapterConfig(method: "lora", rank: 2, targets: ["q", "v"]))
         // B starts at zero; give it values so the adapters' gradients depend on the loss path.

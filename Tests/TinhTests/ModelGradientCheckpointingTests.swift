@@ -11,7 +11,7 @@ import Testing
 
     func step(method: String, targets: [String], recompute: Bool, chunkRows: Int) throws -> Step {
         let c = ModelFixture.config(tied: true, kvHeads: 2, bias: false)
-        let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
         model.headChunkRows = chunkRows
         let adapters = try AdapterSet(model: model, config: AdapterConfig(method: method, rank: 2, targets: targets))
         // Non-zero B (and everything else trainable) so every gradient depends on the whole pass.
@@ -56,7 +56,7 @@ import Testing
     /// Turning it off again gives every block its own buffers back, and the same gradients.
     @Test func canBeSwitchedOff() throws {
         let c = ModelFixture.config()
-        let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
         model.setRecomputesBlocks(true)
         #expect(model.blocks.allSatisfy { $0.acts === model.blocks[0].acts })
         model.setRecomputesBlocks(false)

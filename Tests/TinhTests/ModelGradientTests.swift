@@ -27,7 +27,7 @@ import Testing
     @Test(arguments: variants, FrozenGEMM.usable)
     func lossGradientWrtInputEmbeddings(variant: (tied: Bool, kvHeads: Int, bias: Bool), gemm: FrozenGEMM) throws {
         let c = ModelFixture.config(tied: variant.tied, kvHeads: variant.kvHeads, bias: variant.bias)
-        let model = try LlamaModel(config: c, weights: ModelFixture.weights(c), gemm: gemm)
+        let model = try DecoderModel(config: c, weights: ModelFixture.weights(c), gemm: gemm)
         let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
         let emb = Tensor(shape: [batch * seq, c.hiddenSize])
         Embedding.forward(out: emb.data, tokens: tokens, table: model.embedTokens.data, rows: tokens.count, dim: c.hiddenSize)
@@ -47,11 +47,11 @@ import Testing
         let (tied, bias) = (variant.tied, variant.bias)
         let c = ModelFixture.config(tied: tied, kvHeads: variant.kvHeads, bias: bias)
         let weights = ModelFixture.weights(c)
-        let model = try LlamaModel(config: c, weights: weights, gemm: gemm)
+        let model = try DecoderModel(config: c, weights: weights, gemm: gemm)
         let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
         var names = ["model.embed_tokens.weight", "model.norm.weight"]
         for i in 0..<c.numLayers {
-            let p = LlamaConfig.blockPrefix(i)
+            let p = DecoderConfig.blockPrefix(i)
             names += ["input_layernorm", "post_attention_layernorm"].map { p + $0 + ".weight" }
             names += ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                       "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"].map { p + $0 + ".weight" }
@@ -92,7 +92,7 @@ import Testing
     /// see the right input in backward and get the right gradients.
     @Test func adaptersInsideModelGetGradients() throws {
         let c = ModelFixture.config()
-        let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
         var d = TestData(seed: 31)
         let targets = [model.blocks[1].q, model.blocks[0].v, model.blocks[0].gate, model.blocks[1].up, model.blocks[0].down]
         let adapters = targets.map { lin in

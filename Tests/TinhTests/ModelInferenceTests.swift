@@ -12,7 +12,7 @@ import Testing
 
     @Test(arguments: [2, 4]) func kvCacheDecodeMatchesFullForward(kvHeads: Int) throws {
         let c = ModelFixture.config(kvHeads: kvHeads)
-        let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
         let batch = 2, seq = 40   // > attention's 32-row block
         let (tokens, _, _) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
         let full = try model.logits(tokens: tokens, batch: batch, seq: seq)
@@ -46,7 +46,7 @@ import Testing
     /// cross-entropy of the full logits over those positions.
     @Test(arguments: [true, false]) func maskedHeadLossEqualsFullLogitsLoss(tied: Bool) throws {
         let c = ModelFixture.config(tied: tied)
-        let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
         let batch = 3, seq = 9
         let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
         let full = try model.logits(tokens: tokens, batch: batch, seq: seq)
@@ -105,19 +105,19 @@ import Testing
         var w = TinyLlama.weights(config: c, seed: 1)
         w["model.layers.1.mlp.up_proj.weight"] = nil
         #expect(throws: TinhError.invalidInput("model weights: missing tensor 'model.layers.1.mlp.up_proj.weight' (expected shape [128, 64])")) {
-            try LlamaModel(config: c, weights: w)
+            try DecoderModel(config: c, weights: w)
         }
         w = TinyLlama.weights(config: c, seed: 1)
         w["model.layers.0.self_attn.k_proj.weight"] = Tensor(shape: [64, 64])
         #expect(throws: TinhError.invalidInput("model weights: tensor 'model.layers.0.self_attn.k_proj.weight' has shape [64, 64], expected [32, 64]")) {
-            try LlamaModel(config: c, weights: w)
+            try DecoderModel(config: c, weights: w)
         }
         var untied = c
         untied.tieWordEmbeddings = false
-        #expect(throws: TinhError.self) { try LlamaModel(config: untied, weights: TinyLlama.weights(config: c, seed: 1)) }
+        #expect(throws: TinhError.self) { try DecoderModel(config: untied, weights: TinyLlama.weights(config: c, seed: 1)) }
         var bad = c
         bad.numKVHeads = 3
-        #expect(throws: TinhError.self) { try LlamaModel(config: bad, weights: TinyLlama.weights(config: c, seed: 1)) }
+        #expect(throws: TinhError.self) { try DecoderModel(config: bad, weights: TinyLlama.weights(config: c, seed: 1)) }
 
         let model = try TinyLlama.model()
         #expect(throws: TinhError.self) { try model.logits(tokens: [1, 512]) }

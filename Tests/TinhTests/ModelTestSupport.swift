@@ -3,7 +3,7 @@
 /// Small models and batches for model tests.
 enum ModelFixture {
     /// tiny's shape, optionally untied / multi-head / with q,k,v biases.
-    static func config(tied: Bool = true, kvHeads: Int = 2, bias: Bool = false) -> LlamaConfig {
+    static func config(tied: Bool = true, kvHeads: Int = 2, bias: Bool = false) -> DecoderConfig {
         var c = TinyLlama.config
         c.tieWordEmbeddings = tied
         c.numKVHeads = kvHeads
@@ -13,7 +13,7 @@ enum ModelFixture {
 
     /// Weights lively enough for gradient checks: std 0.2 matrices and norm weights 1 ± 0.3, so a
     /// term that ignores a weight or a transpose shows up clearly.
-    static func weights(_ c: LlamaConfig, seed: UInt64 = 1) -> [String: Tensor] {
+    static func weights(_ c: DecoderConfig, seed: UInt64 = 1) -> [String: Tensor] {
         let w = TinyLlama.weights(config: c, seed: seed, std: 0.2)
         var d = TestData(seed: seed + 100)
         for name in w.keys.sorted() where name.hasSuffix("norm.weight") {

@@ -125,7 +125,7 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     }
 
     /// Checks the settings against the model they will be attached to.
-    public func validate(for config: LlamaConfig) throws {
+    public func validate(for config: DecoderConfig) throws {
         if loraFAProjection, method != "lora-fa" {
             throw TinhError.invalidInput("--lora-fa-projection applies to --method lora-fa only (this run uses \(method))")
         }

@@ -15,7 +15,7 @@ public final class AdapterSet {
     public let layerSegments: [(layer: Int, range: Range<Int>)]
 
     /// Attaches `config.method` to every targeted Linear of `model`; replaces any earlier adapter.
-    public init(model: LlamaModel, config: AdapterConfig) throws {
+    public init(model: DecoderModel, config: AdapterConfig) throws {
         try config.validate(for: model.config)
         if config.method == FullFineTuning.method {
             guard config.layers == nil else { throw TinhError.invalidInput("--layers selects adapted blocks; --method full trains every weight") }

@@ -14,7 +14,7 @@ public enum FullFineTuning {
     /// Returns which layer each stretch of the buffer belongs to (`AdapterSet.layerSegments`):
     /// the embedding's gradient is complete only when backward returns; the final norm and an
     /// untied head right after the loss; block l's after block l.
-    static func attach(to model: LlamaModel, parameters: AdapterParameters) -> [(layer: Int, range: Range<Int>)] {
+    static func attach(to model: DecoderModel, parameters: AdapterParameters) -> [(layer: Int, range: Range<Int>)] {
         let L = model.blocks.count
         var entries: [(layer: Int, slot: Int, bind: (Tensor, Tensor) -> Void)] = []
         func reserve(_ name: String, _ shape: [Int], group: String, layer: Int, bind: @escaping (Tensor, Tensor) -> Void) {
@@ -54,7 +54,7 @@ public enum FullFineTuning {
     }
 
     /// The trainable count: every weight the model holds (a tied head once), biases excluded.
-    static func expectedCount(_ model: LlamaModel) -> Int {
+    static func expectedCount(_ model: DecoderModel) -> Int {
         let norms = model.finalNorm.weight.count + model.blocks.reduce(0) { $0 + $1.inputNorm.weight.count + $1.postAttentionNorm.weight.count }
         let projections = model.blocks.reduce(0) { $0 + $1.linears.reduce(0) { $0 + $1.weight.count } }
         return model.embedTokens.count + norms + projections + (model.isTied ? 0 : model.lmHead.weight.count)

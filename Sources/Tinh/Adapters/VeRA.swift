@@ -52,7 +52,7 @@ public final class VeRA: Adapter {
     }
 
     /// Trainable parameters of VeRA with `config` on `model`: Σ (r + out) over the adapted Linears.
-    public static func expectedTrainableCount(config: AdapterConfig, model: LlamaConfig) -> Int {
+    public static func expectedTrainableCount(config: AdapterConfig, model: DecoderConfig) -> Int {
         let qDim = model.numHeads * model.headDim, kvDim = model.numKVHeads * model.headDim
         let out = ["q": qDim, "k": kvDim, "v": kvDim, "o": model.hiddenSize,
                    "gate": model.intermediateSize, "up": model.intermediateSize, "down": model.hiddenSize]

@@ -26,7 +26,7 @@ public enum Merge {
     /// Every base tensor under its Hugging Face name; adapted weights are merged copies (the
     /// base is never modified). A tied head stays tied: no lm_head.weight. A quantized base is
     /// written dequantized (Float32), as PEFT merges into a 4-bit base.
-    public static func mergedWeights(model: LlamaModel, adapters: AdapterSet) throws -> [String: Tensor] {
+    public static func mergedWeights(model: DecoderModel, adapters: AdapterSet) throws -> [String: Tensor] {
         var weights: [String: Tensor] = ["model.embed_tokens.weight": model.embedTokens, model.finalNorm.name: model.finalNorm.weight]
         if !model.isTied { weights["lm_head.weight"] = model.lmHead.weight.dequantized() }
         for block in model.blocks {
@@ -51,14 +51,14 @@ public enum Merge {
             mergeable.addDelta(to: merged.data)
             weights[name + ".weight"] = merged
         }
-        try LlamaWeightNames.validate(weights, config: model.config, source: "merged model")
+        try DecoderWeightNames.validate(weights, config: model.config, source: "merged model")
         return weights
     }
 
     /// Writes the merged weights to `file`, `config.json` beside it, and the tokenizer files of
     /// `tokenizerSource` (a Hugging Face directory) if given. Returns the paths written.
     @discardableResult
-    public static func write(model: LlamaModel, adapters: AdapterSet, to file: String, tokenizerSource: String? = nil,
+    public static func write(model: DecoderModel, adapters: AdapterSet, to file: String, tokenizerSource: String? = nil,
                              special: SpecialTokenIds? = nil) throws -> [String] {
         let target = URL(fileURLWithPath: (file as NSString).expandingTildeInPath).standardizedFileURL
         guard target.pathExtension == "safetensors" else {

@@ -3,7 +3,7 @@ import Foundation
 extension Merge {
     /// A minimal Hugging Face `config.json` for `config` that `HFConfig.read` and transformers
     /// accept. Tinh's attention biases are Qwen2's (q, k, v only), so such a model is written as qwen2.
-    public static func configJSON(_ c: LlamaConfig, special: SpecialTokenIds? = nil) throws -> Data {
+    public static func configJSON(_ c: DecoderConfig, special: SpecialTokenIds? = nil) throws -> Data {
         let qwen = c.attentionBias
         // Floats through their shortest decimal form: 1e-05, not 9.99999974737875e-06.
         func decimal(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }

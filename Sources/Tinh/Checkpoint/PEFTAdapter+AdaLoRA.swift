@@ -41,7 +41,7 @@ extension PEFTAdapter {
     /// Attaches a PEFT AdaLoRA adapter (Tinh's export or PEFT's own): the kept triplets go to the
     /// positions `rank_pattern` names, the pruned ones stay 0 and masked, so the model computes
     /// what the trained one did.
-    static func loadAdaLoRA(configPath: String, weightsPath: String, into model: LlamaModel) throws -> AdapterSet {
+    static func loadAdaLoRA(configPath: String, weightsPath: String, into model: DecoderModel) throws -> AdapterSet {
         let v = try PEFTAdaLoRAConfig.read(path: configPath)
         func unsupported(_ what: String) -> TinhError { .unsupported("\(what) in \(configPath); Tinh loads plain AdaLoRA adapters") }
         let p = v.common

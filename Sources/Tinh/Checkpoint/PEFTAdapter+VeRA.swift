@@ -4,7 +4,7 @@ extension PEFTAdapter {
     /// Attaches a PEFT VeRA adapter (Tinh's export or PEFT's own): the per-module vectors go into
     /// the flat buffer, and the file's `base_model.vera_A` / `vera_B` replace the projections Tinh
     /// would generate, so an adapter whose projections PyTorch drew loads exactly.
-    static func loadVeRA(config v: PEFTVeRAConfig, configPath: String, weightsPath: String, into model: LlamaModel) throws -> AdapterSet {
+    static func loadVeRA(config v: PEFTVeRAConfig, configPath: String, weightsPath: String, into model: DecoderModel) throws -> AdapterSet {
         func unsupported(_ what: String) -> TinhError { .unsupported("\(what) in \(configPath); Tinh loads plain VeRA adapters") }
         let p = v.common
         if p.bias != "none" { throw unsupported("bias '\(p.bias)'") }

@@ -4,7 +4,7 @@ import Foundation
 public enum PEFTAdapter {
     /// Reads `dir`, attaches a LoRA adapter set to `model` and fills it from the weights.
     /// Any problem is an error naming the file; on error the model is left without adapters.
-    public static func load(dir: String, into model: LlamaModel) throws -> AdapterSet {
+    public static func load(dir: String, into model: DecoderModel) throws -> AdapterSet {
         let directory = URL(fileURLWithPath: (dir as NSString).expandingTildeInPath, isDirectory: true)
         let configPath = directory.appendingPathComponent(PEFTExport.configFile).path
         let weightsPath = directory.appendingPathComponent(PEFTExport.weightsFile).path
@@ -33,7 +33,7 @@ public enum PEFTAdapter {
     }
 
     /// Attaches `config` to `model`; a setting that does not fit the model is an error about the file.
-    static func attach(_ config: AdapterConfig, to model: LlamaModel, configPath: String) throws -> AdapterSet {
+    static func attach(_ config: AdapterConfig, to model: DecoderModel, configPath: String) throws -> AdapterSet {
         do { return try AdapterSet(model: model, config: config) } catch let TinhError.invalidInput(m) {
             throw TinhError.badFile(path: configPath, reason: m)
         }
@@ -54,7 +54,7 @@ public enum PEFTAdapter {
 
     /// The Tinh settings equivalent to a PEFT LoRA config on this model, or a clear error for
     /// what Tinh cannot apply.
-    public static func adapterConfig(_ p: PEFTAdapterConfig, model: LlamaConfig, path: String) throws -> AdapterConfig {
+    public static func adapterConfig(_ p: PEFTAdapterConfig, model: DecoderConfig, path: String) throws -> AdapterConfig {
         func unsupported(_ what: String) -> TinhError { .unsupported("\(what) in \(path); Tinh loads plain LoRA and DoRA adapters") }
         guard p.peftType.uppercased() == "LORA" else { throw unsupported("peft_type '\(p.peftType)'") }
         if p.bias != "none" { throw unsupported("bias '\(p.bias)'") }
@@ -72,14 +72,14 @@ public enum PEFTAdapter {
 
     /// Tinh's short target names and block list (nil = all) for PEFT's target_modules and
     /// layers_to_transform on this model.
-    static func targetsAndLayers(_ p: PEFTAdapterConfig, model: LlamaConfig, path: String,
+    static func targetsAndLayers(_ p: PEFTAdapterConfig, model: DecoderConfig, path: String,
                                  kind: String = "LoRA") throws -> (targets: [String], layers: [Int]?) {
         let matches = try matcher(p.targetModules, path: path)
         let allowed = p.layersToTransform.map(Set.init)
         var pairs = Set<String>(), targets: [String] = [], layers = Set<Int>()
         for i in 0..<model.numLayers where allowed?.contains(i) ?? true {
             for t in AdapterConfig.targetOrder {
-                guard let suffix = AdapterConfig.moduleNames[t], matches(LlamaConfig.blockPrefix(i) + suffix) else { continue }
+                guard let suffix = AdapterConfig.moduleNames[t], matches(DecoderConfig.blockPrefix(i) + suffix) else { continue }
                 pairs.insert("\(i).\(t)")
                 layers.insert(i)
                 if !targets.contains(t) { targets.append(t) }

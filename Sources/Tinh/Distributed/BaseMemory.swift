@@ -58,7 +58,7 @@ public enum BaseMemory {
     }
 }
 
-extension LlamaModel {
+extension DecoderModel {
     /// The frozen base weights (a tied head once).
     public var baseTensors: [Tensor] {
         var out = [embedTokens, finalNorm.weight]

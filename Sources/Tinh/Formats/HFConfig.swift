@@ -1,7 +1,7 @@
 import Foundation
 
 /// A Hugging Face `config.json` for Llama-family models (Llama, SmolLM, Qwen2), decoded
-/// strictly (an integer field holding 1.5 is an error) and turned into a `LlamaConfig`.
+/// strictly (an integer field holding 1.5 is an error) and turned into a `DecoderConfig`.
 public struct HFConfig: Decodable {
     public var modelType: String?
     public var vocabSize: Int
@@ -100,7 +100,7 @@ public struct HFConfig: Decodable {
     }
 
     /// The model shape, with transformers' defaults for missing fields. Qwen2 implies q/k/v biases.
-    public func llamaConfig(source: String) throws -> LlamaConfig {
+    public func llamaConfig(source: String) throws -> DecoderConfig {
         let type = modelType ?? "llama"
         guard Self.supportedModelTypes.contains(type) else {
             throw TinhError.unsupported("model_type '\(type)' in \(source) (Tinh loads \(Self.supportedModelTypes.joined(separator: ", ")))")
@@ -147,7 +147,7 @@ public struct HFConfig: Decodable {
                 throw refuse("\(field).rope_type", "'\(rope.kind)'", "Tinh implements RoPE scaling 'default', 'linear' and 'llama3'")
             }
         }
-        let c = LlamaConfig(
+        let c = DecoderConfig(
             vocabSize: vocabSize, hiddenSize: hiddenSize, intermediateSize: intermediateSize,
             numLayers: numHiddenLayers, numHeads: numAttentionHeads,
             numKVHeads: numKeyValueHeads ?? numAttentionHeads, headDim: headDim,

@@ -4,7 +4,7 @@ import Foundation
 /// (listed by `model.safetensors.index.json` when present). F32 weights are borrowed from the
 /// memory mapping; F16/BF16 are converted to owned Float32.
 public enum HFDirectoryLoader {
-    public static func load(directory: String) throws -> (LlamaConfig, [String: Tensor]) {
+    public static func load(directory: String) throws -> (DecoderConfig, [String: Tensor]) {
         let dir = URL(fileURLWithPath: directory, isDirectory: true)
         let configPath = dir.appendingPathComponent("config.json").path
         let config = try HFConfig.read(path: configPath).llamaConfig(source: configPath)
@@ -31,7 +31,7 @@ public enum HFDirectoryLoader {
         if let missing = expectedFile.keys.sorted().first(where: { origin[$0] == nil && !($0 == "lm_head.weight" && config.tieWordEmbeddings) }) {
             throw TinhError.badFile(path: directory, reason: "the index lists '\(missing)' but no file holds it")
         }
-        try LlamaWeightNames.validate(weights, config: config, source: directory)
+        try DecoderWeightNames.validate(weights, config: config, source: directory)
         return (config, weights)
     }
 

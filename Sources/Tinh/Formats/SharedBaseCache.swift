@@ -43,7 +43,7 @@ public enum SharedBaseCache {
     public static func prepare(_ g: GGUFFile, cache: URL = ModelCache.directory) throws -> String {
         let target = path(for: g, cache: cache)
         if FileManager.default.fileExists(atPath: target) { return target }
-        let (_, weights) = try LlamaGGUFLoader.load(g)
+        let (_, weights) = try GGUFModelLoader.load(g)
         do {
             try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         } catch {

@@ -13,7 +13,7 @@ public struct ModelSummary: Codable, Sendable {
     public var path: String?
     public var format: String
     public var architecture: String
-    public var config: LlamaConfig
+    public var config: DecoderConfig
     public var parameters: Int
     /// Parameters per Llama block and in the embedding/head, for a sense of where they sit.
     public var parametersPerBlock: Int

@@ -2,7 +2,7 @@ import Foundation
 
 /// The library that runs the products of a frozen Float32 weight W [out, in] (every base projection
 /// and the LM head): y = x·Wᵀ and dx = dy·W. A value each `Linear` holds, set through
-/// `LlamaModel.frozenGEMM` (or `ModelSource.load(gemm:)`), never a process-wide switch: the
+/// `DecoderModel.frozenGEMM` (or `ModelSource.load(gemm:)`), never a process-wide switch: the
 /// `tinh` command picks one at start with `preferred(blasThreads:requested:)` and hands it to the
 /// model, and the tests run the same model code on every library in `usable`.
 ///

@@ -69,7 +69,7 @@ final class BlockActivations {
         (res2, rstd2, gate, up) = (kept(), kept(), kept(), kept())
     }
 
-    func reserve(rows: Int, keepAttnOut: Bool, config c: LlamaConfig) {
+    func reserve(rows: Int, keepAttnOut: Bool, config c: DecoderConfig) {
         let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
         rstd1.reserve(rows)
         q.reserve(rows * qDim); k.reserve(rows * kvDim); v.reserve(rows * kvDim)
@@ -118,7 +118,7 @@ final class Workspace {
         (lossNorm, dLossNorm, dLossIn) = (scratch(), scratch(), scratch())
     }
 
-    func reserveBackward(rows: Int, seq: Int, config c: LlamaConfig) {
+    func reserveBackward(rows: Int, seq: Int, config c: DecoderConfig) {
         let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
         dResidual.reserve(rows * c.hiddenSize); dLn.reserve(rows * c.hiddenSize)
         dAttnOut.reserve(rows * qDim); dq.reserve(rows * qDim)

@@ -38,14 +38,14 @@ public enum ForwardBenchmark {
     }
 
     /// SmolLM2-135M's shape.
-    public static let smolLM2 = LlamaConfig(vocabSize: 49152, hiddenSize: 576, intermediateSize: 1536, numLayers: 30,
+    public static let smolLM2 = DecoderConfig(vocabSize: 49152, hiddenSize: 576, intermediateSize: 1536, numLayers: 30,
                                             numHeads: 9, numKVHeads: 3, ropeTheta: 100000, rmsNormEps: 1e-5,
                                             maxPositions: 8192, tieWordEmbeddings: true)
 
     /// FLOPs per token of a forward (all positions in the loss): 2 per weight of every projection and
     /// the head, plus causal attention (Q·Kᵀ and P·V over the (seq+1)/2 keys a query sees on average).
     /// Training adds backward's dX (same GEMM FLOPs; attention backward is twice its forward).
-    public static func flopsPerToken(_ c: LlamaConfig, seq: Int) -> (forward: Double, train: Double) {
+    public static func flopsPerToken(_ c: DecoderConfig, seq: Int) -> (forward: Double, train: Double) {
         let qDim = Double(c.numHeads * c.headDim), kvDim = Double(c.numKVHeads * c.headDim), h = Double(c.hiddenSize)
         let perLayer = h * (2 * qDim + 2 * kvDim) + 3 * h * Double(c.intermediateSize)
         let matmul = 2 * (Double(c.numLayers) * perLayer + h * Double(c.vocabSize))
@@ -77,13 +77,13 @@ public enum ForwardBenchmark {
     /// loss (1: plain text; ≈ 0.5: prompt-masked chat data, where the LM head skips the prompt).
     /// FLOPs per token are counted as if every position were in the loss, so a masked run shows its
     /// saving as a higher share of the roofline.
-    public static func run(config: LlamaConfig = smolLM2, batch: Int = 4, seq: Int = 128, iterations: Int = 5,
+    public static func run(config: DecoderConfig = smolLM2, batch: Int = 4, seq: Int = 128, iterations: Int = 5,
                            warmup: Int = 1, threads: Int? = 1, seed: UInt64 = 0, lossFraction: Double = 1,
                            probeSeconds: Double = 0.5) throws -> Result {
         guard iterations > 0, warmup >= 0 else { throw TinhError.invalidInput("benchmark needs iterations > 0") }
         guard lossFraction > 0, lossFraction <= 1 else { throw TinhError.invalidInput("lossFraction must be in (0, 1]") }
         if let threads { BLAS.threads = threads }
-        let model = try LlamaModel(config: config, weights: TinyLlama.weights(config: config, seed: seed))
+        let model = try DecoderModel(config: config, weights: TinyLlama.weights(config: config, seed: seed))
         var rng = SeededGenerator(seed: seed &+ 1)
         let n = batch * seq
         let tokens = (0..<n).map { _ in Int32(rng.next() % UInt64(config.vocabSize)) }

@@ -8,7 +8,7 @@ public final class KVCache {
     let keys: [Tensor]
     let values: [Tensor]
 
-    init(config c: LlamaConfig, batch: Int, maxTokens: Int) {
+    init(config c: DecoderConfig, batch: Int, maxTokens: Int) {
         self.batch = batch
         self.maxTokens = maxTokens
         let shape = [batch, maxTokens, c.numKVHeads * c.headDim]

@@ -1,12 +1,12 @@
 import Foundation
 
-/// A model ready to run: weights in a `LlamaModel`, its tokenizer, and where it came from.
+/// A model ready to run: weights in a `DecoderModel`, its tokenizer, and where it came from.
 public final class LoadedModel {
     /// What the user asked for ("smollm2", "tiny:3", a path).
     public let spec: String
     /// The file or directory read, nil for `tiny`.
     public let path: String?
-    public let model: LlamaModel
+    public let model: DecoderModel
     public let tokenizer: Tokenizer
     /// The GGUF file when the model came from one (for `inspect`).
     public let gguf: GGUFFile?
@@ -14,7 +14,7 @@ public final class LoadedModel {
     /// The f32 file the base weights are mapped from when they are shared by the node's ranks.
     public internal(set) var sharedBasePath: String?
 
-    init(spec: String, path: String?, model: LlamaModel, tokenizer: Tokenizer, gguf: GGUFFile?, loadSeconds: Double) {
+    init(spec: String, path: String?, model: DecoderModel, tokenizer: Tokenizer, gguf: GGUFFile?, loadSeconds: Double) {
         self.spec = spec
         self.path = path
         self.model = model
@@ -23,7 +23,7 @@ public final class LoadedModel {
         self.loadSeconds = loadSeconds
     }
 
-    public var config: LlamaConfig { model.config }
+    public var config: DecoderConfig { model.config }
 
     /// Bytes of the base weights as the model holds them (Float32; a tied head counted once).
     public var baseBytes: Int { model.baseTensors.reduce(0) { $0 + $1.count } * MemoryLayout<Float>.stride }
@@ -43,7 +43,7 @@ public enum ModelSource {
         if let seed = try TinyLlama.seed(fromSpec: spec) {
             var weights = TinyLlama.weights(config: TinyLlama.config, seed: seed)
             let frozen = try FrozenWeights.quantizeProjections(&weights, precision: basePrecision)
-            let model = try LlamaModel(config: TinyLlama.config, weights: weights, frozen: frozen, gemm: gemm)
+            let model = try DecoderModel(config: TinyLlama.config, weights: weights, frozen: frozen, gemm: gemm)
             return LoadedModel(spec: spec, path: nil, model: model, tokenizer: try Tokenizer.tiny(vocabularySize: model.config.vocabSize),
                                gguf: nil, loadSeconds: monotonicSeconds() - start)
         }
@@ -60,17 +60,17 @@ public enum ModelSource {
                 throw TinhError.badFile(path: path, reason: "no tokenizer.json in the model directory")
             }
             let tokenizer = try Tokenizer.load(tokenizerJSON: tokenizerFile)
-            let model = try LlamaModel(config: config, weights: weights, frozen: frozen, gemm: gemm)
+            let model = try DecoderModel(config: config, weights: weights, frozen: frozen, gemm: gemm)
             try checkVocabulary(tokenizer, config, path)
             return LoadedModel(spec: spec, path: path, model: model, tokenizer: tokenizer, gguf: nil, loadSeconds: monotonicSeconds() - start)
         }
         let gguf = try GGUFFile(path: path)
         let share = sharedBase && basePrecision == .f32
-        let (config, weights, frozen): (LlamaConfig, [String: Tensor], [String: FrozenWeight]) = share
-            ? (try LlamaGGUFLoader.config(gguf), try SharedBaseCache.weights(gguf), [:])
-            : try LlamaGGUFLoader.load(gguf, basePrecision: basePrecision)
+        let (config, weights, frozen): (DecoderConfig, [String: Tensor], [String: FrozenWeight]) = share
+            ? (try GGUFModelLoader.config(gguf), try SharedBaseCache.weights(gguf), [:])
+            : try GGUFModelLoader.load(gguf, basePrecision: basePrecision)
         let tokenizer = try Tokenizer(gguf: gguf)
-        let model = try LlamaModel(config: config, weights: weights, frozen: frozen, gemm: gemm)
+        let model = try DecoderModel(config: config, weights: weights, frozen: frozen, gemm: gemm)
         try checkVocabulary(tokenizer, config, path)
         let loaded = LoadedModel(spec: spec, path: path, model: model, tokenizer: tokenizer, gguf: gguf, loadSeconds: monotonicSeconds() - start)
         if share {
@@ -106,7 +106,7 @@ public enum ModelSource {
 
     /// A tokenizer that can emit ids the embedding table does not have would crash nothing (the
     /// model checks ids) but would make every such prompt an error; catch the mismatch at load.
-    static func checkVocabulary(_ tokenizer: Tokenizer, _ config: LlamaConfig, _ path: String) throws {
+    static func checkVocabulary(_ tokenizer: Tokenizer, _ config: DecoderConfig, _ path: String) throws {
         guard tokenizer.vocabularySize <= config.vocabSize else {
             throw TinhError.badFile(path: path, reason: "the tokenizer has \(tokenizer.vocabularySize) tokens but the model's vocabulary is \(config.vocabSize)")
         }

@@ -2,7 +2,7 @@ import Foundation
 
 /// How a model rescales RoPE's inverse frequencies θ^(−2i/d) for a longer context, as
 /// transformers' `ROPE_INIT_FUNCTIONS` do it. Every kind here changes the arithmetic, so a kind
-/// Tinh does not implement is refused at load (`HFConfig`, `LlamaGGUFLoader`), never ignored.
+/// Tinh does not implement is refused at load (`HFConfig`, `GGUFModelLoader`), never ignored.
 public enum RoPEScaling: Codable, Equatable, Sendable {
     /// Positions divided by `factor` (transformers' "linear"): every frequency / factor.
     case linear(factor: Float)

@@ -1,7 +1,7 @@
 /// `tiny[:seed]`: a small random Llama built in-process for tests and debugging
 /// (2 layers, hidden 64, 4 heads / 2 KV heads, intermediate 128, vocab 512, tied head).
 public enum TinyLlama {
-    public static let config = LlamaConfig(vocabSize: 512, hiddenSize: 64, intermediateSize: 128, numLayers: 2,
+    public static let config = DecoderConfig(vocabSize: 512, hiddenSize: 64, intermediateSize: 128, numLayers: 2,
                                            numHeads: 4, numKVHeads: 2, ropeTheta: 10000, rmsNormEps: 1e-5,
                                            maxPositions: 1024, tieWordEmbeddings: true)
 
@@ -17,7 +17,7 @@ public enum TinyLlama {
 
     /// Random weights in Hugging Face names for any config: every matrix (and bias) normal(0, std)
     /// as HF's initializer_range, norm weights 1. The same seed gives the same weights.
-    public static func weights(config c: LlamaConfig, seed: UInt64, std: Float = 0.02) -> [String: Tensor] {
+    public static func weights(config c: DecoderConfig, seed: UInt64, std: Float = 0.02) -> [String: Tensor] {
         var rng = SeededGenerator(seed: seed)
         var w: [String: Tensor] = [:]
         func normal(_ name: String, _ shape: [Int]) {
@@ -29,7 +29,7 @@ public enum TinyLlama {
         let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
         normal("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize])
         for i in 0..<c.numLayers {
-            let p = LlamaConfig.blockPrefix(i)
+            let p = DecoderConfig.blockPrefix(i)
             ones(p + "input_layernorm.weight")
             ones(p + "post_attention_layernorm.weight")
             normal(p + "self_attn.q_proj.weight", [qDim, c.hiddenSize])
@@ -51,7 +51,7 @@ public enum TinyLlama {
     }
 
     /// The tiny model for `seed`.
-    public static func model(seed: UInt64 = 0) throws -> LlamaModel {
-        try LlamaModel(config: config, weights: weights(config: config, seed: seed))
+    public static func model(seed: UInt64 = 0) throws -> DecoderModel {
+        try DecoderModel(config: config, weights: weights(config: config, seed: seed))
     }
 }

@@ -28,7 +28,7 @@ public enum BasePrecisionBenchmark {
         let n = batch * seq
         let tokens = (0..<n).map { _ in Int32(rng.next() % UInt64(config.vocabSize)) }
         let targets = (0..<n).map { _ in Int32(rng.next() % UInt64(config.vocabSize)) }
-        func step(_ model: LlamaModel) throws {
+        func step(_ model: DecoderModel) throws {
             let r = try model.forward(tokens: tokens, targets: targets, batch: batch, seq: seq)
             model.backward(lossScale: 1 / Float(max(r.count, 1)))
         }

@@ -12,7 +12,7 @@ public struct EvalResult: Codable, Sendable, Equatable {
 }
 
 public enum Evaluator {
-    public static func evaluate(_ model: LlamaModel, _ set: ExampleSet, batchSize: Int,
+    public static func evaluate(_ model: DecoderModel, _ set: ExampleSet, batchSize: Int,
                                 comm: Communicator = LocalCommunicator()) throws -> EvalResult {
         guard batchSize > 0 else { throw TinhError.invalidInput("the eval batch size must be positive") }
         var sums: [Double] = [0, 0, 0]  // loss, tokens, correct

@@ -41,7 +41,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// Whether the node's ranks map one shared f32 copy of a GGUF base (`SharedBaseCache`).
     public var sharedBase: SharedBaseCache.Policy = .auto
     /// Gradient checkpointing: keep only each block's input and re-run its forward in backward
-    /// (`LlamaModel.setRecomputesBlocks`). Less memory, more compute, the same gradients.
+    /// (`DecoderModel.setRecomputesBlocks`). Less memory, more compute, the same gradients.
     public var gradientCheckpointing = false
 
     public var trainOnPrompt: Bool = false

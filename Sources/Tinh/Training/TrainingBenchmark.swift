@@ -127,7 +127,7 @@ public enum TrainingBenchmark {
 
     /// FLOPs per token of a training step of `model` with these adapters (`lossFraction` of the
     /// positions in the loss).
-    public static func flops(model: LlamaModel, adapters: AdapterSet, seq: Int, lossFraction: Double) -> Flops {
+    public static func flops(model: DecoderModel, adapters: AdapterSet, seq: Int, lossFraction: Double) -> Flops {
         let c = model.config
         let projections = model.blocks.flatMap(\.linears).reduce(0.0) { $0 + Double($1.inFeatures * $1.outFeatures) }
         let qDim = Double(c.numHeads * c.headDim)
@@ -299,7 +299,7 @@ extension TrainingBenchmark {
     /// (x·Wᵀ) and backward dX (dy·W), and the LM head's. Shows how far the shapes themselves sit
     /// below the square sgemm probe. Random weights; best of a few runs of each, with W hot in cache
     /// (in a step each W is read once, cold), so small shapes show an upper bound.
-    public static func shapeRates(config c: LlamaConfig, rows: Int, seconds: Double = 0.3) -> [ShapeRate] {
+    public static func shapeRates(config c: DecoderConfig, rows: Int, seconds: Double = 0.3) -> [ShapeRate] {
         let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
         let shapes: [(String, Int, Int)] = [("q,o", qDim, c.hiddenSize), ("k,v", kvDim, c.hiddenSize),
                                             ("gate,up", c.intermediateSize, c.hiddenSize), ("down", c.hiddenSize, c.intermediateSize),

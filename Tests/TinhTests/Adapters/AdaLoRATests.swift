@@ -5,9 +5,9 @@ import Testing
 @Suite struct AdaLoRATests {
     let tokens: [Int32] = [5, 9, 200, 3, 77]
 
-    func model() throws -> LlamaModel {
+    func model() throws -> DecoderModel {
         let c = ModelFixture.config()
-        return try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        return try DecoderModel(config: c, weights: ModelFixture.weights(c))
     }
 
     func config(initR: Int = 4, settings: AdaLoRASettings = AdaLoRASettings(targetR: 2)) -> AdapterConfig {
@@ -15,7 +15,7 @@ import Testing
     }
 
     /// tiny with AdaLoRA on every projection and Λ, P, Q lively enough that every path carries gradient.
-    func adaptedModel(settings: AdaLoRASettings = AdaLoRASettings(targetR: 2)) throws -> (LlamaModel, AdapterSet) {
+    func adaptedModel(settings: AdaLoRASettings = AdaLoRASettings(targetR: 2)) throws -> (DecoderModel, AdapterSet) {
         let model = try model()
         let set = try AdapterSet(model: model, config: config(settings: settings))
         var rng = SeededGenerator(seed: 77)

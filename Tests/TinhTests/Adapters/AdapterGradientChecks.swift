@@ -6,7 +6,7 @@ import Testing
 /// Each check runs once per frozen-GEMM library this build and CPU have (`FrozenGEMM.usable`),
 /// and leaves the model on the library it had.
 enum AdapterGradientChecks {
-    static func onEveryLibrary(_ model: LlamaModel, _ body: (FrozenGEMM) -> Void) {
+    static func onEveryLibrary(_ model: DecoderModel, _ body: (FrozenGEMM) -> Void) {
         let original = model.frozenGEMM
         defer { model.frozenGEMM = original }
         for gemm in FrozenGEMM.usable {
@@ -20,14 +20,14 @@ enum AdapterGradientChecks {
     /// A sample of `perSlot` entries of every slot in `slots` (default: all).
     /// h = 0.005: with s = α/√r ≈ 3.5 some A entries are sharply curved and h = 0.02 shows truncation error.
     /// `prepare` runs before each slot's check (DoRA freezes its detached norms for A and B).
-    static func slots(_ model: LlamaModel, _ set: AdapterSet, perSlot: Int = 6, only slots: [AdapterParameters.Slot]? = nil,
+    static func slots(_ model: DecoderModel, _ set: AdapterSet, perSlot: Int = 6, only slots: [AdapterParameters.Slot]? = nil,
                       prepare: (AdapterParameters.Slot) -> Void = { _ in }, sourceLocation: SourceLocation = #_sourceLocation) {
         onEveryLibrary(model) { gemm in
             check(model, set, perSlot: perSlot, only: slots, gemm: gemm, prepare: prepare, sourceLocation: sourceLocation)
         }
     }
 
-    private static func check(_ model: LlamaModel, _ set: AdapterSet, perSlot: Int, only slots: [AdapterParameters.Slot]?, gemm: FrozenGEMM,
+    private static func check(_ model: DecoderModel, _ set: AdapterSet, perSlot: Int, only slots: [AdapterParameters.Slot]?, gemm: FrozenGEMM,
                               prepare: (AdapterParameters.Slot) -> Void, sourceLocation: SourceLocation) {
         let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: model.config.vocabSize)
         func loss() -> Double { try! model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq).loss }
@@ -46,11 +46,11 @@ enum AdapterGradientChecks {
     }
 
     /// dX through the whole adapted model.
-    static func input(_ model: LlamaModel, _ what: String, maxChecks: Int = 60, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func input(_ model: DecoderModel, _ what: String, maxChecks: Int = 60, sourceLocation: SourceLocation = #_sourceLocation) {
         onEveryLibrary(model) { gemm in input(model, "\(what) (\(gemm))", maxChecks: maxChecks, gemm: gemm, sourceLocation: sourceLocation) }
     }
 
-    private static func input(_ model: LlamaModel, _ what: String, maxChecks: Int, gemm: FrozenGEMM, sourceLocation: SourceLocation) {
+    private static func input(_ model: DecoderModel, _ what: String, maxChecks: Int, gemm: FrozenGEMM, sourceLocation: SourceLocation) {
         let c = model.config
         let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
         let emb = Tensor(shape: [batch * seq, c.hiddenSize])

@@ -96,7 +96,7 @@ import Testing
 
     @Test func gradientsOfAAndBMatchFiniteDifferences() throws {
         let c = ModelFixture.config()
-        let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
         let set = try AdapterSet(model: model, config: AdapterConfig(method: "delta-lora", rank: 3, alpha: 6, targets: ["q", "v", "up"], seed: 9))
         var rng = SeededGenerator(seed: 77)
         for slot in set.parameters.slots where slot.group == "lora_B" {
@@ -131,7 +131,7 @@ import Testing
         let trainer = try Self.trainer(Self.adapterConfig(lambda: 1, start: 0))
         for t in 0..<3 { _ = try trainer.trainStep(t) }
         let model = trainer.loaded.model
-        let merged = try LlamaModel(config: model.config, weights: Merge.mergedWeights(model: model, adapters: trainer.adapters))
+        let merged = try DecoderModel(config: model.config, weights: Merge.mergedWeights(model: model, adapters: trainer.adapters))
         let tokens: [Int32] = [5, 9, 200, 3, 77, 41]
         let want = try model.logits(tokens: tokens).array, got = try merged.logits(tokens: tokens).array
         let agree = RoundingBound.logitsAgree(got, want, model.config)

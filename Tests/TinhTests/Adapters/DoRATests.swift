@@ -5,13 +5,13 @@ import Testing
 @Suite struct DoRATests {
     let batch = 2, seq = 7
 
-    func model() throws -> LlamaModel {
+    func model() throws -> DecoderModel {
         let c = ModelFixture.config()
-        return try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        return try DecoderModel(config: c, weights: ModelFixture.weights(c))
     }
 
     /// tiny with DoRA on every projection, B non-zero and m moved off ‖W‖ so every path carries gradient.
-    func adaptedModel() throws -> (LlamaModel, AdapterSet) {
+    func adaptedModel() throws -> (DecoderModel, AdapterSet) {
         let model = try model()
         let set = try AdapterSet(model: model, config: AdapterConfig(method: "dora", rank: 3, alpha: 6, targets: AdapterConfig.targetOrder, seed: 9))
         var rng = SeededGenerator(seed: 77)
@@ -89,7 +89,7 @@ import Testing
         let c = ModelFixture.config()
         let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
         func measured(_ method: String) throws -> (kept: Int, scratch: Int, estimate: (kept: Int, scratch: Int)) {
-            let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+            let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
             _ = try AdapterSet(model: model, config: AdapterConfig(method: method, rank: 4, targets: AdapterConfig.targetOrder))
             let result = try model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq)
             model.backward(lossScale: 1)

@@ -5,13 +5,13 @@ import Testing
 @Suite struct LoRAFATests {
     let batch = 2, seq = 7
 
-    func model() throws -> LlamaModel {
+    func model() throws -> DecoderModel {
         let c = ModelFixture.config()
-        return try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        return try DecoderModel(config: c, weights: ModelFixture.weights(c))
     }
 
     /// tiny with `method` on every projection; B made non-zero so every path carries gradient.
-    func adapted(_ method: String = "lora-fa", projection: Bool = false, rsLoRA: Bool = false) throws -> (LlamaModel, AdapterSet) {
+    func adapted(_ method: String = "lora-fa", projection: Bool = false, rsLoRA: Bool = false) throws -> (DecoderModel, AdapterSet) {
         let model = try model()
         let set = try AdapterSet(model: model, config: AdapterConfig(method: method, rank: 3, alpha: 6, rsLoRA: rsLoRA,
                                                                      targets: AdapterConfig.targetOrder, seed: 9, loraFAProjection: projection))
@@ -98,7 +98,7 @@ import Testing
         let c = ModelFixture.config(), r = 4
         let (tokens, targets_, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
         func measured(_ method: String) throws -> (kept: Int, scratch: Int, estimate: (kept: Int, scratch: Int)) {
-            let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+            let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
             _ = try AdapterSet(model: model, config: AdapterConfig(method: method, rank: r, targets: targets))
             let result = try model.forward(tokens: tokens, targets: targets_, lossMask: mask, batch: batch, seq: seq)
             model.backward(lossScale: 1)

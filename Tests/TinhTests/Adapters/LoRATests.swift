@@ -6,9 +6,9 @@ import Testing
     let batch = 2, seq = 7
 
     /// tiny with LoRA on every projection, B made non-zero so every path carries gradient.
-    func adaptedModel(rsLoRA: Bool = false) throws -> (LlamaModel, AdapterSet) {
+    func adaptedModel(rsLoRA: Bool = false) throws -> (DecoderModel, AdapterSet) {
         let c = ModelFixture.config()
-        let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
         let set = try AdapterSet(model: model, config: AdapterConfig(rank: 3, alpha: 6, rsLoRA: rsLoRA, targets: AdapterConfig.targetOrder, seed: 9))
         var rng = SeededGenerator(seed: 77)
         for slot in set.parameters.slots where slot.group == "lora_B" {
@@ -28,7 +28,7 @@ import Testing
 
     @Test func freshAdapterLeavesTheModelUnchanged() throws {
         let c = ModelFixture.config()
-        let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
         let tokens: [Int32] = [5, 9, 200, 3, 77]
         let before = try model.logits(tokens: tokens).array
         let set = try AdapterSet(model: model, config: AdapterConfig(rank: 4, targets: ["q", "v", "down"]))
@@ -45,16 +45,16 @@ import Testing
 
     @Test func sameSeedSameInitOnEveryRank() throws {
         let c = ModelFixture.config()
-        let one = try AdapterSet(model: LlamaModel(config: c, weights: ModelFixture.weights(c)), config: AdapterConfig(seed: 3))
-        let two = try AdapterSet(model: LlamaModel(config: c, weights: ModelFixture.weights(c)), config: AdapterConfig(seed: 3))
-        let other = try AdapterSet(model: LlamaModel(config: c, weights: ModelFixture.weights(c)), config: AdapterConfig(seed: 4))
+        let one = try AdapterSet(model: DecoderModel(config: c, weights: ModelFixture.weights(c)), config: AdapterConfig(seed: 3))
+        let two = try AdapterSet(model: DecoderModel(config: c, weights: ModelFixture.weights(c)), config: AdapterConfig(seed: 3))
+        let other = try AdapterSet(model: DecoderModel(config: c, weights: ModelFixture.weights(c)), config: AdapterConfig(seed: 4))
         #expect(one.parameters.values.array == two.parameters.values.array)
         #expect(one.parameters.values.array != other.parameters.values.array)
     }
 
     @Test func badSettingsAreClearErrors() throws {
         let c = ModelFixture.config()
-        let model = try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
         #expect(throws: TinhError.invalidInput("unknown target 'qq'; choose from q,k,v,o,gate,up,down")) {
             try AdapterSet(model: model, config: AdapterConfig(targets: ["qq"]))
         }

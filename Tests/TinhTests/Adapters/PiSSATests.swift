@@ -5,9 +5,9 @@ import Testing
 @Suite struct PiSSATests {
     let tokens: [Int32] = [5, 9, 200, 3, 77, 41]
 
-    func model() throws -> LlamaModel {
+    func model() throws -> DecoderModel {
         let c = ModelFixture.config()
-        return try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        return try DecoderModel(config: c, weights: ModelFixture.weights(c))
     }
 
     func pissa(rank: Int = 4, rsLoRA: Bool = false) -> AdapterConfig {

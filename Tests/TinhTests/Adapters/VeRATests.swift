@@ -5,13 +5,13 @@ import Testing
 @Suite struct VeRATests {
     let batch = 2, seq = 7
 
-    static func model() throws -> LlamaModel {
+    static func model() throws -> DecoderModel {
         let c = ModelFixture.config()
-        return try LlamaModel(config: c, weights: ModelFixture.weights(c))
+        return try DecoderModel(config: c, weights: ModelFixture.weights(c))
     }
 
     /// tiny with VeRA on `targets`, b made non-zero (and d varied) so every path carries gradient.
-    func adaptedModel(targets: [String] = AdapterConfig.targetOrder, rank: Int = 24) throws -> (LlamaModel, AdapterSet) {
+    func adaptedModel(targets: [String] = AdapterConfig.targetOrder, rank: Int = 24) throws -> (DecoderModel, AdapterSet) {
         let model = try Self.model()
         let set = try AdapterSet(model: model, config: AdapterConfig(method: "vera", rank: rank, targets: targets, seed: 9, veraSeed: 5))
         var rng = SeededGenerator(seed: 77)
@@ -124,7 +124,7 @@ import Testing
         // Independent reference: base logits plus each adapter's term via its own merge.
         let merged = try Merge.mergedWeights(model: model, adapters: set)
         set.detach()
-        let plain = try LlamaModel(config: model.config, weights: merged)
+        let plain = try DecoderModel(config: model.config, weights: merged)
         let reference = try plain.logits(tokens: tokens).array
         let agree = RoundingBound.logitsAgree(shared, reference, model.config)
         #expect(agree.ok, "adapted vs merged logits differ by \(agree.relative) of the largest")

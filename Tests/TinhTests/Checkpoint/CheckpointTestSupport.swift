@@ -12,7 +12,7 @@ enum CheckpointFixture {
     }
 
     /// tiny:seed with an adapter whose B is non-zero, so it changes the logits.
-    static func adaptedModel(config: AdapterConfig = adapterConfig, seed: UInt64 = 0, fillSeed: UInt64 = 11) throws -> (LlamaModel, AdapterSet) {
+    static func adaptedModel(config: AdapterConfig = adapterConfig, seed: UInt64 = 0, fillSeed: UInt64 = 11) throws -> (DecoderModel, AdapterSet) {
         let model = try TinyLlama.model(seed: seed)
         let set = try AdapterSet(model: model, config: config)
         var rng = SeededGenerator(seed: fillSeed)

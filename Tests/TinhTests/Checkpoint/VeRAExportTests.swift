@@ -8,7 +8,7 @@ import Testing
     static let config = AdapterConfig(method: "vera", rank: 48, targets: ["q", "v", "down"], seed: 5, veraSeed: 42, veraDInit: 0.25)
 
     /// tiny with VeRA whose b is non-zero, so it changes the logits.
-    func adaptedModel(config: AdapterConfig = config) throws -> (LlamaModel, AdapterSet) {
+    func adaptedModel(config: AdapterConfig = config) throws -> (DecoderModel, AdapterSet) {
         let model = try TinyLlama.model(seed: 0)
         let set = try AdapterSet(model: model, config: config)
         var rng = SeededGenerator(seed: 11)

@@ -25,10 +25,10 @@ import Testing
     /// still be there when it completes (a bucket started before its layers were final would
     /// have sent stale values), and it records when each bucket started.
     final class CheckingCommunicator: Communicator {
-        let model: LlamaModel
+        let model: DecoderModel
         var starts: [(count: Int, duringBackward: Bool)] = []
         var changedWhileInFlight = 0
-        init(model: LlamaModel) { self.model = model }
+        init(model: DecoderModel) { self.model = model }
         var rank: Int { 0 }
         var size: Int { 1 }
         var localRank: Int { 0 }

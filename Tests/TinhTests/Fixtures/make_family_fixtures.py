@@ -34,8 +34,8 @@ Norm weights and biases are randomised too (they are initialised to constants), 
 is skipped, mis-shifted (Gemma's 1 + w) or applied over the wrong axis.
 
 GGUF notes (checked against llama.cpp's convert_hf_to_gguf.py / conversion/*.py, which this script does not use):
-  * q_proj/k_proj are permuted (LlamaModel.permute: rows regrouped from HF's rotate-half pairing to llama.cpp's
-    interleaved pairs) only for architecture `llama`. HF MistralForCausalLM is converted by LlamaModel, so it is
+  * q_proj/k_proj are permuted (DecoderModel.permute: rows regrouped from HF's rotate-half pairing to llama.cpp's
+    interleaved pairs) only for architecture `llama`. HF MistralForCausalLM is converted by DecoderModel, so it is
     architecture `llama` too (there is no separate text `mistral` arch in llama.cpp); Qwen2, Qwen3, Gemma2, Gemma3
     and Phi3 use NeoX-style rope in llama.cpp and are written unpermuted.
   * Gemma RMSNorm computes x * (1 + w); llama.cpp's converter stores w + 1 for every `*norm.weight` (Gemma 2 and
@@ -387,10 +387,10 @@ GEMMA_TOK = dict(kind="spm", style="gemma", pieces_target=130, front=["<pad>", "
                  marker_text="<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n")
 
 FAMILIES = [
-    dict(name="llama", config="LlamaConfig", arch="llama", permute=True, tok=LLAMA3_TOK,
+    dict(name="llama", config="DecoderConfig", arch="llama", permute=True, tok=LLAMA3_TOK,
          cfg=dict(head_dim=16, rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
                   max_position_embeddings=256, rms_norm_eps=1e-5, tie_word_embeddings=False)),
-    dict(name="llama3-scaled", config="LlamaConfig", arch="llama", permute=True, tok=LLAMA3_TOK,
+    dict(name="llama3-scaled", config="DecoderConfig", arch="llama", permute=True, tok=LLAMA3_TOK,
          cfg=dict(head_dim=16, rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
                                                 "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                                                 "original_max_position_embeddings": 64},
@@ -628,7 +628,7 @@ def sig6(x):
 
 
 def permute(w, n_head, n_head_kv):
-    """llama.cpp's LlamaModel.permute: HF rotate-half row order -> llama.cpp's interleaved pairs."""
+    """llama.cpp's DecoderModel.permute: HF rotate-half row order -> llama.cpp's interleaved pairs."""
     if n_head_kv is not None and n_head != n_head_kv:
         n_head = n_head_kv
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)

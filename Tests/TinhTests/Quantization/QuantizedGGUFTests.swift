@@ -42,9 +42,9 @@ import Testing
         return try b.write("q4.gguf")
     }
 
-    static func model(_ g: GGUFFile, _ precision: BasePrecision) throws -> LlamaModel {
-        let (config, weights, frozen) = try LlamaGGUFLoader.load(g, basePrecision: precision)
-        return try LlamaModel(config: config, weights: weights, frozen: frozen)
+    static func model(_ g: GGUFFile, _ precision: BasePrecision) throws -> DecoderModel {
+        let (config, weights, frozen) = try GGUFModelLoader.load(g, basePrecision: precision)
+        return try DecoderModel(config: config, weights: weights, frozen: frozen)
     }
 
     @Test func q4KeepsTheFileBlocksAndComputesWhatF32Computes() throws {

@@ -88,7 +88,7 @@ extension RoundingBound {
     /// normalized hidden states in different shapes (another row count, chunk or kernel): each is
     /// within γ_d·Σ|hᵢ||wᵢ| of the exact logit, and by Cauchy–Schwarz Σ|hᵢ||wᵢ| ≤ ‖h‖·‖w‖, where
     /// the final RMSNorm's output has ‖h‖ ≤ √d·max|g| (x/rms(x) has norm √d exactly).
-    static func headLogit(_ model: LlamaModel) -> Double {
+    static func headLogit(_ model: DecoderModel) -> Double {
         let d = model.config.hiddenSize
         let g = model.finalNorm.weight.array.map { Double(abs($0)) }.max() ?? 0
         let rows = model.config.vocabSize
@@ -124,13 +124,13 @@ extension RoundingBound {
     /// which add as √(2L + 1); ×5 for RMSNorm's 1/rms rescaling and the merged weights' own rounding
     /// (one u each; a thin SVD's backward error is of the same order, c·n·u·‖W‖); ×2 for the two sides.
     /// For tiny (K ≤ 128, 2 layers): 1.5e-5; for SmolLM2 (K = 1536, 30 layers): 1.8e-4.
-    static func forwardEstimate(_ c: LlamaConfig) -> Double {
+    static func forwardEstimate(_ c: DecoderConfig) -> Double {
         let k = max(c.hiddenSize, c.intermediateSize, c.numHeads * c.headDim)
         return 2 * 5 * Double(2 * c.numLayers + 1).squareRoot() * Double(k).squareRoot() * u
     }
 
     /// `worst` difference of two logit arrays against `forwardEstimate`, relative to the largest of `reference`.
-    static func logitsAgree(_ a: [Float], _ reference: [Float], _ c: LlamaConfig) -> (ok: Bool, relative: Double) {
+    static func logitsAgree(_ a: [Float], _ reference: [Float], _ c: DecoderConfig) -> (ok: Bool, relative: Double) {
         let scale = Double(reference.map(abs).max() ?? 0)
         let worst = Double(zip(a, reference).map { abs($0 - $1) }.max() ?? 0)
         let relative = scale > 0 ? worst / scale : worst

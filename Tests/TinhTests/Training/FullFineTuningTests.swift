@@ -9,7 +9,7 @@ import Testing
     @Test(arguments: [true, false]) func flatBufferGradientsMatchFiniteDifferences(tied: Bool) throws {
         let c = ModelFixture.config(tied: tied, kvHeads: 2, bias: !tied)
         let weights = ModelFixture.weights(c)
-        let model = try LlamaModel(config: c, weights: weights)
+        let model = try DecoderModel(config: c, weights: weights)
         let set = try AdapterSet(model: model, config: AdapterConfig(method: "full"))
         let p = set.parameters
         #expect(p.count == set.expectedTrainableCount)

@@ -6,7 +6,7 @@ import Foundation
 /// 100 MB for all rows). Same FLOPs as computing all logits first; backward then only scales
 /// dL/d(norm output) by the loss scale. Used when enabled (`headChunkRows` > 0) and the head's
 /// backward needs no input (no dW of the head, no adapter on it); otherwise every row's logits are kept.
-extension LlamaModel {
+extension DecoderModel {
     /// Rows per chunk of the fused loss path for new models (`headChunkRows`); 0: never fuse (all
     /// logits first, as a plain head). TINH_HEAD_CHUNK_ROWS overrides the default of 256. Each chunk's dX GEMM packs the whole head
     /// weight again (SmolLM2: 113 MB), so small chunks cost time: SmolLM2 4×128 text data, 1 thread

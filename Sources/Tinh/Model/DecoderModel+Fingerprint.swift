@@ -1,4 +1,4 @@
-extension LlamaModel {
+extension DecoderModel {
     /// A hash of the shape and a sample of every weight, for checking that all ranks loaded the same model.
     public var fingerprint: String {
         var f = Fingerprint()

@@ -1,6 +1,6 @@
 /// Opt-in gradients of frozen weights (gradient checks, and methods that update base weights).
 /// A requested gradient accumulates (+=) over backward calls until `zeroGradients()`.
-extension LlamaModel {
+extension DecoderModel {
     /// Asks backward to compute dL/d(`name`) (a Hugging Face tensor name, e.g.
     /// "model.layers.0.self_attn.q_proj.weight", "model.norm.weight", "model.embed_tokens.weight").
     /// Returns the gradient tensor (zeroed on first request; the same tensor on later requests).

@@ -8,7 +8,7 @@ public struct LossResult: Sendable, Equatable {
     public var mean: Double { count > 0 ? loss / Double(count) : 0 }
 }
 
-extension LlamaModel {
+extension DecoderModel {
     /// Training forward over `tokens` [batch, seq] (row-major). `targets[i]` is the token that should
     /// follow position i (the caller shifts the labels). Position i counts in the loss when
     /// `targets[i] >= 0` (use `CrossEntropy.ignoreIndex`) and `lossMask?[i] ?? true`. Only counted

@@ -1,8 +1,8 @@
 /// The Hugging Face tensor names and shapes a Llama-family model needs, so every loader
 /// (GGUF, safetensors) can check what it produced against the config with the same messages.
-public enum LlamaWeightNames {
+public enum DecoderWeightNames {
     /// Every expected tensor name with its [out, in] (or [n]) shape.
-    public static func expectedShapes(_ c: LlamaConfig) -> [String: [Int]] {
+    public static func expectedShapes(_ c: DecoderConfig) -> [String: [Int]] {
         let q = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim
         var s: [String: [Int]] = [
             "model.embed_tokens.weight": [c.vocabSize, c.hiddenSize],
@@ -10,7 +10,7 @@ public enum LlamaWeightNames {
         ]
         if !c.tieWordEmbeddings { s["lm_head.weight"] = [c.vocabSize, c.hiddenSize] }
         for i in 0 ..< c.numLayers {
-            let p = LlamaConfig.blockPrefix(i)
+            let p = DecoderConfig.blockPrefix(i)
             s[p + "input_layernorm.weight"] = [c.hiddenSize]
             s[p + "post_attention_layernorm.weight"] = [c.hiddenSize]
             s[p + "self_attn.q_proj.weight"] = [q, c.hiddenSize]
@@ -30,12 +30,12 @@ public enum LlamaWeightNames {
     }
 
     /// Throws a clear error for a missing, unexpected or mis-shaped tensor (shapes compare exactly).
-    public static func validate(_ weights: [String: Tensor], config: LlamaConfig, source: String) throws {
+    public static func validate(_ weights: [String: Tensor], config: DecoderConfig, source: String) throws {
         try validate(shapes: weights.mapValues(\.shape), config: config, source: source)
     }
 
     /// The same check on shapes alone (a file's tensor table, before anything is decoded).
-    public static func validate(shapes weights: [String: [Int]], config: LlamaConfig, source: String) throws {
+    public static func validate(shapes weights: [String: [Int]], config: DecoderConfig, source: String) throws {
         try checkPlausible(config, tensorCount: weights.count, source: source)
         let expected = expectedShapes(config)
         for name in expected.keys.sorted() {
@@ -55,7 +55,7 @@ public enum LlamaWeightNames {
 
     /// Guards `expectedShapes` against numbers from a lying file: no dimension beyond 2^31, no
     /// product that overflows, and no more layers than the tensors present could describe.
-    static func checkPlausible(_ c: LlamaConfig, tensorCount: Int, source: String) throws {
+    static func checkPlausible(_ c: DecoderConfig, tensorCount: Int, source: String) throws {
         let limit = 1 << 31
         let dims = [c.vocabSize, c.hiddenSize, c.intermediateSize, c.numLayers, c.numHeads, c.numKVHeads, c.headDim]
         guard dims.allSatisfy({ $0 > 0 && $0 <= limit }), c.numHeads * c.headDim <= limit else {

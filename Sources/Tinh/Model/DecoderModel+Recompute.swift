@@ -4,7 +4,7 @@
 /// to one set in all (SmolLM2 4×128: 377 → 116 MB of activation buffers) for one more forward of
 /// the blocks per step (steps 44% longer). The recomputed forward runs the same kernels on the same inputs, so the
 /// gradients are bit for bit those of a step without it.
-extension LlamaModel {
+extension DecoderModel {
     public func setRecomputesBlocks(_ on: Bool) {
         guard on != recomputesBlocks else { return }
         recomputesBlocks = on

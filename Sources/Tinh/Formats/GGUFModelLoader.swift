@@ -1,12 +1,12 @@
 /// Builds a Llama-family model (config + Hugging Face-named Float32 weights) from a GGUF file.
 /// Architectures: "llama" (attn_q/attn_k rows un-permuted) and "qwen2" (q/k/v biases, no permutation,
 /// since llama.cpp converts Qwen2 without permuting).
-public enum LlamaGGUFLoader {
-    public static func load(path: String) throws -> (LlamaConfig, [String: Tensor]) {
+public enum GGUFModelLoader {
+    public static func load(path: String) throws -> (DecoderConfig, [String: Tensor]) {
         try load(GGUFFile(path: path))
     }
 
-    public static func load(_ g: GGUFFile) throws -> (LlamaConfig, [String: Tensor]) {
+    public static func load(_ g: GGUFFile) throws -> (DecoderConfig, [String: Tensor]) {
         let (config, weights, _) = try load(g, basePrecision: .f32)
         return (config, weights)
     }
@@ -17,7 +17,7 @@ public enum LlamaGGUFLoader {
     /// as they are (Q8_0 for q8, Q4_0/Q4_1 for q4) are borrowed from the mapping, not copied
     /// (except attn_q/attn_k, whose rows are un-permuted into a copy).
     public static func load(_ g: GGUFFile, basePrecision: BasePrecision) throws
-        -> (config: LlamaConfig, weights: [String: Tensor], frozen: [String: FrozenWeight]) {
+        -> (config: DecoderConfig, weights: [String: Tensor], frozen: [String: FrozenWeight]) {
         let config = try config(g)
         var names: [String: GGUFTensorInfo] = [:]
         for info in g.tensors where info.name != ropeFrequencyFactors {
@@ -33,7 +33,7 @@ public enum LlamaGGUFLoader {
                 + GGMLType.dequantizable.map(\.name).joined(separator: ", "))
         }
         // Shapes first, so a bad file gets a shape error rather than a permutation error.
-        try LlamaWeightNames.validate(shapes: names.mapValues(\.shape), config: config, source: g.path)
+        try DecoderWeightNames.validate(shapes: names.mapValues(\.shape), config: config, source: g.path)
         var weights: [String: Tensor] = [:]
         var frozen: [String: FrozenWeight] = [:]
         // Tensors to quantize are decoded into these two reusable buffers: a fresh Float32 tensor
@@ -55,7 +55,7 @@ public enum LlamaGGUFLoader {
 
     /// llama.cpp permuted the rows of attn_q/attn_k (weights and biases) of "llama" models for its
     /// RoPE: the head count to un-permute them with, or nil for every other tensor.
-    static func permutedHeads(_ hf: String, config: LlamaConfig, architecture: String?) -> Int? {
+    static func permutedHeads(_ hf: String, config: DecoderConfig, architecture: String?) -> Int? {
         guard architecture == "llama" else { return nil }
         if hf.contains(".self_attn.q_proj.") { return config.numHeads }
         if hf.contains(".self_attn.k_proj.") { return config.numKVHeads }
@@ -87,7 +87,7 @@ public enum LlamaGGUFLoader {
     }
 
     /// The model shape from `<arch>.*` metadata.
-    public static func config(_ g: GGUFFile) throws -> LlamaConfig {
+    public static func config(_ g: GGUFFile) throws -> DecoderConfig {
         guard let arch = g.architecture else {
             throw TinhError.badFile(path: g.path, reason: "no general.architecture in the metadata")
         }
@@ -115,7 +115,7 @@ public enum LlamaGGUFLoader {
             ?? g.info("token_embd.weight")?.shape.first ?? 0
         let hasBias = g.info("blk.0.attn_q.bias") != nil
         let scaling = try ropeScaling(g, arch: arch, headDim: headDim ?? hidden / max(heads, 1))
-        let c = LlamaConfig(
+        let c = DecoderConfig(
             vocabSize: vocab, hiddenSize: hidden, intermediateSize: try int("feed_forward_length"),
             numLayers: try int("block_count"), numHeads: heads, numKVHeads: kvHeads, headDim: headDim,
             ropeTheta: try float("rope.freq_base", default: 10000), ropeScaling: scaling,
@@ -177,6 +177,6 @@ public enum LlamaGGUFLoader {
         guard parts.count == 4, parts[0] == "blk", let layer = Int(parts[1]), layer >= 0,
               String(layer) == parts[1], let hf = blockParts[String(parts[2])],
               parts[3] == "weight" || parts[3] == "bias" else { return nil }
-        return "\(LlamaConfig.blockPrefix(layer))\(hf).\(parts[3])"
+        return "\(DecoderConfig.blockPrefix(layer))\(hf).\(parts[3])"
     }
 }

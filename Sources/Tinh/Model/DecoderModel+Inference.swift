@@ -1,4 +1,4 @@
-extension LlamaModel {
+extension DecoderModel {
     /// Logits [batch·seq, vocab] for every position of `tokens` [batch, seq] (no KV cache, nothing
     /// saved for backward; invalidates a pending training forward).
     public func logits(tokens: [Int32], batch: Int = 1, seq: Int? = nil) throws -> Tensor {

@@ -1,14 +1,14 @@
 /// A Llama-family decoder (Llama, SmolLM, Qwen2-style q/k/v biases) over frozen weights in Hugging
 /// Face names and layout. Training: `forward(tokens:targets:…)` then `backward(lossScale:)`
-/// (LlamaModel+Training.swift). Inference: `logits(tokens:…)` and KV-cache `decode`
-/// (LlamaModel+Inference.swift). Weights are shared, not copied: the tensors passed in stay the model's.
+/// (DecoderModel+Training.swift). Inference: `logits(tokens:…)` and KV-cache `decode`
+/// (DecoderModel+Inference.swift). Weights are shared, not copied: the tensors passed in stay the model's.
 ///
 /// Not thread-safe: one model instance runs one pass at a time (its activation buffers are reused).
-public final class LlamaModel {
-    public let config: LlamaConfig
+public final class DecoderModel {
+    public let config: DecoderConfig
     /// [vocab, hidden]. Replaced only by full fine-tuning, which moves it into its flat trainable buffer.
     public internal(set) var embedTokens: Tensor
-    public let blocks: [LlamaBlock]
+    public let blocks: [DecoderBlock]
     public let finalNorm: NormWeight
     /// The LM head; its weight is `embedTokens` when the head is tied.
     public let lmHead: Linear
@@ -32,11 +32,11 @@ public final class LlamaModel {
     var lastTokens: [Int32] = []
     var hasTokens = false
     var readyForBackward = false
-    /// The last training forward went through the fused loss path (LlamaModel+FusedHead.swift).
+    /// The last training forward went through the fused loss path (DecoderModel+FusedHead.swift).
     var headFused = false
-    /// Loss rows per chunk of the fused loss path, 0 for none (LlamaModel+FusedHead.swift).
-    public var headChunkRows = LlamaModel.defaultHeadChunkRows
-    /// Gradient checkpointing (`setRecomputesBlocks`, LlamaModel+Recompute.swift): backward re-runs each block's forward.
+    /// Loss rows per chunk of the fused loss path, 0 for none (DecoderModel+FusedHead.swift).
+    public var headChunkRows = DecoderModel.defaultHeadChunkRows
+    /// Gradient checkpointing (`setRecomputesBlocks`, DecoderModel+Recompute.swift): backward re-runs each block's forward.
     public internal(set) var recomputesBlocks = false
     /// Whether backward must carry the gradient down to the input embeddings (`inputEmbeddingGrad`:
     /// gradient checks, soft prompts). The trainer turns it off: backward then stops after the lowest
@@ -58,7 +58,7 @@ public final class LlamaModel {
 
     /// `frozen` holds projection weights in another precision than Float32 (by Hugging Face name);
     /// those not in it come from `weights`. `gemm` runs the Float32 products of the frozen weights.
-    public init(config: LlamaConfig, weights: [String: Tensor], frozen: [String: FrozenWeight] = [:],
+    public init(config: DecoderConfig, weights: [String: Tensor], frozen: [String: FrozenWeight] = [:],
                 gemm: FrozenGEMM = .openblas) throws {
         try config.validate()
         guard config.maxPositions > 0 else { throw TinhError.invalidInput("model config: max_position_embeddings must be positive") }
@@ -70,7 +70,7 @@ public final class LlamaModel {
         let memory = activationMemory
         self.config = config
         embedTokens = try table.require("model.embed_tokens.weight", [config.vocabSize, config.hiddenSize])
-        blocks = try (0..<config.numLayers).map { try LlamaBlock(index: $0, config: config, table: table, memory: memory) }
+        blocks = try (0..<config.numLayers).map { try DecoderBlock(index: $0, config: config, table: table, memory: memory) }
         finalNorm = NormWeight(name: "model.norm.weight", weight: try table.require("model.norm.weight", [config.hiddenSize]))
         // A bf16 base holds the LM head (the largest GEMM) in bf16 too; a tied head gets its own bf16
         // copy, while the embedding lookup keeps reading the Float32 table.

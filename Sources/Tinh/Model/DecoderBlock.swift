@@ -16,17 +16,17 @@ struct CacheSlot {
 }
 
 /// One Llama decoder block: x + attn(norm(x)), then + mlp(norm(·)).
-public final class LlamaBlock {
+public final class DecoderBlock {
     public let index: Int
     public let inputNorm: NormWeight
     public let postAttentionNorm: NormWeight
     public let q: Linear, k: Linear, v: Linear, o: Linear
     public let gate: Linear, up: Linear, down: Linear
-    let config: LlamaConfig
+    let config: DecoderConfig
     var acts: BlockActivations
 
-    init(index i: Int, config c: LlamaConfig, table: WeightTable, memory: ActivationMemory? = nil) throws {
-        let p = LlamaConfig.blockPrefix(i)
+    init(index i: Int, config c: DecoderConfig, table: WeightTable, memory: ActivationMemory? = nil) throws {
+        let p = DecoderConfig.blockPrefix(i)
         let hid = c.hiddenSize, qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
         // Any projection may carry a bias (Llama's attention_bias/mlp_bias); Qwen2-style configs require q/k/v ones.
         func linear(_ sub: String, _ out: Int, _ inp: Int, biasRequired: Bool = false) throws -> Linear {

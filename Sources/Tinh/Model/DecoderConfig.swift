@@ -1,5 +1,5 @@
 /// The shape of a Llama-family decoder, in Hugging Face `config.json` terms.
-public struct LlamaConfig: Codable, Equatable, Sendable {
+public struct DecoderConfig: Codable, Equatable, Sendable {
     public var vocabSize: Int
     public var hiddenSize: Int
     public var intermediateSize: Int

@@ -1,6 +1,6 @@
 /// Activation bytes of a training step: what the buffers hold (`activationMemory`, counted by the
 /// buffers as they grow) and, before any step, an estimate of it from the shapes.
-extension LlamaModel {
+extension DecoderModel {
     /// The bytes a fresh model's activation buffers reach after one training forward + backward on
     /// [batch, seq] with `lossRows` counted positions, with the adapters now attached: kept for
     /// backward, and scratch. It follows the buffers' own sizes line by line; a test holds it to
