@@ -94,7 +94,7 @@ import Testing
         let c = ModelFixture.config()
         let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
         var d = TestData(seed: 31)
-        let targets = [model.blocks[1].q, model.blocks[0].v, model.blocks[0].gate, model.blocks[1].up, model.blocks[0].down]
+        let targets = [model.blocks[1].projection("q_proj")!, model.blocks[0].projection("v_proj")!, model.blocks[0].projection("gate_proj")!, model.blocks[1].projection("up_proj")!, model.blocks[0].down]
         let adapters = targets.map { lin in
             let a = ScaledMatrixAdapter(m: d.tensor([lin.outFeatures, lin.inFeatures], std: 0.2), s: 0.5)
             lin.adapter = a

@@ -36,14 +36,14 @@ final class ScaledMatrixAdapter: LinearAdapter {
         _ = loss()
         let dx = Tensor(shape: x.shape)
         dx.fill(3)
-        lin.backward(dy, dx.data, accumulate: true)
+        lin.backward(dy, dx.data, input: x.data, rows: rows, accumulate: true)
         GradCheck().check("linear dx", param: x.data, analytic: dx.array.map { $0 - 3 }, loss: loss)
         GradCheck().check("linear dW", param: w.data, analytic: lin.weightGrad!.array, loss: loss)
         GradCheck().check("linear db", param: b.data, analytic: lin.biasGrad!.array, loss: loss)
         // Without accumulate, dx is overwritten.
-        lin.backward(dy, dx.data)
+        lin.backward(dy, dx.data, input: x.data, rows: rows)
         let dx2 = Tensor(shape: x.shape)
-        lin.backward(dy, dx2.data)
+        lin.backward(dy, dx2.data, input: x.data, rows: rows)
         #expect(dx.array == dx2.array)
     }
 
@@ -52,7 +52,7 @@ final class ScaledMatrixAdapter: LinearAdapter {
         let lin = Linear(name: "frozen", weight: d.tensor([outF, inF]))
         let x = d.tensor([rows, inF]), y = Tensor(shape: [rows, outF]), dx = Tensor(shape: x.shape)
         lin.forward(x.data, y.data, rows: rows)
-        lin.backward(d.normal(rows * outF), dx.data)
+        lin.backward(d.normal(rows * outF), dx.data, input: nil, rows: rows)
         #expect(lin.weightGrad == nil && lin.biasGrad == nil)
     }
 
@@ -80,7 +80,7 @@ final class ScaledMatrixAdapter: LinearAdapter {
         } }
         #expect(worst <= 1, "error \(worst)× the float32 bound")
         let dx = Tensor(shape: x.shape)
-        lin.backward(dy, dx.data)
+        lin.backward(dy, dx.data, input: x.data, rows: rows)
         #expect(adapter.backwardCalls == 1)
         GradCheck().check("adapted linear dx", param: x.data, analytic: dx.array, loss: loss)
         GradCheck().check("adapter dM", param: adapter.m.data, analytic: adapter.dm.array, loss: loss)

@@ -37,10 +37,13 @@ public enum FullFineTuning {
             if model.isTied { model.lmHead.moveWeight(into: w); model.lmHead.weightGrad = g }
         }
         for block in model.blocks {
-            norm(block.inputNorm, layer: block.index)
-            for l in [block.q, block.k, block.v, block.o] { linear(l, layer: block.index) }
-            norm(block.postAttentionNorm, layer: block.index)
-            for l in [block.gate, block.up, block.down] { linear(l, layer: block.index) }
+            // Forward order, as before the families: the attention half, then the MLP half.
+            for n in [block.inputNorm, block.qNorm, block.kNorm] { if let n { norm(n, layer: block.index) } }
+            for l in block.attentionInputs + [block.o] { linear(l, layer: block.index) }
+            if let n = block.attentionOutputNorm { norm(n, layer: block.index) }
+            norm(block.mlpNorm, layer: block.index)
+            for l in block.mlpInputs + [block.down] { linear(l, layer: block.index) }
+            if let n = block.mlpOutputNorm { norm(n, layer: block.index) }
         }
         norm(model.finalNorm, layer: L)
         if !model.isTied { linear(model.lmHead, layer: L) }
@@ -55,7 +58,7 @@ public enum FullFineTuning {
 
     /// The trainable count: every weight the model holds (a tied head once), biases excluded.
     static func expectedCount(_ model: DecoderModel) -> Int {
-        let norms = model.finalNorm.weight.count + model.blocks.reduce(0) { $0 + $1.inputNorm.weight.count + $1.postAttentionNorm.weight.count }
+        let norms = model.finalNorm.weight.count + model.blocks.reduce(0) { $0 + $1.norms.reduce(0) { $0 + $1.weight.count } }
         let projections = model.blocks.reduce(0) { $0 + $1.linears.reduce(0) { $0 + $1.weight.count } }
         return model.embedTokens.count + norms + projections + (model.isTied ? 0 : model.lmHead.weight.count)
     }

@@ -30,8 +30,7 @@ public enum Merge {
         var weights: [String: Tensor] = ["model.embed_tokens.weight": model.embedTokens, model.finalNorm.name: model.finalNorm.weight]
         if !model.isTied { weights["lm_head.weight"] = model.lmHead.weight.dequantized() }
         for block in model.blocks {
-            weights[block.inputNorm.name] = block.inputNorm.weight
-            weights[block.postAttentionNorm.name] = block.postAttentionNorm.weight
+            for norm in block.norms { weights[norm.name] = norm.weight }
             for linear in block.linears {
                 weights[linear.name + ".weight"] = (linear.weight as? F32Weight)?.tensor ?? linear.weight.dequantized()
                 if let bias = linear.bias { weights[linear.name + ".bias"] = bias }

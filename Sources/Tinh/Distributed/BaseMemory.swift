@@ -63,7 +63,7 @@ extension DecoderModel {
     public var baseTensors: [Tensor] {
         var out = [embedTokens, finalNorm.weight]
         for b in blocks {
-            out += [b.inputNorm.weight, b.postAttentionNorm.weight]
+            out += b.norms.map(\.weight)
             for l in b.linears {
                 if let w = l.weight as? F32Weight { out.append(w.tensor) }  // quantized weights are private
                 if let bias = l.bias { out.append(bias) }

@@ -1,10 +1,17 @@
 /// Where attention's operands live. Queries are [batch, seqQ, heads·headDim] with row stride
 /// `qStride`; keys and values are [batch, ≥ past+seqQ, kvHeads·headDim] with row stride
 /// `kvStride` and batch stride `kvBatchStride` (a KV cache can be longer than what is used).
-/// Query row i sits at position past + i and sees keys 0...past+i.
+/// Query row i sits at position past + i and sees keys 0...past+i (the last `window` of them with
+/// a sliding window). Scores are q·k·`scale`, then c·tanh(s/c) with a `softcap` c.
 public struct AttentionShape: Sendable {
     public var batch, seqQ, past, heads, kvHeads, headDim: Int
     public var qStride, kvStride, kvBatchStride: Int
+    /// Keys within this many positions of the query, itself included; nil: all earlier keys.
+    public var window: Int?
+    /// The score scale; 1/√headDim unless the family says otherwise (Gemma's query_pre_attn_scalar).
+    public var scale: Float
+    /// Gemma 2's attention soft-cap.
+    public var softcap: Float?
     public var seqK: Int { past + seqQ }
     public var qBatchStride: Int { seqQ * qStride }
     /// Query heads per KV head (grouped-query attention).
@@ -13,20 +20,24 @@ public struct AttentionShape: Sendable {
     public var probsCount: Int { batch * heads * seqQ * seqK }
     /// Floats of scratch for a forward that keeps no probabilities: one row block.
     public var scratchCount: Int { min(Attention.rowBlock, seqQ) * seqK }
-    /// Floats of scratch for `Attention.backward`: one row block's probabilities and their gradient.
-    public var backwardScratchCount: Int { 2 * scratchCount }
+    /// Floats of scratch for `Attention.backward`: one row block's probabilities and their gradient
+    /// (and, soft-capped, the capped scores).
+    public var backwardScratchCount: Int { (softcap == nil ? 2 : 3) * scratchCount }
 
     public init(batch: Int, seqQ: Int, past: Int = 0, heads: Int, kvHeads: Int, headDim: Int,
-                kvBatchStride: Int? = nil) {
+                kvBatchStride: Int? = nil, window: Int? = nil, scale: Float? = nil, softcap: Float? = nil) {
         self.batch = batch; self.seqQ = seqQ; self.past = past
         self.heads = heads; self.kvHeads = kvHeads; self.headDim = headDim
+        self.window = window; self.softcap = softcap
+        self.scale = scale ?? 1 / Float(headDim).squareRoot()
         qStride = heads * headDim
         kvStride = kvHeads * headDim
         self.kvBatchStride = kvBatchStride ?? (past + seqQ) * kvHeads * headDim
     }
 }
 
-/// Grouped-query causal attention, softmax(Q·Kᵀ/√d)·V per (batch, head), through GEMMs.
+/// Grouped-query causal attention, softmax(Q·Kᵀ/√d)·V per (batch, head), through GEMMs, with the
+/// families' variations (`AttentionShape`: sliding window, score scale, soft-cap).
 /// Query rows go in blocks; a block computes scores only for the keys its last row can see,
 /// so most of the masked upper triangle is never computed.
 public enum Attention {
@@ -49,7 +60,6 @@ public enum Attention {
     public static func forward(out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
                                q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                shape s: AttentionShape, saveProbs: Bool = true) {
-        let scale = 1 / Float(s.headDim).squareRoot()
         let tk = s.seqK
         for b in 0..<s.batch {
             for h in 0..<s.heads {
@@ -61,7 +71,7 @@ public enum Attention {
                 let p = probs + (b * s.heads + h) * s.seqQ * tk
                 blocks(s) { r0, rows, cols in
                     let pr = saveProbs ? p + r0 * tk : probs
-                    blockProbs(pr, qh: qh, kh: kh, r0: r0, rows: rows, cols: cols, scale: scale, shape: s)
+                    blockProbs(pr, capped: nil, qh: qh, kh: kh, r0: r0, rows: rows, cols: cols, shape: s)
                     BLAS.gemm(.none, .none, m: rows, n: s.headDim, k: cols,
                               a: pr, lda: tk, b: vh, ldb: s.kvStride, c: oh + r0 * s.qStride, ldc: s.qStride)
                 }
@@ -70,13 +80,18 @@ public enum Attention {
     }
 
     /// One row block's probabilities, computed exactly as `forward` computes them (same GEMM
-    /// arguments, row stride seqK), into `pr`.
-    @inline(__always) static func blockProbs(_ pr: UnsafeMutablePointer<Float>, qh: UnsafePointer<Float>,
-                                             kh: UnsafePointer<Float>, r0: Int, rows: Int, cols: Int,
-                                             scale: Float, shape s: AttentionShape) {
-        BLAS.gemm(.none, .transpose, m: rows, n: cols, k: s.headDim, alpha: scale,
+    /// arguments, row stride seqK), into `pr`; with a soft-cap, `capped` (if given) gets the capped
+    /// scores that backward's chain rule needs.
+    @inline(__always) static func blockProbs(_ pr: UnsafeMutablePointer<Float>, capped: UnsafeMutablePointer<Float>?,
+                                             qh: UnsafePointer<Float>, kh: UnsafePointer<Float>, r0: Int, rows: Int, cols: Int,
+                                             shape s: AttentionShape) {
+        BLAS.gemm(.none, .transpose, m: rows, n: cols, k: s.headDim, alpha: s.scale,
                   a: qh + r0 * s.qStride, lda: s.qStride, b: kh, ldb: s.kvStride, c: pr, ldc: s.seqK)
-        Softmax.causalForward(pr, rows: rows, cols: s.seqK, past: s.past + r0)
+        if let cap = s.softcap {
+            for i in 0..<rows { Softcap.forward(pr + i * s.seqK, count: cols, cap: cap) }
+            if let capped { capped.update(from: pr, count: rows * s.seqK) }
+        }
+        Softmax.causalForward(pr, rows: rows, cols: s.seqK, past: s.past + r0, window: s.window)
     }
 
     /// From dout (same layout as out) writes dq, and dk, dv ([batch, seqK, kvHeads·headDim], packed:
@@ -88,23 +103,26 @@ public enum Attention {
                                 q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                 shape s: AttentionShape) {
         precondition(s.kvBatchStride == s.seqK * s.kvStride, "attention backward needs packed K/V")
-        let scale = 1 / Float(s.headDim).squareRoot()
+        let scale = s.scale
         let tk = s.seqK
         dk.update(repeating: 0, count: s.batch * s.kvBatchStride)
         dv.update(repeating: 0, count: s.batch * s.kvBatchStride)
-        let pr = scratch, dpr = scratch + s.scratchCount
+        let pr = scratch, dpr = scratch + s.scratchCount, capped = s.softcap == nil ? nil : scratch + 2 * s.scratchCount
         for b in 0..<s.batch {
             for h in 0..<s.heads {
                 let g = h / s.groupSize
                 let qOff = b * s.qBatchStride + h * s.headDim
                 let kvOff = b * s.kvBatchStride + g * s.headDim
                 blocks(s) { r0, rows, cols in
-                    blockProbs(pr, qh: q + qOff, kh: k + kvOff, r0: r0, rows: rows, cols: cols, scale: scale, shape: s)
+                    blockProbs(pr, capped: capped, qh: q + qOff, kh: k + kvOff, r0: r0, rows: rows, cols: cols, shape: s)
                     let doutR = dout + qOff + r0 * s.qStride
                     // dP = dOut · Vᵀ, then dS = softmax backward (in place).
                     BLAS.gemm(.none, .transpose, m: rows, n: cols, k: s.headDim,
                               a: doutR, lda: s.qStride, b: v + kvOff, ldb: s.kvStride, c: dpr, ldc: tk)
-                    Softmax.causalBackward(dpr, probs: pr, rows: rows, cols: tk, past: s.past + r0)
+                    Softmax.causalBackward(dpr, probs: pr, rows: rows, cols: tk, past: s.past + r0, window: s.window)
+                    if let capped, let cap = s.softcap {
+                        for i in 0..<rows { Softcap.backward(dpr + i * tk, capped: capped + i * tk, count: cols, cap: cap) }
+                    }
                     // dQ = scale · dS · K
                     BLAS.gemm(.none, .none, m: rows, n: s.headDim, k: cols, alpha: scale,
                               a: dpr, lda: tk, b: k + kvOff, ldb: s.kvStride, c: dq + qOff + r0 * s.qStride, ldc: s.qStride)

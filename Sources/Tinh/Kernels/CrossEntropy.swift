@@ -43,11 +43,18 @@ public enum CrossEntropy {
 
     /// dlogits = scale · (softmax(logits) − onehot(target)) for counted rows, 0 for the others.
     /// Overwrites `dlogits`, which may alias `logits` (then no extra [rows, vocab] buffer is needed).
+    /// With `softcap` c the logits are capped ones, y = c·tanh(z/c), and dlogits is the gradient
+    /// for the uncapped z: times 1 − (y/c)², taken from each logit before it is overwritten.
     public static func backward(
         dlogits: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>,
         targets: UnsafePointer<Int32>, mask: UnsafePointer<Bool>?, lse: UnsafePointer<Float>,
-        rows: Int, vocab: Int, scale: Float
+        rows: Int, vocab: Int, scale: Float, softcap: Float? = nil
     ) {
+        if let cap = softcap {
+            backwardCapped(dlogits: dlogits, logits: logits, targets: targets, mask: mask, lse: lse,
+                           rows: rows, vocab: vocab, scale: scale, cap: cap)
+            return
+        }
         let vecEnd = vocab & ~15
         for r in 0..<rows {
             let row = logits + r * vocab, d = dlogits + r * vocab
@@ -61,6 +68,29 @@ public enum CrossEntropy {
                 storePartial16(e, d + i, vocab - i)
             }
             d[t] -= scale
+        }
+    }
+
+    private static func backwardCapped(
+        dlogits: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>,
+        targets: UnsafePointer<Int32>, mask: UnsafePointer<Bool>?, lse: UnsafePointer<Float>,
+        rows: Int, vocab: Int, scale: Float, cap: Float
+    ) {
+        for r in 0..<rows {
+            let row = logits + r * vocab, d = dlogits + r * vocab
+            let t = Int(targets[r])
+            guard t >= 0, mask?[r] ?? true else { d.update(repeating: 0, count: vocab); continue }
+            let shift = F16(repeating: lse[r]), sv = F16(repeating: scale)
+            let yt = row[t] * (1 / cap), targetSlope = 1 - yt * yt
+            var i = 0
+            while i < vocab {
+                let n = min(16, vocab - i)
+                let y = n == 16 ? load16(row + i) : loadPartial16(row + i, n, pad: 0)
+                let g = simdExp(y - shift) * sv * Softcap.slope(y, cap: cap)
+                if n == 16 { store16(g, d + i) } else { storePartial16(g, d + i, n) }
+                i += 16
+            }
+            d[t] -= scale * targetSlope
         }
     }
 

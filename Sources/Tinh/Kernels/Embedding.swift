@@ -8,16 +8,18 @@ public enum Embedding {
         }
     }
 
-    /// dtable[token[row]] += dout[row]. Only called when the table's gradient was requested:
-    /// a frozen embedding gets no dW, and token ids have no gradient.
+    /// dtable[token[row]] += scale·dout[row] (`scale`: the family's embedding scale, Gemma's √hidden).
+    /// Only called when the table's gradient was requested: a frozen embedding gets no dW, and token
+    /// ids have no gradient.
     public static func backward(dtable: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
-                                tokens: UnsafePointer<Int32>, rows: Int, dim: Int) {
+                                tokens: UnsafePointer<Int32>, rows: Int, dim: Int, scale: Float = 1) {
         let vecEnd = dim & ~15
+        let sv = F16(repeating: scale)
         for r in 0..<rows {
             let d = dtable + Int(tokens[r]) * dim, g = dout + r * dim
             var i = 0
-            while i < vecEnd { store16(load16(d + i) + load16(g + i), d + i); i += 16 }
-            while i < dim { d[i] += g[i]; i += 1 }
+            while i < vecEnd { store16(load16(d + i).addingProduct(load16(g + i), sv), d + i); i += 16 }
+            while i < dim { d[i] += scale * g[i]; i += 1 }
         }
     }
 }

@@ -41,24 +41,35 @@ public enum Softmax {
         scale(x, n, by: 1 / sum)
     }
 
+    /// The keys query row i (at position `past + i`) sees among `cols`: 0...past+i, or with a
+    /// sliding window only the last `window` of those (itself included), as transformers masks them.
+    @inline(__always) static func visible(row i: Int, cols: Int, past: Int, window: Int?) -> Range<Int> {
+        let hi = min(past + i + 1, cols)
+        return max(0, hi - (window ?? hi))..<hi
+    }
+
     /// Causal softmax in place over a [rows, cols] score matrix whose query row i sits at position
-    /// `past + i` among `cols` keys: it sees keys 0...past+i; the other entries become 0.
-    public static func causalForward(_ att: UnsafeMutablePointer<Float>, rows: Int, cols: Int, past: Int) {
+    /// `past + i` among `cols` keys: it sees the keys `visible` gives; the other entries become 0.
+    public static func causalForward(_ att: UnsafeMutablePointer<Float>, rows: Int, cols: Int, past: Int, window: Int? = nil) {
         for i in 0..<rows {
             let row = att + i * cols
-            let n = min(past + i + 1, cols)
-            forwardRow(row, count: n)
-            if n < cols { (row + n).update(repeating: 0, count: cols - n) }
+            let keys = visible(row: i, cols: cols, past: past, window: window)
+            if keys.lowerBound > 0 { row.update(repeating: 0, count: keys.lowerBound) }
+            forwardRow(row + keys.lowerBound, count: keys.count)
+            if keys.upperBound < cols { (row + keys.upperBound).update(repeating: 0, count: cols - keys.upperBound) }
         }
     }
 
     /// Backward of `causalForward`: on entry `datt` holds dL/dP, on exit dL/dScores (in place).
     ///   dS_ij = P_ij · (dP_ij − Σ_k P_ik dP_ik); masked entries become 0.
     public static func causalBackward(_ datt: UnsafeMutablePointer<Float>, probs: UnsafePointer<Float>,
-                                      rows: Int, cols: Int, past: Int) {
+                                      rows: Int, cols: Int, past: Int, window: Int? = nil) {
         for i in 0..<rows {
-            let d = datt + i * cols, p = probs + i * cols
-            let n = min(past + i + 1, cols)
+            let keys = visible(row: i, cols: cols, past: past, window: window)
+            let lo = keys.lowerBound
+            if lo > 0 { (datt + i * cols).update(repeating: 0, count: lo) }
+            let d = datt + i * cols + lo, p = probs + i * cols + lo
+            let n = keys.count, rest = cols - keys.upperBound
             let vecEnd = n & ~15
             var acc = F16()
             var j = 0
@@ -69,7 +80,7 @@ public enum Softmax {
             j = 0
             while j < vecEnd { store16(load16(p + j) * (load16(d + j) - dv), d + j); j += 16 }
             while j < n { d[j] = p[j] * (d[j] - dot); j += 1 }
-            if n < cols { (d + n).update(repeating: 0, count: cols - n) }
+            if rest > 0 { (d + n).update(repeating: 0, count: rest) }
         }
     }
 }

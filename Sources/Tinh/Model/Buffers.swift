@@ -48,34 +48,50 @@ final class GrowableBuffer {
 }
 
 /// What one decoder block saves in a training forward for its backward (llm.c style names).
-/// Rows are batch·seq positions.
-/// The norms' outputs, silu(gate)·up and the attention probabilities are not kept: backward
+/// Rows are batch·seq positions. Buffers a family does not use (q/k norms, output norms) stay empty.
+/// The norms' outputs, act(gate)·up and the attention probabilities are not kept: backward
 /// recomputes them (cheaply, bit for bit) into the shared `Workspace` — the norms and h only when a
 /// Linear's backward reads its input. o_proj's input is kept here only when its backward reads it; otherwise it is scratch.
 final class BlockActivations {
-    let rstd1: GrowableBuffer    // [rows]           input_layernorm's 1/rms
-    let q: GrowableBuffer        // [rows, heads·headDim]    after RoPE
-    let k: GrowableBuffer        // [rows, kvHeads·headDim]  after RoPE
-    let v: GrowableBuffer        // [rows, kvHeads·headDim]
-    let attnOut: GrowableBuffer  // [rows, heads·headDim]    input of o_proj, when its backward reads it
-    let res2: GrowableBuffer     // [rows, hidden]   residual after attention
-    let rstd2: GrowableBuffer    // [rows]           post_attention_layernorm's 1/rms
-    let gate: GrowableBuffer     // [rows, intermediate]
-    let up: GrowableBuffer       // [rows, intermediate]
+    let rstd1: GrowableBuffer       // [rows]           input_layernorm's 1/rms
+    let qPre: GrowableBuffer        // [rows, heads·headDim]    q_proj's output, input of q_norm (q/k norms only)
+    let kPre: GrowableBuffer        // [rows, kvHeads·headDim]  k_proj's output, input of k_norm
+    let qRstd: GrowableBuffer       // [rows·heads]     q_norm's 1/rms per head
+    let kRstd: GrowableBuffer       // [rows·kvHeads]
+    let q: GrowableBuffer           // [rows, heads·headDim]    after RoPE
+    let k: GrowableBuffer           // [rows, kvHeads·headDim]  after RoPE
+    let v: GrowableBuffer           // [rows, kvHeads·headDim]
+    let attnOut: GrowableBuffer     // [rows, heads·headDim]    input of o_proj, when its backward reads it
+    let attnProj: GrowableBuffer    // [rows, hidden]   o_proj's output, input of the attention output norm (output norms only)
+    let rstdAttnProj: GrowableBuffer // [rows]
+    let res2: GrowableBuffer        // [rows, hidden]   residual after attention
+    let rstd2: GrowableBuffer       // [rows]           the MLP norm's 1/rms
+    let gate: GrowableBuffer        // [rows, intermediate]
+    let up: GrowableBuffer          // [rows, intermediate]
+    let mlpProj: GrowableBuffer     // [rows, hidden]   down_proj's output, input of the MLP output norm (output norms only)
+    let rstdMLPProj: GrowableBuffer // [rows]
 
     init(memory: ActivationMemory?) {
         func kept() -> GrowableBuffer { GrowableBuffer(.kept, in: memory) }
-        (rstd1, q, k, v, attnOut) = (kept(), kept(), kept(), kept(), kept())
-        (res2, rstd2, gate, up) = (kept(), kept(), kept(), kept())
+        (rstd1, qPre, kPre, qRstd, kRstd, q, k, v, attnOut) = (kept(), kept(), kept(), kept(), kept(), kept(), kept(), kept(), kept())
+        (attnProj, rstdAttnProj, res2, rstd2, gate, up, mlpProj, rstdMLPProj) = (kept(), kept(), kept(), kept(), kept(), kept(), kept(), kept())
     }
 
     func reserve(rows: Int, keepAttnOut: Bool, config c: DecoderConfig) {
         let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
         rstd1.reserve(rows)
+        if c.spec.qkNorm {
+            qPre.reserve(rows * qDim); kPre.reserve(rows * kvDim)
+            qRstd.reserve(rows * c.numHeads); kRstd.reserve(rows * c.numKVHeads)
+        }
         q.reserve(rows * qDim); k.reserve(rows * kvDim); v.reserve(rows * kvDim)
         if keepAttnOut { attnOut.reserve(rows * qDim) }
         res2.reserve(rows * c.hiddenSize); rstd2.reserve(rows)
         gate.reserve(rows * c.intermediateSize); up.reserve(rows * c.intermediateSize)
+        if c.spec.outputNorms {
+            attnProj.reserve(rows * c.hiddenSize); rstdAttnProj.reserve(rows)
+            mlpProj.reserve(rows * c.hiddenSize); rstdMLPProj.reserve(rows)
+        }
     }
 }
 
@@ -83,20 +99,24 @@ final class BlockActivations {
 final class Workspace {
     // forward (and recomputed in backward)
     let ln: GrowableBuffer          // [rows, hidden] the current norm's output, input of q/k/v or gate/up
-    let h: GrowableBuffer           // [rows, intermediate] silu(gate)·up, input of down_proj
-    let proj: GrowableBuffer        // [rows, hidden] o_proj / down_proj output before the residual add
+    let h: GrowableBuffer           // [rows, intermediate] act(gate)·up, input of down_proj
+    let proj: GrowableBuffer        // [rows, hidden] o_proj / down_proj output (normed, if so) before the residual add
     let probs: GrowableBuffer       // one row block of attention probabilities (forward)
     let attnOut: GrowableBuffer     // [rows, heads·headDim] attention output when o_proj's backward does not read it
+    let fused: GrowableBuffer       // [rows, max(q+2kv, 2·intermediate)] a fused projection's output, or its gradient
     // backward
     let dResidual: GrowableBuffer   // [rows, hidden] gradient of the residual stream, updated in place
     let dLn: GrowableBuffer         // [rows, hidden] gradient of a norm's output
+    let dProj: GrowableBuffer       // [rows, hidden] gradient of o_proj's / down_proj's output through an output norm
     let dAttnOut: GrowableBuffer    // [rows, heads·headDim]
     let dq: GrowableBuffer          // [rows, heads·headDim]
     let dk: GrowableBuffer          // [rows, kvHeads·headDim]
     let dv: GrowableBuffer          // [rows, kvHeads·headDim]
+    let dqPre: GrowableBuffer       // [rows, heads·headDim]   gradient of q_proj's output through q_norm
+    let dkPre: GrowableBuffer       // [rows, kvHeads·headDim]
     let dH: GrowableBuffer          // [rows, intermediate] dL/dh, then dL/dgate in place
     let dUp: GrowableBuffer         // [rows, intermediate]
-    let dScores: GrowableBuffer     // one row block's recomputed probabilities and dP / dS
+    let dScores: GrowableBuffer     // one row block's recomputed probabilities and dP / dS (and capped scores)
     // loss path: only positions whose loss counts ("selected" rows); the first four are kept for backward
     let lossIn: GrowableBuffer      // [sel, hidden] final residual rows gathered
     let lossRstd: GrowableBuffer    // [sel]
@@ -111,9 +131,9 @@ final class Workspace {
     init(memory: ActivationMemory?) {
         func scratch() -> GrowableBuffer { GrowableBuffer(.scratch, in: memory) }
         func kept() -> GrowableBuffer { GrowableBuffer(.kept, in: memory) }
-        (ln, h, proj, probs, attnOut) = (scratch(), scratch(), scratch(), scratch(), scratch())
-        (dResidual, dLn, dAttnOut, dq, dk, dv) = (scratch(), scratch(), scratch(), scratch(), scratch(), scratch())
-        (dH, dUp, dScores) = (scratch(), scratch(), scratch())
+        (ln, h, proj, probs, attnOut, fused) = (scratch(), scratch(), scratch(), scratch(), scratch(), scratch())
+        (dResidual, dLn, dProj, dAttnOut, dq, dk, dv) = (scratch(), scratch(), scratch(), scratch(), scratch(), scratch(), scratch())
+        (dqPre, dkPre, dH, dUp, dScores) = (scratch(), scratch(), scratch(), scratch(), scratch())
         (lossIn, lossRstd, logits, lse) = (kept(), kept(), kept(), kept())
         (lossNorm, dLossNorm, dLossIn) = (scratch(), scratch(), scratch())
     }
@@ -121,9 +141,37 @@ final class Workspace {
     func reserveBackward(rows: Int, seq: Int, config c: DecoderConfig) {
         let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
         dResidual.reserve(rows * c.hiddenSize); dLn.reserve(rows * c.hiddenSize)
+        if c.spec.outputNorms { dProj.reserve(rows * c.hiddenSize) }
         dAttnOut.reserve(rows * qDim); dq.reserve(rows * qDim)
         dk.reserve(rows * kvDim); dv.reserve(rows * kvDim)
+        if c.spec.qkNorm { dqPre.reserve(rows * qDim); dkPre.reserve(rows * kvDim) }
         dH.reserve(rows * c.intermediateSize); dUp.reserve(rows * c.intermediateSize)
-        dScores.reserve(2 * min(Attention.rowBlock, seq) * seq)
+        let scores = AttentionShape(batch: 1, seqQ: seq, heads: 1, kvHeads: 1, headDim: 1, softcap: c.spec.attentionSoftcap)
+        dScores.reserve(scores.backwardScratchCount)
+    }
+}
+
+/// Copies between a fused projection's [rows, Σ widths] output and one [rows, width] buffer per part.
+enum Columns {
+    static func split(_ fused: UnsafePointer<Float>, rows: Int, into parts: [(UnsafeMutablePointer<Float>, Int)]) {
+        let total = parts.reduce(0) { $0 + $1.1 }
+        for r in 0..<rows {
+            var col = 0
+            for (dst, width) in parts {
+                (dst + r * width).update(from: fused + r * total + col, count: width)
+                col += width
+            }
+        }
+    }
+
+    static func join(_ fused: UnsafeMutablePointer<Float>, rows: Int, from parts: [(UnsafePointer<Float>, Int)]) {
+        let total = parts.reduce(0) { $0 + $1.1 }
+        for r in 0..<rows {
+            var col = 0
+            for (src, width) in parts {
+                (fused + r * total + col).update(from: src + r * width, count: width)
+                col += width
+            }
+        }
     }
 }

@@ -15,18 +15,38 @@ struct CacheSlot {
     let past: Int                            // tokens already in the cache
 }
 
-/// One Llama decoder block: x + attn(norm(x)), then + mlp(norm(·)).
+/// One decoder block of any family, as its `ArchitectureSpec` describes it:
+///
+///     h   = x + N_ao(o(attn(rope(N_q(q(N_a(x)))), rope(N_k(k(N_a(x)))), v(N_a(x)))))
+///     out = h + N_mo(down(act(gate(N_m(h))) · up(N_m(h))))
+///
+/// N_a and N_m always exist (Llama's input_layernorm and post_attention_layernorm); the output
+/// norms N_ao, N_mo (Gemma) and the per-head q/k norms N_q, N_k (Qwen3, Gemma 3) only when the spec
+/// has them. q/k/v and gate/up are separate Linears or one fused Linear each (Phi-3).
 public final class DecoderBlock {
     public let index: Int
+    /// Before attention (input_layernorm).
     public let inputNorm: NormWeight
-    public let postAttentionNorm: NormWeight
-    public let q: Linear, k: Linear, v: Linear, o: Linear
-    public let gate: Linear, up: Linear, down: Linear
+    /// Before the MLP: post_attention_layernorm in Llama, pre_feedforward_layernorm in Gemma.
+    public let mlpNorm: NormWeight
+    /// On the attention output before the residual add (Gemma's post_attention_layernorm).
+    public let attentionOutputNorm: NormWeight?
+    /// On the MLP output before the residual add (Gemma's post_feedforward_layernorm).
+    public let mlpOutputNorm: NormWeight?
+    /// Over each head of q and of k (self_attn.q_norm, self_attn.k_norm).
+    public let qNorm: NormWeight?, kNorm: NormWeight?
+    /// [q, k, v], or [qkv] when fused.
+    public let attentionInputs: [Linear]
+    public let o: Linear
+    /// [gate, up], or [gate_up] when fused.
+    public let mlpInputs: [Linear]
+    public let down: Linear
     let config: DecoderConfig
+    let attention: ArchitectureSpec.LayerAttention
     var acts: BlockActivations
 
     init(index i: Int, config c: DecoderConfig, table: WeightTable, memory: ActivationMemory? = nil) throws {
-        let p = DecoderConfig.blockPrefix(i)
+        let p = DecoderConfig.blockPrefix(i), spec = c.spec
         let hid = c.hiddenSize, qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
         // Any projection may carry a bias (Llama's attention_bias/mlp_bias); Qwen2-style configs require q/k/v ones.
         func linear(_ sub: String, _ out: Int, _ inp: Int, biasRequired: Bool = false) throws -> Linear {
@@ -34,55 +54,91 @@ public final class DecoderBlock {
             let b = biasRequired ? try table.require(name + ".bias", [out]) : try table.optional(name + ".bias", [out])
             return Linear(name: name, frozen: try table.requireFrozen(name + ".weight", [out, inp]), bias: b, memory: memory)
         }
+        func norm(_ sub: String, _ dim: Int = c.hiddenSize) throws -> NormWeight {
+            NormWeight(name: p + sub + ".weight", weight: try table.require(p + sub + ".weight", [dim]))
+        }
         index = i
         config = c
+        attention = spec.attention(layer: i)
         acts = BlockActivations(memory: memory)
-        inputNorm = NormWeight(name: p + "input_layernorm.weight", weight: try table.require(p + "input_layernorm.weight", [hid]))
-        postAttentionNorm = NormWeight(name: p + "post_attention_layernorm.weight",
-                                       weight: try table.require(p + "post_attention_layernorm.weight", [hid]))
-        q = try linear("self_attn.q_proj", qDim, hid, biasRequired: c.attentionBias)
-        k = try linear("self_attn.k_proj", kvDim, hid, biasRequired: c.attentionBias)
-        v = try linear("self_attn.v_proj", kvDim, hid, biasRequired: c.attentionBias)
+        inputNorm = try norm("input_layernorm")
+        mlpNorm = try norm(spec.outputNorms ? "pre_feedforward_layernorm" : "post_attention_layernorm")
+        attentionOutputNorm = spec.outputNorms ? try norm("post_attention_layernorm") : nil
+        mlpOutputNorm = spec.outputNorms ? try norm("post_feedforward_layernorm") : nil
+        qNorm = spec.qkNorm ? try norm("self_attn.q_norm", c.headDim) : nil
+        kNorm = spec.qkNorm ? try norm("self_attn.k_norm", c.headDim) : nil
+        switch spec.projections {
+        case .separate:
+            attentionInputs = [try linear("self_attn.q_proj", qDim, hid, biasRequired: spec.qkvBias),
+                               try linear("self_attn.k_proj", kvDim, hid, biasRequired: spec.qkvBias),
+                               try linear("self_attn.v_proj", kvDim, hid, biasRequired: spec.qkvBias)]
+            mlpInputs = [try linear("mlp.gate_proj", c.intermediateSize, hid), try linear("mlp.up_proj", c.intermediateSize, hid)]
+        case .fused:
+            attentionInputs = [try linear("self_attn.qkv_proj", c.qkvRows, hid, biasRequired: spec.qkvBias)]
+            mlpInputs = [try linear("mlp.gate_up_proj", 2 * c.intermediateSize, hid)]
+        }
         o = try linear("self_attn.o_proj", hid, qDim)
-        gate = try linear("mlp.gate_proj", c.intermediateSize, hid)
-        up = try linear("mlp.up_proj", c.intermediateSize, hid)
         down = try linear("mlp.down_proj", hid, c.intermediateSize)
     }
 
     /// Projections in Hugging Face order.
-    public var linears: [Linear] { [q, k, v, o, gate, up, down] }
+    public var linears: [Linear] { attentionInputs + [o] + mlpInputs + [down] }
+
+    /// Every norm weight of the block, in Hugging Face order.
+    public var norms: [NormWeight] { [inputNorm, qNorm, kNorm, attentionOutputNorm, mlpNorm, mlpOutputNorm].compactMap { $0 } }
+
+    /// The projection whose module name ends in `module` ("q_proj", "qkv_proj", …), if the block has one.
+    public func projection(_ module: String) -> Linear? { linears.first { $0.name.hasSuffix("." + module) } }
 
     /// Whether anything in this block trains: an adapter, a weight or bias gradient, a norm gradient.
     var hasTrainablePart: Bool {
-        func trains(_ l: Linear) -> Bool { l.adapter != nil || l.weightGrad != nil || l.biasGrad != nil }
-        return trains(q) || trains(k) || trains(v) || trains(o) || trains(gate) || trains(up) || trains(down)
-            || inputNorm.grad != nil || postAttentionNorm.grad != nil
+        linears.contains { $0.adapter != nil || $0.weightGrad != nil || $0.biasGrad != nil } || norms.contains { $0.grad != nil }
+    }
+
+    private var fusedAttention: Bool { attentionInputs.count == 1 }
+    private var fusedMLP: Bool { mlpInputs.count == 1 }
+
+    func attentionShape(batch: Int, seq: Int, past: Int = 0, kvBatchStride: Int? = nil) -> AttentionShape {
+        let c = config
+        return AttentionShape(batch: batch, seqQ: seq, past: past, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim,
+                              kvBatchStride: kvBatchStride, window: attention.window, scale: c.spec.attentionScale,
+                              softcap: c.spec.attentionSoftcap)
     }
 
     /// out = block(x) for [batch, seq] positions starting at `cache?.past ?? 0`. With `training`, saves
     /// what `backward` needs; with a cache, appends this call's keys/values to it and attends over it.
     func forward(x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, batch: Int, seq: Int,
                  rope: RoPE, ws: Workspace, cache: CacheSlot?, training: Bool) {
-        let c = config, a = acts, rows = batch * seq
-        let hid = c.hiddenSize, kvDim = c.numKVHeads * c.headDim
+        let c = config, a = acts, rows = batch * seq, shift = c.spec.normShift
+        let hid = c.hiddenSize, qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim, inter = c.intermediateSize
         let past = cache?.past ?? 0
-        var shape = AttentionShape(batch: batch, seqQ: seq, past: past, heads: c.numHeads,
-                                   kvHeads: c.numKVHeads, headDim: c.headDim,
-                                   kvBatchStride: cache.map { $0.maxTokens * kvDim })
+        var shape = attentionShape(batch: batch, seq: seq, past: past, kvBatchStride: cache.map { $0.maxTokens * kvDim })
         // o_proj's input is kept only when its backward will read it (a dW, or an adapter that needs x).
         let keepAttnOut = training && o.backwardNeedsInput
         a.reserve(rows: rows, keepAttnOut: keepAttnOut, config: c)
         let probs = ws.probs.reserve(shape.scratchCount)
-        let attnOut = keepAttnOut ? a.attnOut.ptr : ws.attnOut.reserve(rows * c.numHeads * c.headDim)
-        ws.proj.reserve(rows * hid); ws.ln.reserve(rows * hid); ws.h.reserve(rows * c.intermediateSize)
+        let attnOut = keepAttnOut ? a.attnOut.ptr : ws.attnOut.reserve(rows * qDim)
+        ws.proj.reserve(rows * hid); ws.ln.reserve(rows * hid); ws.h.reserve(rows * inter)
+        if fusedAttention || fusedMLP { ws.fused.reserve(rows * max(c.qkvRows, 2 * inter)) }
 
         let outer = PhaseTimer.enter(.attention)
         defer { PhaseTimer.leave(outer) }
         RMSNorm.forward(out: ws.ln.ptr, rstd: a.rstd1.ptr, inp: x, weight: inputNorm.weight.data,
-                        rows: rows, dim: hid, eps: c.rmsNormEps)
-        q.forward(ws.ln.ptr, a.q.ptr, rows: rows, training: training)
-        k.forward(ws.ln.ptr, a.k.ptr, rows: rows, training: training)
-        v.forward(ws.ln.ptr, a.v.ptr, rows: rows, training: training)
+                        rows: rows, dim: hid, eps: c.rmsNormEps, shift: shift)
+        // Projections land in q/k/v directly, or in qPre/kPre when a per-head norm follows.
+        let qOut = qNorm == nil ? a.q.ptr : a.qPre.ptr, kOut = kNorm == nil ? a.k.ptr : a.kPre.ptr
+        if fusedAttention {
+            attentionInputs[0].forward(ws.ln.ptr, ws.fused.ptr, rows: rows, training: training)
+            Columns.split(ws.fused.ptr, rows: rows, into: [(qOut, qDim), (kOut, kvDim), (a.v.ptr, kvDim)])
+        } else {
+            for (linear, y) in zip(attentionInputs, [qOut, kOut, a.v.ptr]) { linear.forward(ws.ln.ptr, y, rows: rows, training: training) }
+        }
+        if let qNorm, let kNorm {
+            RMSNorm.forward(out: a.q.ptr, rstd: a.qRstd.ptr, inp: a.qPre.ptr, weight: qNorm.weight.data,
+                            rows: rows * c.numHeads, dim: c.headDim, eps: c.rmsNormEps, shift: shift)
+            RMSNorm.forward(out: a.k.ptr, rstd: a.kRstd.ptr, inp: a.kPre.ptr, weight: kNorm.weight.data,
+                            rows: rows * c.numKVHeads, dim: c.headDim, eps: c.rmsNormEps, shift: shift)
+        }
         rope.forward(a.q.ptr, batch: batch, seq: seq, heads: c.numHeads, startPos: past)
         rope.forward(a.k.ptr, batch: batch, seq: seq, heads: c.numKVHeads, startPos: past)
 
@@ -99,58 +155,124 @@ public final class DecoderBlock {
         }
         Attention.forward(out: attnOut, probs: probs, q: a.q.ptr, k: keys, v: values, shape: shape, saveProbs: false)
 
-        o.forward(attnOut, ws.proj.ptr, rows: rows, training: training)
+        if let norm = attentionOutputNorm {
+            o.forward(attnOut, a.attnProj.ptr, rows: rows, training: training)
+            RMSNorm.forward(out: ws.proj.ptr, rstd: a.rstdAttnProj.ptr, inp: a.attnProj.ptr, weight: norm.weight.data,
+                            rows: rows, dim: hid, eps: c.rmsNormEps, shift: shift)
+        } else {
+            o.forward(attnOut, ws.proj.ptr, rows: rows, training: training)
+        }
         add(a.res2.ptr, x, ws.proj.ptr, rows * hid)
         _ = PhaseTimer.enter(.mlp)
-        RMSNorm.forward(out: ws.ln.ptr, rstd: a.rstd2.ptr, inp: a.res2.ptr, weight: postAttentionNorm.weight.data,
-                        rows: rows, dim: hid, eps: c.rmsNormEps)
-        gate.forward(ws.ln.ptr, a.gate.ptr, rows: rows, training: training)
-        up.forward(ws.ln.ptr, a.up.ptr, rows: rows, training: training)
-        SwiGLU.forward(h: ws.h.ptr, gate: a.gate.ptr, up: a.up.ptr, count: rows * c.intermediateSize)
-        down.forward(ws.h.ptr, ws.proj.ptr, rows: rows, training: training)
+        RMSNorm.forward(out: ws.ln.ptr, rstd: a.rstd2.ptr, inp: a.res2.ptr, weight: mlpNorm.weight.data,
+                        rows: rows, dim: hid, eps: c.rmsNormEps, shift: shift)
+        if fusedMLP {
+            mlpInputs[0].forward(ws.ln.ptr, ws.fused.ptr, rows: rows, training: training)
+            Columns.split(ws.fused.ptr, rows: rows, into: [(a.gate.ptr, inter), (a.up.ptr, inter)])
+        } else {
+            mlpInputs[0].forward(ws.ln.ptr, a.gate.ptr, rows: rows, training: training)
+            mlpInputs[1].forward(ws.ln.ptr, a.up.ptr, rows: rows, training: training)
+        }
+        gatedActivation(into: ws.h.ptr, count: rows * inter)
+        if let norm = mlpOutputNorm {
+            down.forward(ws.h.ptr, a.mlpProj.ptr, rows: rows, training: training)
+            RMSNorm.forward(out: ws.proj.ptr, rstd: a.rstdMLPProj.ptr, inp: a.mlpProj.ptr, weight: norm.weight.data,
+                            rows: rows, dim: hid, eps: c.rmsNormEps, shift: shift)
+        } else {
+            down.forward(ws.h.ptr, ws.proj.ptr, rows: rows, training: training)
+        }
         add(out, a.res2.ptr, ws.proj.ptr, rows * hid)
+    }
+
+    /// h = act(gate)·up from the saved gate and up; forward writes it, and backward recomputes it
+    /// (the same kernel on the same values, so bit for bit) when down_proj's backward reads its input.
+    private func gatedActivation(into h: UnsafeMutablePointer<Float>, count n: Int) {
+        switch config.spec.activation {
+        case .silu: SwiGLU.forward(h: h, gate: acts.gate.ptr, up: acts.up.ptr, count: n)
+        case .geluTanh: GeGLU.forward(h: h, gate: acts.gate.ptr, up: acts.up.ptr, count: n)
+        }
+    }
+
+    /// The output of a norm whose input and 1/rms were saved, recomputed into `ws.ln` (bit for bit
+    /// what forward computed): the input a Linear's backward reads, handed to it explicitly.
+    private func normOutput(_ norm: NormWeight, input: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int,
+                            ws: Workspace) -> UnsafePointer<Float> {
+        RMSNorm.recompute(out: ws.ln.ptr, inp: input, weight: norm.weight.data, rstd: rstd, rows: rows,
+                          dim: config.hiddenSize, shift: config.spec.normShift)
+        return UnsafePointer(ws.ln.ptr)
     }
 
     /// Backward of a training `forward` (no cache). On entry `ws.dResidual` holds dL/d(out); on exit
     /// dL/dx. `x` is the same input the forward saw.
     func backward(x: UnsafePointer<Float>, batch: Int, seq: Int, rope: RoPE, ws: Workspace) {
-        let c = config, a = acts, rows = batch * seq, hid = c.hiddenSize
+        let c = config, a = acts, rows = batch * seq, hid = c.hiddenSize, shift = c.spec.normShift
+        let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim, inter = c.intermediateSize
         let dRes = ws.dResidual.ptr
         let outer = PhaseTimer.enter(.mlp)
         defer { PhaseTimer.leave(outer) }
-        // The Linears saved ws.h / ws.ln as their inputs; refill them (bit for bit) before each backward
-        // that may read its input (a requested dW or an adapter).
-        // MLP: out = res2 + down(silu(gate(ln2))·up(ln2))
-        if down.backwardNeedsInput {
-            SwiGLU.forward(h: ws.h.ptr, gate: a.gate.ptr, up: a.up.ptr, count: rows * c.intermediateSize)
+        // MLP: out = res2 + N_mo(down(act(gate(ln2))·up(ln2)))
+        var dDown = UnsafePointer(dRes)
+        if let norm = mlpOutputNorm {
+            ws.dProj.ptr.update(repeating: 0, count: rows * hid)
+            RMSNorm.backward(dinp: ws.dProj.ptr, dweight: norm.grad?.data, dout: dRes, inp: a.mlpProj.ptr, weight: norm.weight.data,
+                             rstd: a.rstdMLPProj.ptr, rows: rows, dim: hid, shift: shift)
+            dDown = UnsafePointer(ws.dProj.ptr)
         }
-        down.backward(dRes, ws.dH.ptr)
-        SwiGLU.backward(dgate: ws.dH.ptr, dup: ws.dUp.ptr, dh: ws.dH.ptr, gate: a.gate.ptr, up: a.up.ptr,
-                        count: rows * c.intermediateSize)
-        if gate.backwardNeedsInput || up.backwardNeedsInput {
-            RMSNorm.recompute(out: ws.ln.ptr, inp: a.res2.ptr, weight: postAttentionNorm.weight.data, rstd: a.rstd2.ptr,
-                              rows: rows, dim: hid)
+        if down.backwardNeedsInput { gatedActivation(into: ws.h.ptr, count: rows * inter) }
+        down.backward(dDown, ws.dH.ptr, input: down.backwardNeedsInput ? UnsafePointer(ws.h.ptr) : nil, rows: rows)
+        switch c.spec.activation {
+        case .silu:
+            SwiGLU.backward(dgate: ws.dH.ptr, dup: ws.dUp.ptr, dh: ws.dH.ptr, gate: a.gate.ptr, up: a.up.ptr, count: rows * inter)
+        case .geluTanh:
+            GeGLU.backward(dgate: ws.dH.ptr, dup: ws.dUp.ptr, dh: ws.dH.ptr, gate: a.gate.ptr, up: a.up.ptr, count: rows * inter)
         }
-        gate.backward(ws.dH.ptr, ws.dLn.ptr)
-        up.backward(ws.dUp.ptr, ws.dLn.ptr, accumulate: true)
-        RMSNorm.backward(dinp: dRes, dweight: postAttentionNorm.grad?.data, dout: ws.dLn.ptr, inp: a.res2.ptr,
-                         weight: postAttentionNorm.weight.data, rstd: a.rstd2.ptr, rows: rows, dim: hid)
+        let ln2 = mlpInputs.contains { $0.backwardNeedsInput }
+            ? normOutput(mlpNorm, input: a.res2.ptr, rstd: a.rstd2.ptr, rows: rows, ws: ws) : nil
+        if fusedMLP {
+            Columns.join(ws.fused.ptr, rows: rows, from: [(UnsafePointer(ws.dH.ptr), inter), (UnsafePointer(ws.dUp.ptr), inter)])
+            mlpInputs[0].backward(ws.fused.ptr, ws.dLn.ptr, input: ln2, rows: rows)
+        } else {
+            mlpInputs[0].backward(ws.dH.ptr, ws.dLn.ptr, input: ln2, rows: rows)
+            mlpInputs[1].backward(ws.dUp.ptr, ws.dLn.ptr, input: ln2, rows: rows, accumulate: true)
+        }
+        RMSNorm.backward(dinp: dRes, dweight: mlpNorm.grad?.data, dout: ws.dLn.ptr, inp: a.res2.ptr,
+                         weight: mlpNorm.weight.data, rstd: a.rstd2.ptr, rows: rows, dim: hid, shift: shift)
         _ = PhaseTimer.enter(.attention)
-        // Attention: res2 = x + o(attn(rope(q(ln1)), rope(k(ln1)), v(ln1)))
-        o.backward(dRes, ws.dAttnOut.ptr)
-        let shape = AttentionShape(batch: batch, seqQ: seq, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim)
+        // Attention: res2 = x + N_ao(o(attn(rope(N_q(q(ln1))), rope(N_k(k(ln1))), v(ln1))))
+        var dO = UnsafePointer(dRes)
+        if let norm = attentionOutputNorm {
+            ws.dProj.ptr.update(repeating: 0, count: rows * hid)
+            RMSNorm.backward(dinp: ws.dProj.ptr, dweight: norm.grad?.data, dout: dRes, inp: a.attnProj.ptr, weight: norm.weight.data,
+                             rstd: a.rstdAttnProj.ptr, rows: rows, dim: hid, shift: shift)
+            dO = UnsafePointer(ws.dProj.ptr)
+        }
+        o.backward(dO, ws.dAttnOut.ptr, input: o.backwardNeedsInput ? UnsafePointer(a.attnOut.ptr) : nil, rows: rows)
         Attention.backward(dq: ws.dq.ptr, dk: ws.dk.ptr, dv: ws.dv.ptr, scratch: ws.dScores.ptr, dout: ws.dAttnOut.ptr,
-                           q: a.q.ptr, k: a.k.ptr, v: a.v.ptr, shape: shape)
+                           q: a.q.ptr, k: a.k.ptr, v: a.v.ptr, shape: attentionShape(batch: batch, seq: seq))
         rope.backward(ws.dq.ptr, batch: batch, seq: seq, heads: c.numHeads)
         rope.backward(ws.dk.ptr, batch: batch, seq: seq, heads: c.numKVHeads)
-        if q.backwardNeedsInput || k.backwardNeedsInput || v.backwardNeedsInput {
-            RMSNorm.recompute(out: ws.ln.ptr, inp: x, weight: inputNorm.weight.data, rstd: a.rstd1.ptr, rows: rows, dim: hid)
+        var (dq, dk) = (UnsafePointer(ws.dq.ptr), UnsafePointer(ws.dk.ptr))
+        if let qNorm, let kNorm {
+            ws.dqPre.ptr.update(repeating: 0, count: rows * qDim)
+            ws.dkPre.ptr.update(repeating: 0, count: rows * kvDim)
+            RMSNorm.backward(dinp: ws.dqPre.ptr, dweight: qNorm.grad?.data, dout: dq, inp: a.qPre.ptr, weight: qNorm.weight.data,
+                             rstd: a.qRstd.ptr, rows: rows * c.numHeads, dim: c.headDim, shift: shift)
+            RMSNorm.backward(dinp: ws.dkPre.ptr, dweight: kNorm.grad?.data, dout: dk, inp: a.kPre.ptr, weight: kNorm.weight.data,
+                             rstd: a.kRstd.ptr, rows: rows * c.numKVHeads, dim: c.headDim, shift: shift)
+            (dq, dk) = (UnsafePointer(ws.dqPre.ptr), UnsafePointer(ws.dkPre.ptr))
         }
-        q.backward(ws.dq.ptr, ws.dLn.ptr)
-        k.backward(ws.dk.ptr, ws.dLn.ptr, accumulate: true)
-        v.backward(ws.dv.ptr, ws.dLn.ptr, accumulate: true)
+        let ln1 = attentionInputs.contains { $0.backwardNeedsInput }
+            ? normOutput(inputNorm, input: x, rstd: a.rstd1.ptr, rows: rows, ws: ws) : nil
+        if fusedAttention {
+            Columns.join(ws.fused.ptr, rows: rows, from: [(dq, qDim), (dk, kvDim), (UnsafePointer(ws.dv.ptr), kvDim)])
+            attentionInputs[0].backward(ws.fused.ptr, ws.dLn.ptr, input: ln1, rows: rows)
+        } else {
+            for (i, (linear, dy)) in zip(attentionInputs, [dq, dk, UnsafePointer(ws.dv.ptr)]).enumerated() {
+                linear.backward(dy, ws.dLn.ptr, input: ln1, rows: rows, accumulate: i > 0)
+            }
+        }
         RMSNorm.backward(dinp: dRes, dweight: inputNorm.grad?.data, dout: ws.dLn.ptr, inp: x,
-                         weight: inputNorm.weight.data, rstd: a.rstd1.ptr, rows: rows, dim: hid)
+                         weight: inputNorm.weight.data, rstd: a.rstd1.ptr, rows: rows, dim: hid, shift: shift)
     }
 }
 

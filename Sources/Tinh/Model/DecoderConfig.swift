@@ -1,4 +1,4 @@
-/// The shape of a Llama-family decoder, in Hugging Face `config.json` terms.
+/// A decoder's shape, in Hugging Face `config.json` terms, and its family's arithmetic (`spec`).
 public struct DecoderConfig: Codable, Equatable, Sendable {
     public var vocabSize: Int
     public var hiddenSize: Int
@@ -13,13 +13,15 @@ public struct DecoderConfig: Codable, Equatable, Sendable {
     public var rmsNormEps: Float
     public var maxPositions: Int
     public var tieWordEmbeddings: Bool
-    /// Qwen2-style biases on q/k/v projections.
-    public var attentionBias: Bool
+    /// Biases on q/k/v projections (Qwen2; `spec.qkvBias`).
+    public var attentionBias: Bool { get { spec.qkvBias } set { spec.qkvBias = newValue } }
+    /// What the family computes beyond the shapes: norms, activation, soft-caps, windows, …
+    public var spec: ArchitectureSpec
 
     public init(vocabSize: Int, hiddenSize: Int, intermediateSize: Int, numLayers: Int,
                 numHeads: Int, numKVHeads: Int, headDim: Int? = nil, ropeTheta: Float = 10000,
                 ropeScaling: RoPEScaling? = nil, rmsNormEps: Float = 1e-5, maxPositions: Int = 2048, tieWordEmbeddings: Bool = true,
-                attentionBias: Bool = false) {
+                attentionBias: Bool = false, spec: ArchitectureSpec = .llama) {
         self.vocabSize = vocabSize
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
@@ -32,8 +34,12 @@ public struct DecoderConfig: Codable, Equatable, Sendable {
         self.rmsNormEps = rmsNormEps
         self.maxPositions = maxPositions
         self.tieWordEmbeddings = tieWordEmbeddings
-        self.attentionBias = attentionBias
+        self.spec = spec
+        self.spec.qkvBias = self.spec.qkvBias || attentionBias
     }
+
+    /// Rows of the q, k and v projections together.
+    public var qkvRows: Int { (numHeads + 2 * numKVHeads) * headDim }
 
     /// Checks that the numbers describe a model that can exist, so a bad file is an error, not a trap.
     public func validate() throws {
@@ -46,6 +52,8 @@ public struct DecoderConfig: Codable, Equatable, Sendable {
         try need(headDim > 0 && headDim % 2 == 0, "head_dim (\(headDim)) must be even and positive")
         try need(rmsNormEps > 0 && ropeTheta > 0, "rms_norm_eps and rope_theta must be positive")
         try ropeScaling?.validate(pairs: headDim / 2)
+        try spec.localRoPE?.scaling?.validate(pairs: headDim / 2)
+        try spec.validate(numLayers: numLayers)
     }
 
     /// Hugging Face tensor names for block `i`; the model, loaders and adapters all use these.

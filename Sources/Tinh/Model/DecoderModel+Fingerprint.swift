@@ -15,8 +15,7 @@ extension DecoderModel {
             }
         }
         for block in blocks {
-            f.combine(sampling: block.inputNorm.weight.data, count: block.inputNorm.weight.count, stride: 1)
-            f.combine(sampling: block.postAttentionNorm.weight.data, count: block.postAttentionNorm.weight.count, stride: 1)
+            for norm in block.norms { f.combine(sampling: norm.weight.data, count: norm.weight.count, stride: 1) }
         }
         f.combine(sampling: finalNorm.weight.data, count: finalNorm.weight.count, stride: 1)
         return f.hex

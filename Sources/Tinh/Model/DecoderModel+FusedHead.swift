@@ -33,13 +33,15 @@ extension DecoderModel {
             (ws.lossIn.ptr + i * hid).update(from: last + r * hid, count: hid)
         }
         RMSNorm.forward(out: ws.lossNorm.ptr, rstd: ws.lossRstd.ptr, inp: ws.lossIn.ptr, weight: finalNorm.weight.data,
-                        rows: n, dim: hid, eps: config.rmsNormEps)
+                        rows: n, dim: hid, eps: config.rmsNormEps, shift: config.spec.normShift)
+        let cap = config.spec.finalLogitSoftcap
         var loss = 0.0, count = 0
         ws.selectedTargets.withUnsafeBufferPointer { targets in
             var r0 = 0
             while r0 < n {
                 let rows = min(headChunkRows, n - r0)
                 lmHead.forward(ws.lossNorm.ptr + r0 * hid, logits, rows: rows, training: forBackward)
+                if let cap { Softcap.forward(logits, count: rows * vocab, cap: cap) }
                 let t = targets.baseAddress! + r0, lse = ws.lse.ptr + r0
                 let (l, c) = CrossEntropy.forward(logits: logits, targets: t, mask: nil, lse: lse,
                                                   predictions: predictions.map { $0 + r0 }, rows: rows, vocab: vocab)
@@ -47,8 +49,8 @@ extension DecoderModel {
                 count += c
                 if forBackward {
                     CrossEntropy.backward(dlogits: logits, logits: logits, targets: t, mask: nil, lse: lse,
-                                          rows: rows, vocab: vocab, scale: 1)
-                    lmHead.backward(logits, ws.dLossNorm.ptr + r0 * hid)
+                                          rows: rows, vocab: vocab, scale: 1, softcap: cap)
+                    lmHead.backward(logits, ws.dLossNorm.ptr + r0 * hid, input: nil, rows: rows)
                 }
                 r0 += rows
             }

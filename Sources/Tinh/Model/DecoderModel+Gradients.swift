@@ -27,7 +27,7 @@ extension DecoderModel {
             }
         }
         for block in blocks {
-            for norm in [block.inputNorm, block.postAttentionNorm] where norm.name == name { return gradient(of: norm) }
+            for norm in block.norms where norm.name == name { return gradient(of: norm) }
         }
         throw TinhError.invalidInput("no weight named '\(name)' in this model")
     }
@@ -48,7 +48,7 @@ extension DecoderModel {
             if let g = l.biasGrad { out[l.name + ".bias"] = g }
         }
         for b in blocks {
-            for norm in [b.inputNorm, b.postAttentionNorm] { if let g = norm.grad { out[norm.name] = g } }
+            for norm in b.norms { if let g = norm.grad { out[norm.name] = g } }
         }
         return out
     }

@@ -19,11 +19,17 @@ extension DecoderModel {
         kept += min(sets, keepingAttnOut) * rows * qDim               // attnOut
         kept += sets * (2 * rows + rows * (qDim + 2 * kvDim))         // rstd1/2, q, k, v
         kept += sets * (rows * hid + 2 * rows * inter)                // res2, gate, up
+        if c.spec.qkNorm { kept += sets * (rows * (qDim + kvDim) + rows * (c.numHeads + c.numKVHeads)) }  // qPre, kPre, their 1/rms
+        if c.spec.outputNorms { kept += sets * 2 * (rows * hid + rows) }  // attnProj, mlpProj, their 1/rms
         kept += n * hid + logitsRows(lossRows: n) * c.vocabSize + 2 * n  // lossIn, logits (a chunk's when fused), lossRstd, lse
         let probsBlock = min(Attention.rowBlock, seq) * seq           // one row block of attention probabilities
         scratch += 2 * rows * hid + rows * inter + probsBlock         // ln, proj, h, probs
         if attnOutScratch { scratch += rows * qDim }
-        scratch += 2 * rows * hid + 2 * rows * qDim + 2 * rows * kvDim + 2 * rows * inter + 2 * probsBlock  // backward
+        if c.spec.projections == .fused { scratch += rows * max(c.qkvRows, 2 * inter) }  // fused
+        scratch += 2 * rows * hid + 2 * rows * qDim + 2 * rows * kvDim + 2 * rows * inter  // backward
+        scratch += (c.spec.attentionSoftcap == nil ? 2 : 3) * probsBlock                 // dScores
+        if c.spec.outputNorms { scratch += rows * hid }                                  // dProj
+        if c.spec.qkNorm { scratch += rows * (qDim + kvDim) }                            // dqPre, dkPre
         scratch += 3 * n * hid                                        // lossNorm, dLossNorm, dLossIn
         for linear in linears {
             guard let f = linear.adapter?.activationFloats(rows: linear === lmHead ? n : rows) else { continue }

@@ -113,13 +113,14 @@ extension DecoderModel {
             } else {
                 ws.selectedTargets.withUnsafeBufferPointer { t in
                     CrossEntropy.backward(dlogits: ws.logits.ptr, logits: ws.logits.ptr, targets: t.baseAddress!,
-                                          mask: nil, lse: ws.lse.ptr, rows: n, vocab: config.vocabSize, scale: lossScale)
+                                          mask: nil, lse: ws.lse.ptr, rows: n, vocab: config.vocabSize, scale: lossScale,
+                                          softcap: config.spec.finalLogitSoftcap)
                 }
-                lmHead.backward(ws.logits.ptr, ws.dLossNorm.ptr)
+                lmHead.backward(ws.logits.ptr, ws.dLossNorm.ptr, input: lmHead.backwardNeedsInput ? UnsafePointer(ws.lossNorm.ptr) : nil, rows: n)
             }
             ws.dLossIn.ptr.update(repeating: 0, count: n * hid)
             RMSNorm.backward(dinp: ws.dLossIn.ptr, dweight: finalNorm.grad?.data, dout: ws.dLossNorm.ptr, inp: ws.lossIn.ptr,
-                             weight: finalNorm.weight.data, rstd: ws.lossRstd.ptr, rows: n, dim: hid)
+                             weight: finalNorm.weight.data, rstd: ws.lossRstd.ptr, rows: n, dim: hid, shift: config.spec.normShift)
             for (i, r) in ws.selectedRows.enumerated() {
                 (dRes + r * hid).update(from: ws.dLossIn.ptr + i * hid, count: hid)
             }
@@ -133,7 +134,7 @@ extension DecoderModel {
         for l in stride(from: blocks.count - 1, through: 0, by: -1) {
             if l >= lowest {
                 if recomputesBlocks { recomputeForward(block: l, batch: batch, seq: seq) }
-                blocks[l].backward(x: residual[l].ptr, batch: batch, seq: seq, rope: rope, ws: ws)
+                blocks[l].backward(x: residual[l].ptr, batch: batch, seq: seq, rope: rope(layer: l), ws: ws)
             }
             onLayerBackwardDone?(l)
         }
@@ -142,7 +143,8 @@ extension DecoderModel {
             let outer = PhaseTimer.enter(.embedding)
             defer { PhaseTimer.leave(outer) }
             lastTokens.withUnsafeBufferPointer {
-                Embedding.backward(dtable: dE.data, dout: dRes, tokens: $0.baseAddress!, rows: rows, dim: hid)
+                Embedding.backward(dtable: dE.data, dout: dRes, tokens: $0.baseAddress!, rows: rows, dim: hid,
+                                   scale: config.spec.embeddingScale ?? 1)
             }
         }
     }

@@ -1,5 +1,5 @@
-/// A Llama-family decoder (Llama, SmolLM, Qwen2-style q/k/v biases) over frozen weights in Hugging
-/// Face names and layout. Training: `forward(tokens:targets:…)` then `backward(lossScale:)`
+/// A decoder-only transformer of any family `ArchitectureSpec` describes (Llama, Mistral, Qwen2/3,
+/// Gemma 2/3, Phi-3) over frozen weights in Hugging Face names and layout. Training: `forward(tokens:targets:…)` then `backward(lossScale:)`
 /// (DecoderModel+Training.swift). Inference: `logits(tokens:…)` and KV-cache `decode`
 /// (DecoderModel+Inference.swift). Weights are shared, not copied: the tensors passed in stay the model's.
 ///
@@ -13,7 +13,9 @@ public final class DecoderModel {
     /// The LM head; its weight is `embedTokens` when the head is tied.
     public let lmHead: Linear
     public let isTied: Bool
+    /// The RoPE of the global layers, and of the sliding-window ones when the family gives them their own.
     let rope: RoPE
+    let localRope: RoPE?
     /// What the activation buffers below (and the adapters' saved products) hold, counted as they grow.
     public let activationMemory = ActivationMemory()
     let ws: Workspace
@@ -88,6 +90,9 @@ public final class DecoderModel {
             throw TinhError.invalidInput("model weights: missing tensor 'lm_head.weight' (tie_word_embeddings is false)")
         }
         rope = RoPE(headDim: config.headDim, maxPositions: config.maxPositions, theta: config.ropeTheta, scaling: config.ropeScaling)
+        localRope = config.spec.localRoPE.map {
+            RoPE(headDim: config.headDim, maxPositions: config.maxPositions, theta: $0.theta, scaling: $0.scaling)
+        }
         // Block inputs are kept for backward; the last block's output is only copied into the loss path.
         residual = (0...config.numLayers).map { GrowableBuffer($0 < config.numLayers ? .kept : .scratch, in: memory) }
         ws = Workspace(memory: memory)
@@ -139,7 +144,12 @@ public final class DecoderModel {
         }
     }
 
-    /// residual[0] = embedding rows of `tokens`.
+    /// The RoPE block `l` rotates with.
+    func rope(layer l: Int) -> RoPE {
+        blocks[l].attention.localRoPE ? localRope ?? rope : rope
+    }
+
+    /// residual[0] = embedding rows of `tokens` (times the family's embedding scale).
     func embed(_ tokens: [Int32]) {
         let rows = tokens.count, hid = config.hiddenSize
         let outer = PhaseTimer.enter(.embedding)
@@ -148,6 +158,7 @@ public final class DecoderModel {
         tokens.withUnsafeBufferPointer {
             Embedding.forward(out: residual[0].ptr, tokens: $0.baseAddress!, table: embedTokens.data, rows: rows, dim: hid)
         }
+        if let s = config.spec.embeddingScale { scale(residual[0].ptr, by: s, count: rows * hid) }
     }
 
     /// Runs every block from residual[0]; the result is in residual[numLayers].
@@ -156,7 +167,7 @@ public final class DecoderModel {
         for (l, block) in blocks.enumerated() {
             residual[l + 1].reserve(rows * hid)
             block.forward(x: residual[l].ptr, out: residual[l + 1].ptr, batch: batch, seq: seq,
-                          rope: rope, ws: ws, cache: cache?.slot(layer: l), training: training)
+                          rope: rope(layer: l), ws: ws, cache: cache?.slot(layer: l), training: training)
         }
     }
 
@@ -170,7 +181,8 @@ public final class DecoderModel {
             (ws.lossIn.ptr + i * hid).update(from: last + r * hid, count: hid)
         }
         RMSNorm.forward(out: ws.lossNorm.ptr, rstd: ws.lossRstd.ptr, inp: ws.lossIn.ptr, weight: finalNorm.weight.data,
-                        rows: n, dim: hid, eps: config.rmsNormEps)
+                        rows: n, dim: hid, eps: config.rmsNormEps, shift: config.spec.normShift)
         lmHead.forward(ws.lossNorm.ptr, ws.logits.ptr, rows: n, training: training)
+        if let cap = config.spec.finalLogitSoftcap { Softcap.forward(ws.logits.ptr, count: n * vocab, cap: cap) }
     }
 }

@@ -1,7 +1,8 @@
 /// A frozen projection y = x·Wᵀ (+ b) with W [out, in] in Hugging Face layout.
-/// Forward remembers its input (a pointer into the model's activation buffers, not a copy) for
-/// backward; backward produces dX only, unless a weight gradient was requested (`weightGrad`).
-/// An optional `adapter` adds a trainable term (see `LinearAdapter`).
+/// It keeps no pointer to its input: backward is handed the input explicitly (only when
+/// `backwardNeedsInput`), by the block that knows which buffer holds it. Backward produces dX
+/// only, unless a weight gradient was requested (`weightGrad`). An optional `adapter` adds a
+/// trainable term (see `LinearAdapter`).
 public final class Linear {
     /// Hugging Face module name, e.g. "model.layers.0.self_attn.q_proj".
     public let name: String
@@ -27,9 +28,6 @@ public final class Linear {
     /// Whether backward reads the saved input (for dW, or an adapter that needs it); otherwise it
     /// needs only dy, and the model neither keeps nor recomputes the input for it.
     public var backwardNeedsInput: Bool { weightGrad != nil || (adapter?.needsInputForBackward ?? false) }
-
-    private var savedInput: UnsafePointer<Float>?
-    private var savedRows = 0
 
     /// A Linear over a Float32 W, used in place (not copied).
     public convenience init(name: String, weight: Tensor, bias: Tensor? = nil, memory: ActivationMemory? = nil) {
@@ -67,10 +65,8 @@ public final class Linear {
         weight = F32Weight(storage)
     }
 
-    /// y [rows, out] = x [rows, in] · Wᵀ (+ b) (+ adapter). `x` must stay valid until `backward`.
+    /// y [rows, out] = x [rows, in] · Wᵀ (+ b) (+ adapter; with `training` it saves what its backward needs).
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, training: Bool = true) {
-        savedInput = x
-        savedRows = rows
         weight.multiplyTransposed(x, y, rows: rows, gemm: gemm)
         if let bias {
             for r in 0..<rows {
@@ -86,11 +82,13 @@ public final class Linear {
     }
 
     /// dx [rows, in] = dy [rows, out] · W (written, or added when `accumulate`), plus the adapter's
-    /// term; also dW += dyᵀ·x and db += Σ dy when those gradients were requested. The saved input's
-    /// contents are valid here only when `backwardNeedsInput` (the model restores it only then).
-    public func backward(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
-        guard let x = savedInput else { preconditionFailure("\(name): backward without forward") }
-        let rows = savedRows
+    /// term; also dW += dyᵀ·x and db += Σ dy when those gradients were requested. `input` is the x
+    /// [rows, in] of the matching forward; it is read only when `backwardNeedsInput`, and may be nil otherwise.
+    public func backward(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>?,
+                         rows: Int, accumulate: Bool = false) {
+        precondition(input != nil || !backwardNeedsInput, "\(name): backward needs its input")
+        // Never read when nil (see the precondition); adapters that do not need x get a placeholder.
+        let x = input ?? UnsafePointer(dx)
         // An adapter that rescales the output (DoRA) turns dy into the gradient of the unscaled
         // x·Wᵀ (+ adapter term) here; the bias, added after that scaling, keeps the original dy.
         let outer = PhaseTimer.enter(.adapter)

@@ -45,7 +45,7 @@ import Testing
         let set = try AdapterSet(model: model, config: AdapterConfig(method: "dora", rank: 4, targets: ["q", "v", "down"]))
         #expect(try model.logits(tokens: tokens).array == before, "m = ‖W‖ and B = 0 at start: W′ = W")
         let m = try #require(set.parameters.slots.first { $0.group == "lora_magnitude_vector" })
-        #expect(m.name == "base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector" && m.shape == [model.blocks[0].q.outFeatures])
+        #expect(m.name == "base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector" && m.shape == [model.blocks[0].projection("q_proj")!.outFeatures])
         #expect(set.parameters.count == set.expectedTrainableCount)
     }
 

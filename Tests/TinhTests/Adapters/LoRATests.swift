@@ -40,7 +40,7 @@ import Testing
         let a = UnsafeBufferPointer(start: set.parameters.values.data, count: set.parameters.slots[0].count)
         #expect(a.allSatisfy { abs($0) <= 1 / Float(c.hiddenSize).squareRoot() } && a.contains { $0 != 0 })
         set.detach()
-        #expect(model.blocks[0].q.adapter == nil)
+        #expect(model.blocks[0].projection("q_proj")!.adapter == nil)
     }
 
     @Test func sameSeedSameInitOnEveryRank() throws {

@@ -42,14 +42,14 @@ import Testing
     @Test func stepZeroComputesTheBaseModel() throws {
         let model = try model()
         let base = try model.logits(tokens: tokens).array
-        let original = model.blocks[0].q.weight.dequantized()
+        let original = model.blocks[0].projection("q_proj")!.weight.dequantized()
         let (_, s, _) = try SVD.thin(original.data, rows: original.shape[0], cols: original.shape[1])
         let set = try AdapterSet(model: model, config: pissa(rank: 4))
         let adapted = try model.logits(tokens: tokens).array
         let agree = RoundingBound.logitsAgree(adapted, base, model.config)
         #expect(agree.ok, "PiSSA at step 0 vs the base: logits differ by \(agree.relative) of the largest")
-        let residual = model.blocks[0].q.f32Weight
-        #expect(model.blocks[0].q.weight.precision == .f32, "the residual is a private Float32 copy")
+        let residual = model.blocks[0].projection("q_proj")!.f32Weight
+        #expect(model.blocks[0].projection("q_proj")!.weight.precision == .f32, "the residual is a private Float32 copy")
         let (_, sr, _) = try SVD.thin(residual.data, rows: residual.shape[0], cols: residual.shape[1])
         #expect(abs(sr[0] - s[4]) <= 1e-4 * s[0], "residual's top singular value \(sr[0]) vs W's 5th \(s[4])")
         #expect(set.frozenTensors().count == 2 * set.modules.count)

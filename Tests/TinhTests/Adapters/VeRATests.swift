@@ -53,7 +53,7 @@ import Testing
         _ = loss()
         let dy = Tensor(shape: [rows, outF], values: w), dx = Tensor(shape: [rows, inF])
         params.grads.zero()
-        linear.backward(dy.data, dx.data)
+        linear.backward(dy.data, dx.data, input: x.data, rows: rows)
         let checker = GradCheck(eps: 1e-2, tol: 2e-3)
         let grads = params.grads.array
         checker.check("d", param: params.values.data, analytic: grads, indices: Array(params.slots[vera.slotD].range), loss: loss)

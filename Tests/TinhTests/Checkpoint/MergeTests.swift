@@ -29,13 +29,13 @@ import Testing
         for slot in set.parameters.slots where slot.group == "lora_B" {
             rng.fillNormal(set.parameters.values.data + slot.offset, count: slot.count, std: 0.2)
         }
-        let qBefore = loaded.model.blocks[0].q.f32Weight.array
+        let qBefore = loaded.model.blocks[0].projection("q_proj")!.f32Weight.array
         let adapted = try loaded.model.logits(tokens: tokens).array
 
         let file = out.appendingPathComponent("model.safetensors").path
         let written = try Merge.write(model: loaded.model, adapters: set, to: file, tokenizerSource: base.path)
         #expect(Set(written.map { URL(fileURLWithPath: $0).lastPathComponent }) == ["model.safetensors", "config.json", "tokenizer.json"])
-        #expect(loaded.model.blocks[0].q.f32Weight.array == qBefore, "the base weights are not modified")
+        #expect(loaded.model.blocks[0].projection("q_proj")!.f32Weight.array == qBefore, "the base weights are not modified")
         #expect(try SafeTensorsFile(path: file).info("lm_head.weight") == nil || !tied, "a tied head stays tied")
 
         let merged = try ModelSource.load(out.path)

@@ -133,7 +133,7 @@ import Testing
         #expect(throws: TinhError.unsupported("\(what) in \(path.path); Tinh loads plain LoRA and DoRA adapters")) {
             try PEFTAdapter.load(dir: dir.path, into: model)
         }
-        #expect(model.blocks[0].q.adapter == nil)
+        #expect(model.blocks[0].projection("q_proj")!.adapter == nil)
     }
 
     @Test func mismatchedWeightsAreClearErrors() throws {
@@ -149,7 +149,7 @@ import Testing
         #expect(throws: TinhError.badFile(path: weights, reason: "tensor 'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight' has shape [4, 64], the adapter needs [2, 64]")) {
             try PEFTAdapter.load(dir: dir.path, into: model)
         }
-        #expect(model.blocks[0].q.adapter == nil, "a failed load leaves the model as it was")
+        #expect(model.blocks[0].projection("q_proj")!.adapter == nil, "a failed load leaves the model as it was")
         try Data(text.replacingOccurrences(of: "\"down_proj\"", with: "\"gate_proj\"").utf8).write(to: path)
         #expect(throws: TinhError.badFile(path: weights, reason: "tensor 'base_model.model.model.layers.0.mlp.down_proj.lora_A.weight' matches no adapted module of this model and settings")) {
             try PEFTAdapter.load(dir: dir.path, into: model)

@@ -93,7 +93,7 @@ import Testing
         try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: path)
         let model = try TinyLlama.model(seed: 0)
         #expect(throws: TinhError.self) { try PEFTAdapter.load(dir: out.path, into: model) }
-        #expect(model.blocks[0].q.adapter == nil, "a failed load leaves no adapter")
+        #expect(model.blocks[0].projection("q_proj")!.adapter == nil, "a failed load leaves no adapter")
         tensors["base_model.vera_B"] = nil
         try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: path)
         #expect(throws: TinhError.self) { try PEFTAdapter.load(dir: out.path, into: model) }

@@ -39,8 +39,8 @@ import Testing
         }
         let dx1 = Tensor(shape: x.shape), dx2 = Tensor(shape: x.shape)
         dx1.fill(0.5); dx2.fill(0.5)
-        bf16.backward(dy.data, dx1.data, accumulate: true)
-        plain.backward(dy.data, dx2.data, accumulate: true)
+        bf16.backward(dy.data, dx1.data, input: x.data, rows: rows, accumulate: true)
+        plain.backward(dy.data, dx2.data, input: x.data, rows: rows, accumulate: true)
         let dxs = Self.absProduct(dy, rounded, rows: rows, n: inF, k: outF, transB: .none)
         var worst = 0.0
         for i in 0..<dx1.count {

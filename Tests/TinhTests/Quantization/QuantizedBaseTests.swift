@@ -67,8 +67,8 @@ import Testing
         #expect(y1.array.map(\.bitPattern) == y2.array.map(\.bitPattern))
         let dx1 = Tensor(shape: x.shape), dx2 = Tensor(shape: x.shape)
         dx1.fill(0.5); dx2.fill(0.5)
-        quantized.backward(dy, dx1.data, accumulate: true)
-        plain.backward(dy, dx2.data, accumulate: true)
+        quantized.backward(dy, dx1.data, input: x.data, rows: rows, accumulate: true)
+        plain.backward(dy, dx2.data, input: x.data, rows: rows, accumulate: true)
         #expect(dx1.array.map(\.bitPattern) == dx2.array.map(\.bitPattern))
         func loss() -> Double { quantized.forward(x.data, y1.data, rows: rows); return weightedSum(y1.data, dy) }
         GradCheck().check("\(format) linear dx", param: x.data, analytic: dx1.array.map { $0 - 0.5 }, loss: loss)
@@ -130,12 +130,12 @@ import Testing
     /// the dequantized values, the rest stay quantized.
     @Test func deltaLoRAOnAQuantizedBaseCopiesOnlyItsLinearsToF32() throws {
         let model = try ModelSource.load("tiny:2", basePrecision: .nf4).model
-        let q = model.blocks[1].q, k = model.blocks[1].k
+        let q = model.blocks[1].projection("q_proj")!, k = model.blocks[1].projection("k_proj")!
         let before = q.weight.dequantized().array
         _ = try AdapterSet(model: model, config: AdapterConfig(method: "delta-lora", rank: 2, targets: ["q"], layers: [1]))
         let copy = try #require(q.weight as? F32Weight)
         #expect(copy.tensor.array == before)
-        #expect(k.weight is BlockQuantizedWeight && model.blocks[0].q.weight is BlockQuantizedWeight)
+        #expect(k.weight is BlockQuantizedWeight && model.blocks[0].projection("q_proj")!.weight is BlockQuantizedWeight)
     }
 }
 

@@ -59,12 +59,12 @@ import Testing
             #expect(w.format == .q4_0)
             let inFile = w.bytes >= UnsafeRawPointer(mapping.baseAddress!) && w.bytes < UnsafeRawPointer(mapping.baseAddress!) + mapping.count
             // q and k were un-permuted into copies; the others are the file's bytes.
-            #expect(inFile == !(linear === q4.blocks[0].q || linear === q4.blocks[0].k), "\(linear.name)")
+            #expect(inFile == !(linear === q4.blocks[0].projection("q_proj")! || linear === q4.blocks[0].projection("k_proj")!), "\(linear.name)")
         }
         // nf4 and q8 requantize the decoded values.
         for precision in [BasePrecision.nf4, .q8] {
             let m = try Self.model(g, precision)
-            #expect(m.blocks[0].q.weight.precision == precision)
+            #expect(m.blocks[0].projection("q_proj")!.weight.precision == precision)
             let l = try m.logits(tokens: tokens).array
             let worst = zip(l, f32).map { abs($0 - $1) }.max()!, scale = f32.map(abs).max()!
             #expect(worst < 0.2 * scale, "\(precision): logits differ by \(worst) (largest \(scale))")
