@@ -116,7 +116,7 @@ import Testing
         var c = TinyLlama.config
         c.ropeScaling = .llama3(factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 16)
         let json = try Merge.configJSON(c)
-        let back = try JSONDecoder().decode(HFConfig.self, from: json).llamaConfig(source: "merged")
+        let back = try JSONDecoder().decode(HFConfig.self, from: json).decoderConfig(source: "merged")
         #expect(back.ropeScaling == c.ropeScaling)
         c.ropeScaling = .divisors([Float](repeating: 2, count: c.headDim / 2))
         #expect(throws: TinhError.self) { try Merge.configJSON(c) }

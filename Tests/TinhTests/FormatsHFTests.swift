@@ -101,7 +101,7 @@ import Testing
         func parse(_ json: String) throws -> DecoderConfig {
             let url = tempDir().appendingPathComponent("config.json")
             try Data(json.utf8).write(to: url)
-            return try HFConfig.read(path: url.path).llamaConfig(source: url.path)
+            return try HFConfig.read(path: url.path).decoderConfig(source: url.path)
         }
         let minimal = #"{"vocab_size": 100, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4"#
         let c = try parse(minimal + "}")

@@ -97,12 +97,22 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     /// s in y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ.
     public var scale: Float { rsLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank) }
 
-    /// Module name suffix for each short target name (Hugging Face Llama naming).
+    /// Module name suffix for each short target name (Hugging Face naming; `qkv` and `gate_up` are
+    /// Phi-3's fused projections, under PEFT's names for them).
     public static let moduleNames: [String: String] = [
         "q": "self_attn.q_proj", "k": "self_attn.k_proj", "v": "self_attn.v_proj", "o": "self_attn.o_proj",
         "gate": "mlp.gate_proj", "up": "mlp.up_proj", "down": "mlp.down_proj",
+        "qkv": "self_attn.qkv_proj", "gate_up": "mlp.gate_up_proj",
     ]
+    /// Every target of a model with separate projections, in order.
     public static let targetOrder = ["q", "k", "v", "o", "gate", "up", "down"]
+    /// Every target of a model with fused ones (Phi-3).
+    public static let fusedTargetOrder = ["qkv", "o", "gate_up", "down"]
+
+    /// The targets a model with `projections` has, in order.
+    public static func targets(for projections: ArchitectureSpec.Projections) -> [String] {
+        projections == .fused ? fusedTargetOrder : targetOrder
+    }
 
     /// PEFT's `target_modules` entries ("q_proj", ...).
     public var peftTargetModules: [String] {
@@ -136,9 +146,19 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         guard alpha > 0, alpha.isFinite else { throw TinhError.invalidInput("--alpha must be positive, got \(alpha)") }
         guard deltaLambda.isFinite, deltaLambda >= 0 else { throw TinhError.invalidInput("--delta-lambda must be a finite number ≥ 0, got \(deltaLambda)") }
         guard deltaStart >= 0 else { throw TinhError.invalidInput("--delta-start must be ≥ 0, got \(deltaStart)") }
-        guard !targets.isEmpty else { throw TinhError.invalidInput("--targets is empty; choose from \(Self.targetOrder.joined(separator: ","))") }
+        let available = Self.targets(for: config.spec.projections)
+        guard !targets.isEmpty else { throw TinhError.invalidInput("--targets is empty; choose from \(available.joined(separator: ","))") }
         for t in targets where Self.moduleNames[t] == nil {
-            throw TinhError.invalidInput("unknown target '\(t)'; choose from \(Self.targetOrder.joined(separator: ","))")
+            throw TinhError.invalidInput("unknown target '\(t)'; choose from \(available.joined(separator: ","))")
+        }
+        // A fused projection is one module: PEFT adapts qkv_proj as a whole, never q alone.
+        let fused: [String: String] = ["q": "qkv", "k": "qkv", "v": "qkv", "gate": "gate_up", "up": "gate_up"]
+        for t in targets where !available.contains(t) {
+            if config.spec.projections == .fused, let whole = fused[t] {
+                throw TinhError.invalidInput("--targets \(t): \(config.spec.family.rawValue) fuses q, k, v into qkv_proj and gate, up into gate_up_proj; "
+                    + "target the fused module (--targets \(whole), PEFT's \(Self.moduleNames[whole]!.split(separator: ".").last!)) — an adapter on it is not one on \(t) alone")
+            }
+            throw TinhError.invalidInput("--targets \(t): this model has no \(Self.moduleNames[t]!); choose from \(available.joined(separator: ","))")
         }
         if method != "vera", veraSeed != nil || veraDInit != nil {
             throw TinhError.invalidInput("--vera-seed and --vera-d-init apply to --method vera only")

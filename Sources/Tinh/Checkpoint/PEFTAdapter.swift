@@ -78,7 +78,7 @@ public enum PEFTAdapter {
         let allowed = p.layersToTransform.map(Set.init)
         var pairs = Set<String>(), targets: [String] = [], layers = Set<Int>()
         for i in 0..<model.numLayers where allowed?.contains(i) ?? true {
-            for t in AdapterConfig.targetOrder {
+            for t in AdapterConfig.targets(for: model.spec.projections) {
                 guard let suffix = AdapterConfig.moduleNames[t], matches(DecoderConfig.blockPrefix(i) + suffix) else { continue }
                 pairs.insert("\(i).\(t)")
                 layers.insert(i)

@@ -1,30 +1,44 @@
-/// The Hugging Face tensor names and shapes a Llama-family model needs, so every loader
+/// The Hugging Face tensor names and shapes a decoder of any family needs, so every loader
 /// (GGUF, safetensors) can check what it produced against the config with the same messages.
 public enum DecoderWeightNames {
-    /// Every expected tensor name with its [out, in] (or [n]) shape.
+    /// Every expected tensor name with its [out, in] (or [n]) shape, as the family's spec lays them out.
     public static func expectedShapes(_ c: DecoderConfig) -> [String: [Int]] {
-        let q = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim
+        let q = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim, spec = c.spec
+        let hid = c.hiddenSize, inter = c.intermediateSize
         var s: [String: [Int]] = [
-            "model.embed_tokens.weight": [c.vocabSize, c.hiddenSize],
-            "model.norm.weight": [c.hiddenSize],
+            "model.embed_tokens.weight": [c.vocabSize, hid],
+            "model.norm.weight": [hid],
         ]
-        if !c.tieWordEmbeddings { s["lm_head.weight"] = [c.vocabSize, c.hiddenSize] }
+        if !c.tieWordEmbeddings { s["lm_head.weight"] = [c.vocabSize, hid] }
         for i in 0 ..< c.numLayers {
             let p = DecoderConfig.blockPrefix(i)
-            s[p + "input_layernorm.weight"] = [c.hiddenSize]
-            s[p + "post_attention_layernorm.weight"] = [c.hiddenSize]
-            s[p + "self_attn.q_proj.weight"] = [q, c.hiddenSize]
-            s[p + "self_attn.k_proj.weight"] = [kv, c.hiddenSize]
-            s[p + "self_attn.v_proj.weight"] = [kv, c.hiddenSize]
-            s[p + "self_attn.o_proj.weight"] = [c.hiddenSize, q]
-            s[p + "mlp.gate_proj.weight"] = [c.intermediateSize, c.hiddenSize]
-            s[p + "mlp.up_proj.weight"] = [c.intermediateSize, c.hiddenSize]
-            s[p + "mlp.down_proj.weight"] = [c.hiddenSize, c.intermediateSize]
-            if c.attentionBias {
-                s[p + "self_attn.q_proj.bias"] = [q]
-                s[p + "self_attn.k_proj.bias"] = [kv]
-                s[p + "self_attn.v_proj.bias"] = [kv]
+            func projection(_ name: String, _ out: Int, _ inp: Int, bias: Bool) {
+                s[p + name + ".weight"] = [out, inp]
+                if bias { s[p + name + ".bias"] = [out] }
             }
+            s[p + "input_layernorm.weight"] = [hid]
+            s[p + "post_attention_layernorm.weight"] = [hid]
+            if spec.outputNorms {
+                s[p + "pre_feedforward_layernorm.weight"] = [hid]
+                s[p + "post_feedforward_layernorm.weight"] = [hid]
+            }
+            if spec.qkNorm {
+                s[p + "self_attn.q_norm.weight"] = [c.headDim]
+                s[p + "self_attn.k_norm.weight"] = [c.headDim]
+            }
+            switch spec.projections {
+            case .separate:
+                projection("self_attn.q_proj", q, hid, bias: spec.qkvBias)
+                projection("self_attn.k_proj", kv, hid, bias: spec.qkvBias)
+                projection("self_attn.v_proj", kv, hid, bias: spec.qkvBias)
+                projection("mlp.gate_proj", inter, hid, bias: spec.mlpBias)
+                projection("mlp.up_proj", inter, hid, bias: spec.mlpBias)
+            case .fused:
+                projection("self_attn.qkv_proj", c.qkvRows, hid, bias: spec.qkvBias)
+                projection("mlp.gate_up_proj", 2 * inter, hid, bias: spec.mlpBias)
+            }
+            projection("self_attn.o_proj", hid, q, bias: spec.outputBias)
+            projection("mlp.down_proj", hid, inter, bias: spec.mlpBias)
         }
         return s
     }
@@ -61,7 +75,8 @@ public enum DecoderWeightNames {
         guard dims.allSatisfy({ $0 > 0 && $0 <= limit }), c.numHeads * c.headDim <= limit else {
             throw TinhError.badFile(path: source, reason: "implausible model dimensions \(dims)")
         }
-        guard c.numLayers <= tensorCount / 9 else {
+        // A layer has at least 6 tensors (Phi-3: 2 norms, 4 projections).
+        guard c.numLayers <= tensorCount / 6 else {
             throw TinhError.badFile(path: source, reason: "the config declares \(c.numLayers) layers, but there are only \(tensorCount) tensors")
         }
     }

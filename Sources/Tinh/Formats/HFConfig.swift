@@ -1,7 +1,7 @@
 import Foundation
 
-/// A Hugging Face `config.json` for Llama-family models (Llama, SmolLM, Qwen2), decoded
-/// strictly (an integer field holding 1.5 is an error) and turned into a `DecoderConfig`.
+/// A Hugging Face `config.json` of a decoder family Tinh implements, decoded strictly (an integer
+/// field holding 1.5 is an error) and turned into a `DecoderConfig` (`HFConfig+Families.swift`).
 public struct HFConfig: Decodable {
     public var modelType: String?
     public var vocabSize: Int
@@ -16,15 +16,29 @@ public struct HFConfig: Decodable {
     public var maxPositionEmbeddings: Int?
     public var tieWordEmbeddings: Bool?
     public var attentionBias: Bool?
+    public var mlpBias: Bool?
     /// transformers < 5: `rope_scaling` beside a top-level `rope_theta`.
     public var ropeScaling: RopeParameters?
-    /// transformers ≥ 5: `rope_parameters`, which holds `rope_theta` as well.
+    /// transformers ≥ 5: `rope_parameters`, which holds `rope_theta` as well; Gemma 3 keys one set
+    /// per layer type ("full_attention", "sliding_attention").
     public var ropeParameters: RopeParameters?
-    /// Fields that change the arithmetic and that Tinh checks against what it implements.
+    public var ropeParametersByLayerType: [String: RopeParameters]?
+    /// Gemma 3 before transformers 5: the sliding layers' RoPE base.
+    public var ropeLocalBaseFreq: Double?
     public var hiddenAct: String?
+    public var hiddenActivation: String?
     public var partialRotaryFactor: Double?
     public var useSlidingWindow: Bool?
     public var slidingWindow: Int?
+    public var maxWindowLayers: Int?
+    /// Per layer "full_attention" or "sliding_attention" (transformers ≥ 4.53).
+    public var layerTypes: [String]?
+    public var slidingWindowPattern: Int?
+    public var queryPreAttnScalar: Double?
+    public var attnLogitSoftcapping: Double?
+    public var finalLogitSoftcapping: Double?
+    public var useBidirectionalAttention: Bool?
+    public var originalMaxPositionEmbeddings: Int?
     public var hasQuantizationConfig = false
 
     /// One RoPE description, old or new style: its kind and the parameters of that kind.
@@ -36,10 +50,12 @@ public struct HFConfig: Decodable {
         public var lowFreqFactor: Double?
         public var highFreqFactor: Double?
         public var originalMaxPositionEmbeddings: Int?
+        public var partialRotaryFactor: Double?
         enum CodingKeys: String, CodingKey {
             case type, factor
             case ropeType = "rope_type", ropeTheta = "rope_theta", lowFreqFactor = "low_freq_factor"
             case highFreqFactor = "high_freq_factor", originalMaxPositionEmbeddings = "original_max_position_embeddings"
+            case partialRotaryFactor = "partial_rotary_factor"
         }
         var kind: String { ropeType ?? type ?? "default" }
     }
@@ -50,9 +66,14 @@ public struct HFConfig: Decodable {
         case numAttentionHeads = "num_attention_heads", numKeyValueHeads = "num_key_value_heads"
         case headDim = "head_dim", ropeTheta = "rope_theta", rmsNormEps = "rms_norm_eps"
         case maxPositionEmbeddings = "max_position_embeddings", tieWordEmbeddings = "tie_word_embeddings"
-        case attentionBias = "attention_bias", ropeScaling = "rope_scaling", ropeParameters = "rope_parameters"
-        case hiddenAct = "hidden_act", partialRotaryFactor = "partial_rotary_factor"
-        case useSlidingWindow = "use_sliding_window", slidingWindow = "sliding_window"
+        case attentionBias = "attention_bias", mlpBias = "mlp_bias", ropeScaling = "rope_scaling", ropeParameters = "rope_parameters"
+        case ropeLocalBaseFreq = "rope_local_base_freq"
+        case hiddenAct = "hidden_act", hiddenActivation = "hidden_activation", partialRotaryFactor = "partial_rotary_factor"
+        case useSlidingWindow = "use_sliding_window", slidingWindow = "sliding_window", maxWindowLayers = "max_window_layers"
+        case layerTypes = "layer_types", slidingWindowPattern = "sliding_window_pattern"
+        case queryPreAttnScalar = "query_pre_attn_scalar", attnLogitSoftcapping = "attn_logit_softcapping"
+        case finalLogitSoftcapping = "final_logit_softcapping", useBidirectionalAttention = "use_bidirectional_attention"
+        case originalMaxPositionEmbeddings = "original_max_position_embeddings"
         case quantizationConfig = "quantization_config"
     }
 
@@ -71,21 +92,35 @@ public struct HFConfig: Decodable {
         maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings)
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings)
         attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias)
+        mlpBias = try c.decodeIfPresent(Bool.self, forKey: .mlpBias)
         ropeScaling = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeScaling)
         if c.contains(.ropeParameters), (try? c.decodeNil(forKey: .ropeParameters)) != true {
-            guard let flat = try? c.decode(RopeParameters.self, forKey: .ropeParameters), flat.ropeType != nil || flat.ropeTheta != nil else {
-                throw TinhError.unsupported("rope_parameters is not one set of RoPE parameters (per-layer-type RoPE belongs to other model types)")
+            if let flat = try? c.decode(RopeParameters.self, forKey: .ropeParameters), flat.ropeType != nil || flat.ropeTheta != nil {
+                ropeParameters = flat
+            } else if let byType = try? c.decode([String: RopeParameters].self, forKey: .ropeParameters), !byType.isEmpty {
+                ropeParametersByLayerType = byType
+            } else {
+                throw TinhError.unsupported("rope_parameters is neither one set of RoPE parameters nor one per layer type")
             }
-            ropeParameters = flat
         }
+        ropeLocalBaseFreq = try c.decodeIfPresent(Double.self, forKey: .ropeLocalBaseFreq)
         hiddenAct = try c.decodeIfPresent(String.self, forKey: .hiddenAct)
+        hiddenActivation = try c.decodeIfPresent(String.self, forKey: .hiddenActivation)
         partialRotaryFactor = try c.decodeIfPresent(Double.self, forKey: .partialRotaryFactor)
         useSlidingWindow = try c.decodeIfPresent(Bool.self, forKey: .useSlidingWindow)
-        slidingWindow = try? c.decodeIfPresent(Int.self, forKey: .slidingWindow)
+        slidingWindow = try c.decodeIfPresent(Int.self, forKey: .slidingWindow)
+        maxWindowLayers = try c.decodeIfPresent(Int.self, forKey: .maxWindowLayers)
+        layerTypes = try c.decodeIfPresent([String].self, forKey: .layerTypes)
+        slidingWindowPattern = try c.decodeIfPresent(Int.self, forKey: .slidingWindowPattern)
+        queryPreAttnScalar = try c.decodeIfPresent(Double.self, forKey: .queryPreAttnScalar)
+        attnLogitSoftcapping = try c.decodeIfPresent(Double.self, forKey: .attnLogitSoftcapping)
+        finalLogitSoftcapping = try c.decodeIfPresent(Double.self, forKey: .finalLogitSoftcapping)
+        useBidirectionalAttention = try c.decodeIfPresent(Bool.self, forKey: .useBidirectionalAttention)
+        originalMaxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .originalMaxPositionEmbeddings)
         hasQuantizationConfig = c.contains(.quantizationConfig) && (try? c.decodeNil(forKey: .quantizationConfig)) != true
     }
 
-    public static let supportedModelTypes = ["llama", "qwen2"]
+    public static var supportedModelTypes: [String] { ArchitectureSpec.Family.allCases.map(\.rawValue) }
 
     public static func read(path: String) throws -> HFConfig {
         let data: Data
@@ -94,70 +129,10 @@ public struct HFConfig: Decodable {
         }
         do {
             return try JSONDecoder().decode(HFConfig.self, from: data)
+        } catch let e as TinhError {
+            throw e
         } catch {
-            throw TinhError.badFile(path: path, reason: "not a usable Llama config.json: \(SafeTensorsFile.describe(error))")
+            throw TinhError.badFile(path: path, reason: "not a usable decoder config.json: \(SafeTensorsFile.describe(error))")
         }
-    }
-
-    /// The model shape, with transformers' defaults for missing fields. Qwen2 implies q/k/v biases.
-    public func llamaConfig(source: String) throws -> DecoderConfig {
-        let type = modelType ?? "llama"
-        guard Self.supportedModelTypes.contains(type) else {
-            throw TinhError.unsupported("model_type '\(type)' in \(source) (Tinh loads \(Self.supportedModelTypes.joined(separator: ", ")))")
-        }
-        func refuse(_ field: String, _ value: String, _ why: String) -> TinhError {
-            .unsupported("\(field) = \(value) in \(source): \(why); Tinh refuses it rather than compute another model")
-        }
-        if let act = hiddenAct, act != "silu" {
-            throw refuse("hidden_act", "'\(act)'", "the MLP of model_type \(type) is implemented with SiLU (SwiGLU) only")
-        }
-        if let f = partialRotaryFactor, f != 1 {
-            throw refuse("partial_rotary_factor", "\(f)", "RoPE on part of each head is not implemented")
-        }
-        if useSlidingWindow == true, let w = slidingWindow, w < (maxPositionEmbeddings ?? Int.max) {
-            throw refuse("use_sliding_window", "true (sliding_window \(w))", "sliding-window attention is not implemented for \(type)")
-        }
-        if hasQuantizationConfig {
-            throw refuse("quantization_config", "present", "pre-quantized Hugging Face checkpoints (GPTQ, AWQ, bitsandbytes) are not read; use the float weights or a GGUF")
-        }
-        // transformers 5 writes rope_parameters (with rope_theta inside); older versions rope_theta
-        // and rope_scaling. Both at once must agree on θ.
-        let rope = ropeParameters ?? ropeScaling
-        let field = ropeParameters != nil ? "rope_parameters" : "rope_scaling"
-        let theta = ropeParameters?.ropeTheta ?? ropeTheta ?? 10000
-        if let a = ropeParameters?.ropeTheta, let b = ropeTheta, a != b {
-            throw TinhError.badFile(path: source, reason: "rope_theta \(b) and rope_parameters.rope_theta \(a) disagree")
-        }
-        var scaling: RoPEScaling?
-        if let rope {
-            func need(_ v: Double?, _ name: String) throws -> Float {
-                guard let v else { throw TinhError.badFile(path: source, reason: "\(field) of type '\(rope.kind)' needs '\(name)'") }
-                return Float(v)
-            }
-            switch rope.kind {
-            case "default": scaling = nil
-            case "linear": scaling = .linear(factor: try need(rope.factor, "factor"))
-            case "llama3":
-                guard let original = rope.originalMaxPositionEmbeddings else {
-                    throw TinhError.badFile(path: source, reason: "\(field) of type 'llama3' needs 'original_max_position_embeddings'")
-                }
-                scaling = .llama3(factor: try need(rope.factor, "factor"), lowFreqFactor: try need(rope.lowFreqFactor, "low_freq_factor"),
-                                  highFreqFactor: try need(rope.highFreqFactor, "high_freq_factor"), originalMaxPositions: original)
-            default:
-                throw refuse("\(field).rope_type", "'\(rope.kind)'", "Tinh implements RoPE scaling 'default', 'linear' and 'llama3'")
-            }
-        }
-        let c = DecoderConfig(
-            vocabSize: vocabSize, hiddenSize: hiddenSize, intermediateSize: intermediateSize,
-            numLayers: numHiddenLayers, numHeads: numAttentionHeads,
-            numKVHeads: numKeyValueHeads ?? numAttentionHeads, headDim: headDim,
-            ropeTheta: Float(theta), ropeScaling: scaling, rmsNormEps: Float(rmsNormEps ?? 1e-6),
-            maxPositions: maxPositionEmbeddings ?? 2048,
-            tieWordEmbeddings: tieWordEmbeddings ?? false,
-            attentionBias: attentionBias ?? (type == "qwen2"))
-        do { try c.validate() } catch let TinhError.invalidInput(m) {
-            throw TinhError.badFile(path: source, reason: m)
-        }
-        return c
     }
 }

@@ -7,7 +7,7 @@ public enum HFDirectoryLoader {
     public static func load(directory: String) throws -> (DecoderConfig, [String: Tensor]) {
         let dir = URL(fileURLWithPath: directory, isDirectory: true)
         let configPath = dir.appendingPathComponent("config.json").path
-        let config = try HFConfig.read(path: configPath).llamaConfig(source: configPath)
+        let config = try HFConfig.read(path: configPath).decoderConfig(source: configPath)
 
         var weights: [String: Tensor] = [:]
         var origin: [String: String] = [:]

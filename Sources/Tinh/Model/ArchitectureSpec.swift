@@ -43,8 +43,12 @@ public struct ArchitectureSpec: Codable, Equatable, Sendable {
     /// RMSNorm over each head of q and k, before RoPE (Qwen3, Gemma 3).
     public var qkNorm = false
     public var projections: Projections = .separate
-    /// Biases on q, k and v (Qwen2); other projections may carry optional ones (`attention_bias`).
+    /// Biases on q, k and v (Qwen2; Llama's, Qwen3's and Gemma's `attention_bias`).
     public var qkvBias = false
+    /// A bias on o_proj (`attention_bias` of Llama, Qwen3 and Gemma; Qwen2 has none there).
+    public var outputBias = false
+    /// Biases on the MLP's projections (Llama's `mlp_bias`).
+    public var mlpBias = false
     /// Scores are q·k times this; nil: 1/√head_dim. Gemma: query_pre_attn_scalar^-1/2.
     public var attentionScale: Float?
     /// Scores become c·tanh(s/c) before the softmax (Gemma 2).
@@ -87,7 +91,8 @@ public struct ArchitectureSpec: Codable, Equatable, Sendable {
             "family \(family.rawValue)",
             "norm RMSNorm x̂·\(normWeighting == .onePlusWeight ? "(1 + w)" : "w")\(outputNorms ? ", pre and post norms around attention and MLP" : ", pre-norm")",
             "activation \(activation == .silu ? "SiLU (SwiGLU)" : "GELU tanh (GeGLU)")",
-            "projections \(projections == .fused ? "fused qkv_proj and gate_up_proj" : "separate q/k/v, gate/up")\(qkvBias ? ", q/k/v biases" : "")",
+            "projections \(projections == .fused ? "fused qkv_proj and gate_up_proj" : "separate q/k/v, gate/up")"
+                + (qkvBias ? ", q/k/v biases" : "") + (outputBias ? ", o bias" : "") + (mlpBias ? ", MLP biases" : ""),
             "q/k norm \(qkNorm ? "per head" : "none")",
             "attention scale \(attentionScale.map { "\($0)" } ?? "1/√head_dim")",
             "soft-caps attention \(attentionSoftcap.map { "\($0)" } ?? "none"), final logits \(finalLogitSoftcap.map { "\($0)" } ?? "none")",

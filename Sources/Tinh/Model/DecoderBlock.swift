@@ -48,10 +48,10 @@ public final class DecoderBlock {
     init(index i: Int, config c: DecoderConfig, table: WeightTable, memory: ActivationMemory? = nil) throws {
         let p = DecoderConfig.blockPrefix(i), spec = c.spec
         let hid = c.hiddenSize, qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
-        // Any projection may carry a bias (Llama's attention_bias/mlp_bias); Qwen2-style configs require q/k/v ones.
-        func linear(_ sub: String, _ out: Int, _ inp: Int, biasRequired: Bool = false) throws -> Linear {
+        // The spec says which projections have biases (DecoderWeightNames expects exactly those).
+        func linear(_ sub: String, _ out: Int, _ inp: Int, bias: Bool) throws -> Linear {
             let name = p + sub
-            let b = biasRequired ? try table.require(name + ".bias", [out]) : try table.optional(name + ".bias", [out])
+            let b = bias ? try table.require(name + ".bias", [out]) : nil
             return Linear(name: name, frozen: try table.requireFrozen(name + ".weight", [out, inp]), bias: b, memory: memory)
         }
         func norm(_ sub: String, _ dim: Int = c.hiddenSize) throws -> NormWeight {
@@ -69,16 +69,17 @@ public final class DecoderBlock {
         kNorm = spec.qkNorm ? try norm("self_attn.k_norm", c.headDim) : nil
         switch spec.projections {
         case .separate:
-            attentionInputs = [try linear("self_attn.q_proj", qDim, hid, biasRequired: spec.qkvBias),
-                               try linear("self_attn.k_proj", kvDim, hid, biasRequired: spec.qkvBias),
-                               try linear("self_attn.v_proj", kvDim, hid, biasRequired: spec.qkvBias)]
-            mlpInputs = [try linear("mlp.gate_proj", c.intermediateSize, hid), try linear("mlp.up_proj", c.intermediateSize, hid)]
+            attentionInputs = [try linear("self_attn.q_proj", qDim, hid, bias: spec.qkvBias),
+                               try linear("self_attn.k_proj", kvDim, hid, bias: spec.qkvBias),
+                               try linear("self_attn.v_proj", kvDim, hid, bias: spec.qkvBias)]
+            mlpInputs = [try linear("mlp.gate_proj", c.intermediateSize, hid, bias: spec.mlpBias),
+                         try linear("mlp.up_proj", c.intermediateSize, hid, bias: spec.mlpBias)]
         case .fused:
-            attentionInputs = [try linear("self_attn.qkv_proj", c.qkvRows, hid, biasRequired: spec.qkvBias)]
-            mlpInputs = [try linear("mlp.gate_up_proj", 2 * c.intermediateSize, hid)]
+            attentionInputs = [try linear("self_attn.qkv_proj", c.qkvRows, hid, bias: spec.qkvBias)]
+            mlpInputs = [try linear("mlp.gate_up_proj", 2 * c.intermediateSize, hid, bias: spec.mlpBias)]
         }
-        o = try linear("self_attn.o_proj", hid, qDim)
-        down = try linear("mlp.down_proj", hid, c.intermediateSize)
+        o = try linear("self_attn.o_proj", hid, qDim, bias: spec.outputBias)
+        down = try linear("mlp.down_proj", hid, c.intermediateSize, bias: spec.mlpBias)
     }
 
     /// Projections in Hugging Face order.
