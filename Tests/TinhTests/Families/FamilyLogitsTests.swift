@@ -13,7 +13,10 @@ import Testing
     }
 
     static func prompts(_ family: String) throws -> [Prompt] {
-        let reference = try FamilyFixture.reference(family)
+        var reference = try FamilyFixture.reference(family)
+        if let same = reference["same_as"] as? String {   // llama-sharded: llama's figures
+            reference = try FamilyFixture.reference(URL(fileURLWithPath: same).deletingLastPathComponent().lastPathComponent)
+        }
         let prompts = try #require(reference["prompts"] as? [[String: Any]])
         return try prompts.map { p in
             Prompt(inputIds: try #require(p["input_ids"] as? [Int]).map(Int32.init),
