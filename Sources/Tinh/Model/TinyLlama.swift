@@ -15,8 +15,11 @@ public enum TinyLlama {
         return s
     }
 
-    /// Random weights in Hugging Face names for any config: every matrix (and bias) normal(0, std)
-    /// as HF's initializer_range, norm weights 1. The same seed gives the same weights.
+    /// Random weights in Hugging Face names for any config and family spec: every matrix (and bias)
+    /// normal(0, std) as HF's initializer_range, norm weights with an effective scale of 1 (0 for
+    /// Gemma's 1 + w). The same seed gives the same weights; a Llama config draws exactly what it
+    /// always drew, and a family's extra tensors are drawn after those (fused projections are the
+    /// separate ones concatenated).
     public static func weights(config c: DecoderConfig, seed: UInt64, std: Float = 0.02) -> [String: Tensor] {
         var rng = SeededGenerator(seed: seed)
         var w: [String: Tensor] = [:]
@@ -25,8 +28,8 @@ public enum TinyLlama {
             rng.fillNormal(t.data, count: t.count, std: std)
             w[name] = t
         }
-        func ones(_ name: String) { let t = Tensor(shape: [c.hiddenSize]); t.fill(1); w[name] = t }
-        let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
+        func ones(_ name: String, _ dim: Int = c.hiddenSize) { let t = Tensor(shape: [dim]); t.fill(1 - c.spec.normShift); w[name] = t }
+        let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim, spec = c.spec
         normal("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize])
         for i in 0..<c.numLayers {
             let p = DecoderConfig.blockPrefix(i)
@@ -35,7 +38,7 @@ public enum TinyLlama {
             normal(p + "self_attn.q_proj.weight", [qDim, c.hiddenSize])
             normal(p + "self_attn.k_proj.weight", [kvDim, c.hiddenSize])
             normal(p + "self_attn.v_proj.weight", [kvDim, c.hiddenSize])
-            if c.attentionBias {
+            if spec.qkvBias {
                 normal(p + "self_attn.q_proj.bias", [qDim])
                 normal(p + "self_attn.k_proj.bias", [kvDim])
                 normal(p + "self_attn.v_proj.bias", [kvDim])
@@ -47,6 +50,34 @@ public enum TinyLlama {
         }
         ones("model.norm.weight")
         if !c.tieWordEmbeddings { normal("lm_head.weight", [c.vocabSize, c.hiddenSize]) }
+        for i in 0..<c.numLayers {
+            let p = DecoderConfig.blockPrefix(i)
+            if spec.outputNorms {
+                // Gemma: post_attention_layernorm is the attention output's norm; the MLP's comes first.
+                ones(p + "pre_feedforward_layernorm.weight")
+                ones(p + "post_feedforward_layernorm.weight")
+            }
+            if spec.qkNorm { ones(p + "self_attn.q_norm.weight", c.headDim); ones(p + "self_attn.k_norm.weight", c.headDim) }
+            if spec.outputBias { normal(p + "self_attn.o_proj.bias", [c.hiddenSize]) }
+            if spec.mlpBias {
+                for m in ["gate", "up"] { normal(p + "mlp.\(m)_proj.bias", [c.intermediateSize]) }
+                normal(p + "mlp.down_proj.bias", [c.hiddenSize])
+            }
+            if spec.projections == .fused {
+                for (fused, parts) in [("self_attn.qkv_proj", ["q", "k", "v"].map { "self_attn.\($0)_proj" }),
+                                       ("mlp.gate_up_proj", ["mlp.gate_proj", "mlp.up_proj"])] {
+                    for kind in ["weight", "bias"] {
+                        let pieces = parts.compactMap { w.removeValue(forKey: p + $0 + "." + kind) }
+                        guard !pieces.isEmpty else { continue }
+                        let rows = pieces.reduce(0) { $0 + $1.shape[0] }
+                        let t = Tensor(shape: kind == "weight" ? [rows, c.hiddenSize] : [rows])
+                        var at = 0
+                        for piece in pieces { (t.data + at).update(from: piece.data, count: piece.count); at += piece.count }
+                        w[p + fused + "." + kind] = t
+                    }
+                }
+            }
+        }
         return w
     }
 

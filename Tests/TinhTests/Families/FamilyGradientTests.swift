@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+@testable import Tinh
+
+/// Every family's backward against finite differences: each fixture family's config.json (so its
+/// spec: GeGLU, 1 + w norms, output norms, q/k norms, fused projections, soft-caps, windows, local
+/// RoPE) with lively random weights, over sequences longer than its sliding windows.
+@Suite struct FamilyGradientTests {
+    let batch = 2, seq = 10
+    /// h = 0.01 rather than ModelGradientTests' 0.02: at 10 positions the loss is more curved in the
+    /// weights, and the five-point stencil's truncation (∝ h⁴) reached 1.5% on a few entries at
+    /// h = 0.02 (16× less at 0.01); the rounding floor 6·lossNoise/h is then 6e-4.
+    let checker = GradCheck(eps: 1e-2, tol: 1e-2, floorFraction: 2e-2, lossNoise: ModelGradientTests.lossNoise)
+    let inputChecker = GradCheck(eps: 5e-3, tol: 1e-2, floorFraction: 2e-2, maxChecks: 100, lossNoise: ModelGradientTests.lossNoise)
+
+    static func config(_ family: String) throws -> DecoderConfig {
+        let path = try FamilyFixture.directory(family).appendingPathComponent("config.json").path
+        return try HFConfig.read(path: path).decoderConfig(source: path)
+    }
+
+    @Test(arguments: FamilyFixture.families)
+    func lossGradientWrtInputEmbeddings(family: String) throws {
+        let c = try Self.config(family)
+        let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
+        let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
+        let emb = Tensor(shape: [batch * seq, c.hiddenSize])
+        Embedding.forward(out: emb.data, tokens: tokens, table: model.embedTokens.data, rows: tokens.count, dim: c.hiddenSize)
+        func loss() -> Double {
+            try! model.forward(inputEmbeddings: UnsafeBufferPointer(emb.buffer), targets: targets, lossMask: mask,
+                               batch: batch, seq: seq).loss
+        }
+        _ = loss()
+        model.backward(lossScale: 1)
+        inputChecker.check("\(family): d loss / d input embeddings", param: emb.data, analytic: Array(model.inputEmbeddingGrad), loss: loss)
+    }
+
+    /// A sample of entries of every tensor the family has, the embedding included (its scale).
+    @Test(arguments: FamilyFixture.families)
+    func lossGradientWrtEveryWeight(family: String) throws {
+        let c = try Self.config(family)
+        let weights = ModelFixture.weights(c)
+        let model = try DecoderModel(config: c, weights: weights)
+        let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
+        let names = weights.keys.sorted()
+        #expect(Set(names) == Set(DecoderWeightNames.expectedShapes(c).keys))
+        for n in names { try model.requestGradient(for: n) }
+        func loss() -> Double { try! model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq).loss }
+        _ = loss()
+        model.backward(lossScale: 1)
+        let grads = model.requestedGradients
+        #expect(Set(grads.keys) == Set(names))
+        var d = TestData(seed: 30)
+        for name in names {
+            let w = try #require(weights[name]), g = try #require(grads[name]).array
+            var idx = d.sample(8, of: w.count)
+            if name == "model.embed_tokens.weight" { idx += tokens.prefix(4).map { Int($0) * c.hiddenSize + d.int(c.hiddenSize) } }
+            (name == "model.embed_tokens.weight" ? inputChecker : checker).check("\(family): \(name)", param: w.data, analytic: g, indices: idx, loss: loss)
+        }
+    }
+}
