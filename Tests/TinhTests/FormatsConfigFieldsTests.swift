@@ -84,13 +84,15 @@ import Testing
     @Test(arguments: [
         (["hidden_act": "gelu"], "hidden_act"),
         (["partial_rotary_factor": 0.5], "partial_rotary_factor"),
-        (["use_sliding_window": true, "sliding_window": 8], "use_sliding_window"),
+        (["use_bidirectional_attention": true], "use_bidirectional_attention"),
         (["quantization_config": ["quant_method": "gptq"]], "quantization_config"),
         (["rope_scaling": ["rope_type": "yarn", "factor": 4.0]], "'yarn'"),
         (["rope_scaling": ["type": "dynamic", "factor": 2.0]], "'dynamic'"),
         (["rope_parameters": ["rope_type": "longrope", "rope_theta": 10000.0]], "'longrope'"),
         (["rope_scaling": ["rope_type": "llama3", "factor": 8.0, "original_max_position_embeddings": 16]], "needs 'low_freq_factor'"),
-        (["model_type": "gemma2"], "model_type 'gemma2'"),
+        (["model_type": "gpt_neox"], "model_type 'gpt_neox'"),
+        (["model_type": "gemma2"], "hidden_act = 'silu'"),
+        (["model_type": "qwen2", "layer_types": ["full_attention", "chunked_attention"]], "'chunked_attention'"),
     ] as [([String: Any], String)])
     func unimplementedFieldsAreRefused(fields: [String: Any], named: String) throws {
         let message = try loadError(fields)

@@ -112,6 +112,6 @@ import Testing
         #expect(message { try parse(minimal + #", "rope_scaling": {"rope_type": "llama3", "factor": 8.0}}"#) }?.contains("needs 'original_max_position_embeddings'") == true)
         #expect(message { try parse(minimal + #", "num_key_value_heads": 3}"#) }?.contains("multiple of num_key_value_heads") == true)
         #expect(message { try parse(#"{"vocab_size": 100}"#) }?.contains("hidden_size") == true)
-        #expect(message { try parse(minimal.replacingOccurrences(of: "\"num_hidden_layers\": 2", with: "\"num_hidden_layers\": 2.5") + "}") }?.contains("not a usable Llama config.json") == true)
+        #expect(message { try parse(minimal.replacingOccurrences(of: "\"num_hidden_layers\": 2", with: "\"num_hidden_layers\": 2.5") + "}") }?.contains("not a usable decoder config.json") == true)
     }
 }

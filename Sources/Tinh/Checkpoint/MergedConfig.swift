@@ -1,73 +1,78 @@
 import Foundation
 
 extension Merge {
-    /// A minimal Hugging Face `config.json` for `config` that `HFConfig.read` and transformers
-    /// accept. Tinh's attention biases are Qwen2's (q, k, v only), so such a model is written as qwen2.
+    /// A Hugging Face `config.json` for `config` that `HFConfig.read` and transformers accept, in
+    /// the family's own fields: read back, it gives the same `DecoderConfig`, spec included. RoPE is
+    /// written in the older fields (rope_theta, rope_scaling, Gemma 3's rope_local_base_freq), which
+    /// transformers 4 reads and 5 converts. A
+    /// Llama with q/k/v biases only (no o bias) is Qwen2's arithmetic, so it is written as qwen2.
     public static func configJSON(_ c: DecoderConfig, special: SpecialTokenIds? = nil) throws -> Data {
-        let qwen = c.attentionBias
+        let spec = c.spec
         // Floats through their shortest decimal form: 1e-05, not 9.99999974737875e-06.
         func decimal(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }
-        let fields = HFConfigFields(
-            architectures: [qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"], modelType: qwen ? "qwen2" : "llama",
-            vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, intermediateSize: c.intermediateSize,
-            numHiddenLayers: c.numLayers, numAttentionHeads: c.numHeads, numKeyValueHeads: c.numKVHeads,
-            headDim: c.headDim, hiddenAct: "silu", maxPositionEmbeddings: c.maxPositions,
-            rmsNormEps: decimal(c.rmsNormEps), ropeTheta: decimal(c.ropeTheta),
-            ropeScaling: try c.ropeScaling.map { try RopeScalingFields($0, decimal: decimal) },
-            tieWordEmbeddings: c.tieWordEmbeddings, attentionBias: qwen ? nil : false, mlpBias: false,
-            torchDtype: "float32", bosTokenId: special?.bos.map(Int.init), eosTokenId: special?.eos.map(Int.init))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try encoder.encode(fields) + Data("\n".utf8)
+        var family = spec.family
+        if family == .llama, spec.qkvBias, !spec.outputBias, !spec.mlpBias { family = .qwen2 }
+        var f: [String: Any] = [
+            "architectures": [Self.architectureClass[family]!], "model_type": family.rawValue,
+            "vocab_size": c.vocabSize, "hidden_size": c.hiddenSize, "intermediate_size": c.intermediateSize,
+            "num_hidden_layers": c.numLayers, "num_attention_heads": c.numHeads, "num_key_value_heads": c.numKVHeads,
+            "head_dim": c.headDim, "max_position_embeddings": c.maxPositions, "rms_norm_eps": decimal(c.rmsNormEps),
+            "tie_word_embeddings": c.tieWordEmbeddings, "torch_dtype": "float32",
+        ]
+        if let bos = special?.bos { f["bos_token_id"] = Int(bos) }
+        if let eos = special?.eos { f["eos_token_id"] = Int(eos) }
+        switch spec.activation {
+        case .silu: f["hidden_act"] = "silu"
+        case .geluTanh: f["hidden_act"] = "gelu_pytorch_tanh"; f["hidden_activation"] = "gelu_pytorch_tanh"
+        }
+        switch family {
+        case .llama: f["attention_bias"] = spec.qkvBias; f["mlp_bias"] = spec.mlpBias
+        case .qwen3, .gemma2, .gemma3: f["attention_bias"] = spec.qkvBias
+        case .mistral, .qwen2, .phi3: break
+        }
+        if family == .gemma2 || family == .gemma3 {
+            let scale = Double(spec.attentionScale ?? 1 / Float(c.headDim).squareRoot())
+            let scalar = 1 / (scale * scale), whole = scalar.rounded()
+            f["query_pre_attn_scalar"] = abs(scalar - whole) < 1e-3 * whole ? Int(whole) : scalar
+            f["attn_logit_softcapping"] = spec.attentionSoftcap.map { decimal($0) } ?? NSNull()
+            f["final_logit_softcapping"] = spec.finalLogitSoftcap.map { decimal($0) } ?? NSNull()
+        }
+        // Windows: layer_types for the families transformers gives them to, else one sliding_window.
+        let windows = Set(spec.layers.compactMap(\.window))
+        guard windows.count <= 1 else { throw TinhError.unsupported("layers with different sliding windows \(windows.sorted()) cannot be written to config.json") }
+        let window = windows.first
+        f["sliding_window"] = window ?? NSNull()
+        if family == .qwen2 || family == .qwen3 { f["use_sliding_window"] = window != nil; f["max_window_layers"] = c.numLayers }
+        if [.qwen2, .qwen3, .gemma2, .gemma3].contains(family) {
+            f["layer_types"] = (0..<c.numLayers).map { spec.attention(layer: $0).window == nil ? "full_attention" : "sliding_attention" }
+        }
+        f["rope_theta"] = decimal(c.ropeTheta)
+        if let scaling = c.ropeScaling { f["rope_scaling"] = try ropeFields(scaling, decimal: decimal) }
+        if let local = spec.localRoPE {
+            guard local.scaling == nil else { throw TinhError.unsupported("a scaled local RoPE cannot be written to config.json's older fields") }
+            f["rope_local_base_freq"] = decimal(local.theta)
+        }
+        return try JSONSerialization.data(withJSONObject: f, options: [.prettyPrinted, .sortedKeys]) + Data("\n".utf8)
     }
 
-    struct HFConfigFields: Encodable {
-        var architectures: [String]
-        var modelType: String
-        var vocabSize, hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads, headDim: Int
-        var hiddenAct: String
-        var maxPositionEmbeddings: Int
-        var rmsNormEps, ropeTheta: Double
-        var ropeScaling: RopeScalingFields?
-        var tieWordEmbeddings: Bool
-        var attentionBias: Bool?
-        var mlpBias: Bool
-        var torchDtype: String
-        var bosTokenId: Int?
-        var eosTokenId: Int?
+    static let architectureClass: [ArchitectureSpec.Family: String] = [
+        .llama: "LlamaForCausalLM", .mistral: "MistralForCausalLM", .qwen2: "Qwen2ForCausalLM", .qwen3: "Qwen3ForCausalLM",
+        .gemma2: "Gemma2ForCausalLM", .gemma3: "Gemma3ForCausalLM", .phi3: "Phi3ForCausalLM",
+    ]
 
-        enum CodingKeys: String, CodingKey {
-            case architectures, modelType = "model_type", vocabSize = "vocab_size", hiddenSize = "hidden_size"
-            case intermediateSize = "intermediate_size", numHiddenLayers = "num_hidden_layers"
-            case numAttentionHeads = "num_attention_heads", numKeyValueHeads = "num_key_value_heads", headDim = "head_dim"
-            case hiddenAct = "hidden_act", maxPositionEmbeddings = "max_position_embeddings", rmsNormEps = "rms_norm_eps"
-            case ropeTheta = "rope_theta", ropeScaling = "rope_scaling", tieWordEmbeddings = "tie_word_embeddings", attentionBias = "attention_bias"
-            case mlpBias = "mlp_bias", torchDtype = "torch_dtype", bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
+    /// `rope_scaling` as transformers reads it: rope_type and its parameters.
+    static func ropeFields(_ scaling: RoPEScaling, decimal: (Float) -> Double) throws -> [String: Any] {
+        var r: [String: Any] = [:]
+        switch scaling {
+        case .linear(let factor):
+            r["rope_type"] = "linear"; r["factor"] = decimal(factor)
+        case .llama3(let factor, let low, let high, let original):
+            r["rope_type"] = "llama3"; r["factor"] = decimal(factor)
+            r["low_freq_factor"] = decimal(low); r["high_freq_factor"] = decimal(high)
+            r["original_max_position_embeddings"] = original
+        case .divisors:
+            throw TinhError.unsupported("the model's RoPE scaling came as a GGUF's rope_freqs factors, which config.json cannot express; export to GGUF instead")
         }
-    }
-
-    /// `rope_scaling` as transformers reads it (before and after version 5).
-    struct RopeScalingFields: Encodable {
-        var ropeType: String
-        var factor: Double
-        var lowFreqFactor, highFreqFactor: Double?
-        var originalMaxPositionEmbeddings: Int?
-
-        init(_ s: RoPEScaling, decimal: (Float) -> Double) throws {
-            switch s {
-            case .linear(let f):
-                (ropeType, factor) = ("linear", decimal(f))
-            case .llama3(let f, let low, let high, let original):
-                (ropeType, factor, lowFreqFactor, highFreqFactor) = ("llama3", decimal(f), decimal(low), decimal(high))
-                originalMaxPositionEmbeddings = original
-            case .divisors:
-                throw TinhError.unsupported("the model's RoPE scaling came as a GGUF's rope_freqs factors, which config.json cannot express; export to GGUF instead")
-            }
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case ropeType = "rope_type", factor, lowFreqFactor = "low_freq_factor", highFreqFactor = "high_freq_factor"
-            case originalMaxPositionEmbeddings = "original_max_position_embeddings"
-        }
+        return r
     }
 }
