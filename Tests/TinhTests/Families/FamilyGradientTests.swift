@@ -58,3 +58,28 @@ import Testing
         }
     }
 }
+
+/// Incremental decoding with a KV cache gives the full forward's logits in every family: windows
+/// slide over the cache, local layers take their own RoPE, soft-caps apply per step.
+@Suite struct FamilyDecodeTests {
+    @Test(arguments: FamilyFixture.families)
+    func kvCacheDecodeMatchesFullForward(family: String) throws {
+        let c = try FamilyGradientTests.config(family)
+        let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
+        let batch = 2, seq = 20, prefill = 9   // both beyond every fixture's window (≤ 8)
+        let (tokens, _, _) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
+        let full = try model.logits(tokens: tokens, batch: batch, seq: seq)
+        let cache = try model.makeKVCache(batch: batch, maxTokens: seq)
+        _ = try model.decode(tokens: (0..<batch).flatMap { b in tokens[(b * seq)..<(b * seq + prefill)] }, cache: cache)
+        let v = c.vocabSize, tolerance = RoundingBound.forwardEstimate(c)
+        for t in prefill..<seq {
+            let step = try model.decode(tokens: (0..<batch).map { tokens[$0 * seq + t] }, cache: cache)
+            for b in 0..<batch {
+                let got = Array(UnsafeBufferPointer(start: step.data + b * v, count: v))
+                let want = Array(UnsafeBufferPointer(start: full.data + (b * seq + t) * v, count: v))
+                let agree = RoundingBound.logitsAgree(got, want, c)
+                #expect(agree.ok, "\(family) position \(t): \(agree.relative) relative")
+            }
+        }
+    }
+}
