@@ -30,16 +30,17 @@ public struct ModelSummary: Codable, Sendable {
         chatTemplate = loaded.tokenizer.chatTemplateSource
         loadSeconds = loaded.loadSeconds
         let c = loaded.config
-        let qkv = c.hiddenSize * (c.numHeads + 2 * c.numKVHeads) * c.headDim + (c.attentionBias ? (c.numHeads + 2 * c.numKVHeads) * c.headDim : 0)
-        parametersPerBlock = qkv + c.numHeads * c.headDim * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize + 2 * c.hiddenSize
-        parameters = c.numLayers * parametersPerBlock + c.vocabSize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2) + c.hiddenSize
+        // Counted from the family's own tensor list (norms, biases and fused projections included).
+        let shapes = DecoderWeightNames.expectedShapes(c)
+        parameters = shapes.values.reduce(0) { $0 + $1.reduce(1, *) }
+        parametersPerBlock = shapes.filter { $0.key.hasPrefix(DecoderConfig.blockPrefix(0)) }.values.reduce(0) { $0 + $1.reduce(1, *) }
         if let gguf = loaded.gguf {
             format = "GGUF v\(gguf.version)"
             architecture = gguf.architecture ?? "unknown"
             tensors = gguf.tensors.map { TensorRow(name: $0.name, type: $0.type.name, shape: $0.shape) }
         } else {
             format = loaded.path == nil ? "built in (random weights)" : "Hugging Face directory"
-            architecture = "llama"
+            architecture = c.spec.family.rawValue
             tensors = loaded.model.linears.map { TensorRow(name: $0.name + ".weight", type: $0.weight.formatName, shape: $0.weight.shape) }
         }
     }
@@ -50,7 +51,11 @@ public struct ModelSummary: Codable, Sendable {
             "model:        \(model)\(path.map { " (\($0))" } ?? "")",
             "format:       \(format), architecture \(architecture), loaded in \(String(format: "%.2f", loadSeconds)) s",
             "shape:        \(c.numLayers) layers, hidden \(c.hiddenSize), MLP \(c.intermediateSize), \(c.numHeads) heads / \(c.numKVHeads) KV heads × \(c.headDim), vocab \(c.vocabSize)",
-            "              RoPE θ \(c.ropeTheta)\(c.ropeScaling.map { " scaled " + $0.summary } ?? ""), RMSNorm ε \(c.rmsNormEps), context \(c.maxPositions), head \(c.tieWordEmbeddings ? "tied to the embedding" : "separate")\(c.attentionBias ? ", q/k/v biases" : "")",
+            "              RoPE θ \(c.ropeTheta)\(c.ropeScaling.map { " scaled " + $0.summary } ?? ""), RMSNorm ε \(c.rmsNormEps), context \(c.maxPositions), head \(c.tieWordEmbeddings ? "tied to the embedding" : "separate")",
+        ]
+        // The family spec, every value of it (ArchitectureSpec.summaryLines).
+        for (i, line) in c.spec.summaryLines.enumerated() { lines.append((i == 0 ? "spec:         " : "              ") + line) }
+        lines += [
             "parameters:   \(Self.grouped(parameters)) (\(Self.grouped(parametersPerBlock)) per block)",
             "tokenizer:    \(tokenizer)",
         ]
