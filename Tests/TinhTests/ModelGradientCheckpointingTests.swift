@@ -9,8 +9,8 @@ import Testing
     struct Step { var loss: Double; var grads: [Float]; var dInput: [Float]; var kept: Int; var scratch: Int
                   var estimate: (kept: Int, scratch: Int) }
 
-    func step(method: String, targets: [String], recompute: Bool, chunkRows: Int) throws -> Step {
-        let c = ModelFixture.config(tied: true, kvHeads: 2, bias: false)
+    func step(method: String, targets: [String], recompute: Bool, chunkRows: Int,
+              config c: DecoderConfig = ModelFixture.config(tied: true, kvHeads: 2, bias: false)) throws -> Step {
         let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
         model.headChunkRows = chunkRows
         let adapters = try AdapterSet(model: model, config: AdapterConfig(method: method, rank: 2, targets: targets))
@@ -49,6 +49,24 @@ import Testing
             for s in [plain, recomputed] {
                 #expect(s.estimate.kept == s.kept && s.estimate.scratch == s.scratch,
                         "\(method): estimate \(s.estimate) vs buffers (\(s.kept), \(s.scratch))")
+            }
+        }
+    }
+
+    /// The same in every family (their extra saved activations: q/k norm inputs, output-norm inputs,
+    /// fused projections), and the start-of-run estimate still equals the buffers.
+    @Test(arguments: FamilyFixture.families)
+    func familiesGiveTheSameGradientsWithLessKeptMemory(family: String) throws {
+        let c = try FamilyGradientTests.config(family)
+        for method in ["lora", "full"] {
+            let targets = AdapterConfig.targets(for: c.spec.projections)
+            let plain = try step(method: method, targets: targets, recompute: false, chunkRows: 5, config: c)
+            let recomputed = try step(method: method, targets: targets, recompute: true, chunkRows: 5, config: c)
+            #expect(recomputed.loss == plain.loss && recomputed.grads == plain.grads && recomputed.dInput == plain.dInput, "\(family) \(method)")
+            #expect(recomputed.kept < plain.kept, "\(family) \(method)")
+            for s in [plain, recomputed] {
+                #expect(s.estimate.kept == s.kept && s.estimate.scratch == s.scratch,
+                        "\(family) \(method): estimate \(s.estimate) vs buffers (\(s.kept), \(s.scratch))")
             }
         }
     }
