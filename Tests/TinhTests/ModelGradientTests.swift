@@ -28,6 +28,13 @@ import Testing
     func lossGradientWrtInputEmbeddings(variant: (tied: Bool, kvHeads: Int, bias: Bool), gemm: FrozenGEMM) throws {
         let c = ModelFixture.config(tied: variant.tied, kvHeads: variant.kvHeads, bias: variant.bias)
         let model = try DecoderModel(config: c, weights: ModelFixture.weights(c), gemm: gemm)
+        Self.checkInputGradient(model, batch: batch, seq: seq, checker: inputChecker, "d loss / d input embeddings")
+    }
+
+    /// dL/d(input embeddings) against finite differences, on a ModelFixture batch. Every position
+    /// before the last counted one gets gradient; masked/ignored positions still do (through attention).
+    static func checkInputGradient(_ model: DecoderModel, batch: Int, seq: Int, checker: GradCheck, _ what: String) {
+        let c = model.config
         let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
         let emb = Tensor(shape: [batch * seq, c.hiddenSize])
         Embedding.forward(out: emb.data, tokens: tokens, table: model.embedTokens.data, rows: tokens.count, dim: c.hiddenSize)
@@ -37,9 +44,7 @@ import Testing
         }
         _ = loss()
         model.backward(lossScale: 1)
-        let analytic = Array(model.inputEmbeddingGrad)
-        // Every position before the last counted one gets gradient; masked/ignored positions still do (through attention).
-        inputChecker.check("d loss / d input embeddings", param: emb.data, analytic: analytic, loss: loss)
+        checker.check(what, param: emb.data, analytic: Array(model.inputEmbeddingGrad), loss: loss)
     }
 
     @Test(arguments: variants, FrozenGEMM.usable)

@@ -203,6 +203,18 @@ public final class DecoderBlock {
         return UnsafePointer(ws.ln.ptr)
     }
 
+    /// The gradient of a projection's output from the residual gradient: through the output norm
+    /// (Gemma) into `ws.dProj`, or the residual gradient itself when the family has none.
+    private func throughOutputNorm(_ norm: NormWeight?, input: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int,
+                                   ws: Workspace) -> UnsafePointer<Float> {
+        guard let norm else { return UnsafePointer(ws.dResidual.ptr) }
+        let hid = config.hiddenSize
+        ws.dProj.ptr.update(repeating: 0, count: rows * hid)
+        RMSNorm.backward(dinp: ws.dProj.ptr, dweight: norm.grad?.data, dout: ws.dResidual.ptr, inp: input, weight: norm.weight.data,
+                         rstd: rstd, rows: rows, dim: hid, shift: config.spec.normShift)
+        return UnsafePointer(ws.dProj.ptr)
+    }
+
     /// Backward of a training `forward` (no cache). On entry `ws.dResidual` holds dL/d(out); on exit
     /// dL/dx. `x` is the same input the forward saw.
     func backward(x: UnsafePointer<Float>, batch: Int, seq: Int, rope: RoPE, ws: Workspace) {
@@ -212,13 +224,7 @@ public final class DecoderBlock {
         let outer = PhaseTimer.enter(.mlp)
         defer { PhaseTimer.leave(outer) }
         // MLP: out = res2 + N_mo(down(act(gate(ln2))·up(ln2)))
-        var dDown = UnsafePointer(dRes)
-        if let norm = mlpOutputNorm {
-            ws.dProj.ptr.update(repeating: 0, count: rows * hid)
-            RMSNorm.backward(dinp: ws.dProj.ptr, dweight: norm.grad?.data, dout: dRes, inp: a.mlpProj.ptr, weight: norm.weight.data,
-                             rstd: a.rstdMLPProj.ptr, rows: rows, dim: hid, shift: shift)
-            dDown = UnsafePointer(ws.dProj.ptr)
-        }
+        let dDown = throughOutputNorm(mlpOutputNorm, input: a.mlpProj.ptr, rstd: a.rstdMLPProj.ptr, rows: rows, ws: ws)
         if down.backwardNeedsInput { gatedActivation(into: ws.h.ptr, count: rows * inter) }
         down.backward(dDown, ws.dH.ptr, input: down.backwardNeedsInput ? UnsafePointer(ws.h.ptr) : nil, rows: rows)
         switch c.spec.activation {
@@ -240,13 +246,7 @@ public final class DecoderBlock {
                          weight: mlpNorm.weight.data, rstd: a.rstd2.ptr, rows: rows, dim: hid, shift: shift)
         _ = PhaseTimer.enter(.attention)
         // Attention: res2 = x + N_ao(o(attn(rope(N_q(q(ln1))), rope(N_k(k(ln1))), v(ln1))))
-        var dO = UnsafePointer(dRes)
-        if let norm = attentionOutputNorm {
-            ws.dProj.ptr.update(repeating: 0, count: rows * hid)
-            RMSNorm.backward(dinp: ws.dProj.ptr, dweight: norm.grad?.data, dout: dRes, inp: a.attnProj.ptr, weight: norm.weight.data,
-                             rstd: a.rstdAttnProj.ptr, rows: rows, dim: hid, shift: shift)
-            dO = UnsafePointer(ws.dProj.ptr)
-        }
+        let dO = throughOutputNorm(attentionOutputNorm, input: a.attnProj.ptr, rstd: a.rstdAttnProj.ptr, rows: rows, ws: ws)
         o.backward(dO, ws.dAttnOut.ptr, input: o.backwardNeedsInput ? UnsafePointer(a.attnOut.ptr) : nil, rows: rows)
         Attention.backward(dq: ws.dq.ptr, dk: ws.dk.ptr, dv: ws.dv.ptr, scratch: ws.dScores.ptr, dout: ws.dAttnOut.ptr,
                            q: a.q.ptr, k: a.k.ptr, v: a.v.ptr, shape: attentionShape(batch: batch, seq: seq))

@@ -22,16 +22,7 @@ import Testing
     func lossGradientWrtInputEmbeddings(family: String) throws {
         let c = try Self.config(family)
         let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
-        let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
-        let emb = Tensor(shape: [batch * seq, c.hiddenSize])
-        Embedding.forward(out: emb.data, tokens: tokens, table: model.embedTokens.data, rows: tokens.count, dim: c.hiddenSize)
-        func loss() -> Double {
-            try! model.forward(inputEmbeddings: UnsafeBufferPointer(emb.buffer), targets: targets, lossMask: mask,
-                               batch: batch, seq: seq).loss
-        }
-        _ = loss()
-        model.backward(lossScale: 1)
-        inputChecker.check("\(family): d loss / d input embeddings", param: emb.data, analytic: Array(model.inputEmbeddingGrad), loss: loss)
+        ModelGradientTests.checkInputGradient(model, batch: batch, seq: seq, checker: inputChecker, "\(family): d loss / d input embeddings")
     }
 
     /// A sample of entries of every tensor the family has, the embedding included (its scale).
