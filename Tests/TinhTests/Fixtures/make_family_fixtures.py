@@ -1,25 +1,34 @@
 #!/usr/bin/env python3
 """Builds tiny random-weight models of several architecture families, with their tokenizers and reference figures.
 
-Not part of CI (it needs torch, transformers, tokenizers and gguf). Run it from the repository root:
+Not part of CI (it needs torch, transformers, tokenizers, sentencepiece, protobuf and gguf). Run it from the
+repository root:
 
     $(bench/peft-env) Tests/TinhTests/Fixtures/make_family_fixtures.py
 
-Nothing is downloaded: every model is built from a config with transformers, every tokenizer is trained here with
-the `tokenizers` library on the small built-in CORPUS below. Everything is seeded, so a rerun with the same library
-versions writes the same files. For each family it writes Tests/TinhTests/Fixtures/families/<family>/:
+Nothing is downloaded: every model is built from a config with transformers, every tokenizer is trained here on the
+small built-in CORPUS below (byte-level ones with the `tokenizers` library, SentencePiece ones with `sentencepiece`).
+Everything is seeded and single-threaded, so a rerun with the same library versions writes byte-identical files
+(checked: two runs, same hashes). For each family it writes Tests/TinhTests/Fixtures/families/<family>/:
 
-    config.json, model.safetensors             transformers `save_pretrained` (float32)
+    config.json, model.safetensors.gz          transformers `save_pretrained` (float32 tensors), gzipped
     tokenizer.json, tokenizer_config.json,     the tokenizer; tokenizer_config.json carries the family's chat_template
     special_tokens_map.json
-    reference.json                              versions, config, per prompt the token ids, all float32 logits
+    tokenizer.model                             (SentencePiece families) the trained sentencepiece model
+    reference.json(.gz)                         versions, config, per prompt the token ids, all float32 logits
                                                 (6 significant digits) and per position the top-5 ids;
-                                                tokenizer_cases (ids, tokens, decoded text) and chat_cases
-                                                (apply_chat_template text and ids)
-    model.gguf                                  (llama.cpp architectures) the same weights as F32 in llama.cpp's
+                                                tokenizer_cases (ids, tokens, decoded text), chat_cases
+                                                (apply_chat_template text and ids) and, for SentencePiece
+                                                families, sentencepiece_cases (sentencepiece's own ids)
+    model.gguf.gz                               (llama.cpp architectures) the same weights as F32 in llama.cpp's
                                                 tensor names and metadata keys, with the tokenizer and chat template
 
 plus families/llama-sharded/ (the llama model saved in several safetensors shards with model.safetensors.index.json).
+
+Compression: every weight is rounded to a bfloat16 value before saving and before the reference logits are computed
+(the files still hold float32), so the weight files gzip about 2x. Weight files are always gzipped (`gzip -9n`, no
+name or time stamp), reference.json only when over 100 KB; everything else is plain. Tests/TinhTests/Support/
+FamilyFixture.swift unpacks the *.gz files into a temporary directory. Each family directory is 320-480 KB.
 
 Families: llama (Llama 3 style), llama3-scaled (llama3 rope scaling, tied head), mistral (sliding window 8),
 qwen2 (q/k/v biases), qwen3 (q/k norms, head_dim 32 != 64/4), gemma2 (soft-capping, query_pre_attn_scalar,
@@ -28,10 +37,27 @@ phi3 (fused qkv_proj and gate_up_proj).
 
 Shapes: hidden 64, 2 layers, 4 heads, 2 KV heads, intermediate 48 (not the 128 first planned: the directories are
 dominated by the embedding and by holding every weight twice, safetensors and GGUF, so the MLP was cut to keep
-them small; 48 keeps every MLP matrix non-square), vocabularies of 359-394 tokens (256 byte tokens, ~100 merges or
-pieces, the specials). Attention is transformers' "eager" implementation throughout (Gemma 2's soft-capping needs it).
-Norm weights and biases are randomised too (they are initialised to constants), so the fixtures notice a norm that
-is skipped, mis-shifted (Gemma's 1 + w) or applied over the wrong axis.
+them small; 48 keeps every MLP matrix non-square). Vocabularies: byte-level ones 359-365 tokens (256 byte tokens,
+~100 merges, the specials), SentencePiece ones 480 pieces (plus Phi-3's 5 appended tokens). Attention is
+transformers' "eager" implementation throughout (Gemma 2's soft-capping needs it). Norm weights and biases are
+randomised too (they are initialised to constants), so the fixtures notice a norm that is skipped, mis-shifted
+(Gemma's 1 + w) or applied over the wrong axis.
+
+SentencePiece families (mistral, gemma2, gemma3, phi3), made as the real repositories' files were:
+  * tokenizer.model: sentencepiece BPE trained on CORPUS (SPM_TRAINER: byte_fallback, identity normalization,
+    extra whitespace kept, split digits, whitespace-only pieces), with the family's special pieces: Mistral
+    <unk> <s> </s> and [INST] [/INST] as control pieces; Gemma <pad> <eos> <bos> <unk> and <mask>,
+    <start_of_turn>, <end_of_turn> as user-defined pieces, no dummy prefix; Phi-3 <unk> <s> </s> (its chat markers
+    are added tokens appended after the pieces, as in Phi-3).
+  * tokenizer.json: converted from tokenizer.model by transformers (see build_spm): BPE with byte_fallback and
+    merges generated from the vocabulary; mistral gets the non-legacy Metaspace pre-tokenizer, gemma the Replace
+    normalizer, phi3 the Llama 2 legacy Prepend + Replace normalizer that Phi-3's file has.
+  * sentencepiece_cases: sentencepiece's ids for every TOKENIZER_TEXTS entry. tokenizer.json gives the same ids on
+    all of them, asserted, with one legitimate exception recorded as tokenizer_json_equal: false: mistral on text
+    that starts with a space (" ", "  leading...", "     five...", "    def..."). Metaspace with prepend_scheme
+    "first" adds no "▁" to text that already starts with one, while sentencepiece's dummy prefix always adds it
+    (" " is "▁" for tokenizers, "▁▁" for sentencepiece). This is how the real Mistral/Llama tokenizer.json behave.
+    Phi-3's Prepend normalizer and Gemma's missing dummy prefix have no such gap.
 
 GGUF notes (checked against llama.cpp's convert_hf_to_gguf.py / conversion/*.py, which this script does not use):
   * q_proj/k_proj are permuted (LlamaModel.permute: rows regrouped from HF's rotate-half pairing to llama.cpp's
@@ -51,24 +77,28 @@ GGUF notes (checked against llama.cpp's convert_hf_to_gguf.py / conversion/*.py,
     converter writes no rope keys). llama3-scaled gets a GGUF too (llama arch, rope_freqs.weight, no output.weight).
   * Tokenizers: byte-level BPE families are `tokenizer.ggml.model` = "gpt2" with `tokenizer.ggml.pre` "llama-bpe"
     (Llama 3) or "qwen2" (Qwen2 and Qwen3), tokens as in tokenizer.json (byte-level alphabet), merges "a b".
-    SentencePiece-style families (mistral, gemma2, gemma3, phi3) are "llama": tokens with <0xNN> byte tokens,
-    scores and token types. The real files come with a sentencepiece tokenizer.model whose scores the converter
-    copies; here there is none, so a piece's score is minus its rank among the pieces (the sentencepiece convention:
-    merged pieces in merge order), 0 for control and byte tokens, -1000 for Phi-3's appended added tokens (as the
-    Phi-3 converter does). llama.cpp's SPM tokenizer merges by score over any pair whose concatenation is a piece,
-    which can differ from HF's rank-ordered merge list on rare inputs; reference.json's ids are the HF ones.
+    SentencePiece families are "llama" with pre "default", built from tokenizer.model as llama.cpp's
+    _create_vocab_sentencepiece does (gguf_spm_vocab): every piece with sentencepiece's score and type (byte,
+    control, unknown, else normal), then every added token of tokenizer_config.json's added_tokens_decoder as
+    control (special) with score -1000; plus `tokenizer.ggml.add_space_prefix` (true for mistral and phi3, false
+    for Gemma). llama.cpp's SPM tokenizer merges the best-scoring adjacent pair whose concatenation is a piece,
+    as sentencepiece does, so GGUF readers are held to sentencepiece_cases.
 
-Checks, all asserted: transformers and tokenizers give the same ids for every tokenizer case; the saved models (and
-the sharded copy) reload with from_pretrained to bit-identical logits, which match reference.json's rounded ones; each
-GGUF read back with gguf.GGUFReader has the planned names and shapes, its tensors give back the safetensors ones
-(un-permuting q/k, subtracting Gemma's 1), its token list is the tokenizer's; and transformers' own GGUF loader reads
-the same weights back. Arguments: family names to build only those (default all).
+Checks, all asserted: sentencepiece training is deterministic and puts the special pieces first; transformers and
+tokenizers give the same ids for every tokenizer case; tokenizers and sentencepiece agree as described above; the
+saved models (and the sharded copy) reload with from_pretrained to bit-identical logits, which match
+reference.json's rounded ones; each GGUF read back with gguf.GGUFReader has the planned names and shapes, its
+tensors give back the safetensors ones (un-permuting q/k, subtracting Gemma's 1), its token list is the tokenizer's;
+and transformers' own GGUF loader reads the same weights back. Arguments: family names to build only those
+(default all).
 """
 import hashlib
 import json
 import math
 import shutil
 import sys
+import io
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -77,6 +107,7 @@ import torch
 import transformers
 import tokenizers
 import gguf
+import sentencepiece as spm
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
 
@@ -381,9 +412,22 @@ QWEN_TOK = dict(kind="bytelevel", pattern=QWEN2_PATTERN, nfc=True, ignore_merges
                 specials=QWEN_SPECIALS, plain=[], bos=None, eos="<|im_end|>", pad="<|endoftext|>", unk=None,
                 add_bos=False, tokenizer_class="Qwen2Tokenizer", gguf_pre="qwen2", template=QWEN2_TEMPLATE,
                 marker_text="<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
-GEMMA_TOK = dict(kind="spm", style="gemma", pieces_target=130, front=["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"],
+# SentencePiece trainer settings shared by the SPM families, as in the real models' tokenizer.model (BPE, byte
+# fallback, identity normalization, extra spaces kept, digits split, whitespace-only pieces allowed). 480 pieces:
+# ~116 characters (character_coverage 0.98 of CORPUS; 0.98 is the trainer's minimum), 256 bytes, the specials and
+# ~100 merged pieces.
+SPM_TRAINER = dict(model_type="bpe", vocab_size=480, byte_fallback=True, character_coverage=0.98,
+                   normalization_rule_name="identity", remove_extra_whitespaces=False, split_digits=True,
+                   allow_whitespace_only_pieces=True, split_by_whitespace=True, num_threads=1,
+                   shuffle_input_sentence=False, minloglevel=2)
+# Gemma: <pad> <eos> <bos> <unk> first, <mask> and the turn markers as user-defined pieces, no dummy prefix.
+GEMMA_TOK = dict(kind="spm", style="gemma",
+                 spm=dict(pad_id=0, eos_id=1, bos_id=2, unk_id=3, pad_piece="<pad>", eos_piece="<eos>", bos_piece="<bos>",
+                          unk_piece="<unk>", user_defined_symbols=["<mask>", "<start_of_turn>", "<end_of_turn>"],
+                          add_dummy_prefix=False),
+                 front=["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "<start_of_turn>", "<end_of_turn>"],
                  appended=[], bos="<bos>", eos="<eos>", pad="<pad>", unk="<unk>", add_bos=True,
-                 tokenizer_class="GemmaTokenizer", gguf_pre=None, add_space_prefix=False,
+                 tokenizer_class="GemmaTokenizer", gguf_pre="default", add_space_prefix=False,
                  marker_text="<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n")
 
 FAMILIES = [
@@ -396,9 +440,12 @@ FAMILIES = [
                                                 "original_max_position_embeddings": 64},
                   max_position_embeddings=512, rms_norm_eps=1e-5, tie_word_embeddings=True)),
     dict(name="mistral", config="MistralConfig", arch="llama", permute=True,
-         tok=dict(kind="spm", style="mistral", pieces_target=130, front=["<unk>", "<s>", "</s>", "[INST]", "[/INST]"],
+         tok=dict(kind="spm", style="mistral",
+                  spm=dict(unk_id=0, bos_id=1, eos_id=2, pad_id=-1, control_symbols=["[INST]", "[/INST]"],
+                           add_dummy_prefix=True),
+                  front=["<unk>", "<s>", "</s>", "[INST]", "[/INST]"],
                   appended=[], bos="<s>", eos="</s>", pad=None, unk="<unk>", add_bos=True,
-                  tokenizer_class="LlamaTokenizer", gguf_pre=None, add_space_prefix=True, template=MISTRAL_TEMPLATE,
+                  tokenizer_class="LlamaTokenizer", gguf_pre="default", add_space_prefix=True, template=MISTRAL_TEMPLATE,
                   marker_text="[INST] Hi[/INST] Hello</s>"),
          cfg=dict(head_dim=16, sliding_window=8, rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
                   max_position_embeddings=256, rms_norm_eps=1e-5, tie_word_embeddings=False)),
@@ -422,7 +469,8 @@ FAMILIES = [
                   max_position_embeddings=256, rms_norm_eps=1e-6, tie_word_embeddings=True,
                   hidden_activation="gelu_pytorch_tanh")),
     dict(name="phi3", config="Phi3Config", arch="phi3", permute=False,
-         tok=dict(kind="spm", style="phi3", pieces_target=130, front=["<unk>", "<s>", "</s>"],
+         tok=dict(kind="spm", style="phi3", spm=dict(unk_id=0, bos_id=1, eos_id=2, pad_id=-1, add_dummy_prefix=True),
+                  front=["<unk>", "<s>", "</s>"],
                   appended=["<|endoftext|>", "<|assistant|>", "<|system|>", "<|end|>", "<|user|>"],
                   rstrip=["<|assistant|>", "<|system|>", "<|end|>", "<|user|>"],   # as in Phi-3's added tokens
                   bos="<s>", eos="<|endoftext|>", pad="<|endoftext|>", unk="<unk>", add_bos=False,
@@ -478,56 +526,74 @@ def build_bytelevel(spec):
     return tok
 
 
-def build_spm(spec):
-    """SentencePiece-style BPE as transformers converts Llama 2 / Mistral / Phi-3 / Gemma: ▁ for spaces,
-    <0xNN> byte tokens with byte_fallback, control tokens first (Phi-3's chat markers appended at the end)."""
+def train_spm(spec):
+    """A sentencepiece BPE model (tokenizer.model bytes) trained on CORPUS. Single-threaded and unshuffled, so it is
+    deterministic; trained twice to make sure."""
+    def once():
+        buf = io.BytesIO()
+        spm.SentencePieceTrainer.train(sentence_iterator=iter(CORPUS), model_writer=buf, **SPM_TRAINER, **spec["spm"])
+        return buf.getvalue()
+    proto = once()
+    assert once() == proto, "sentencepiece training is not deterministic"
+    sp = spm.SentencePieceProcessor(model_proto=proto)
+    assert [sp.id_to_piece(i) for i in range(len(spec["front"]))] == spec["front"], "special pieces out of place"
+    return proto, sp
+
+
+def build_spm(spec, proto):
+    """tokenizer.json from tokenizer.model the way transformers 5 converts it (its SentencePiece extractor, merges
+    generated from the vocabulary, then the family tokenizer class's own pipeline):
+      mistral: LlamaTokenizer, non-legacy: no normalizer, Metaspace(prepend_scheme "first", split false);
+      gemma:   GemmaTokenizer: Replace(" " -> "▁") normalizer, Split(" ", merged_with_previous) (a no-op after it);
+      phi3:    the same conversion as mistral, with the Llama 2 legacy normalizer that Phi-3's tokenizer.json has
+               (Prepend("▁") + Replace(" " -> "▁"), no pre-tokenizer; written by transformers 4's LlamaConverter,
+               which transformers 5 no longer emits) swapped in.
+    Then the family's added tokens (Phi-3's chat markers, appended) and a BOS post-processor."""
+    import tempfile
     style = spec["style"]
-    trainer_tok = Tokenizer(models.BPE())
-    # Train on ▁-prefixed words (sentencepiece never merges across whitespace); the runtime pipeline is set below.
-    trainer_tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="never" if style == "gemma" else "always",
-                                                         split=True)
-    # The 64 most frequent characters, ties by code point: the trainer's own limit_alphabet breaks ties by hash order,
-    # which changes from run to run.
-    counts = {}
-    for line in CORPUS:
-        for word, _ in trainer_tok.pre_tokenizer.pre_tokenize_str(line):
-            for ch in word:
-                counts[ch] = counts.get(ch, 0) + 1
-    alphabet = [ch for ch, _ in sorted(counts.items(), key=lambda kv: (-kv[1], ord(kv[0])))[:64]]
-    trainer = trainers.BpeTrainer(vocab_size=spec["pieces_target"], initial_alphabet=alphabet,
-                                  limit_alphabet=len(alphabet), min_frequency=2, show_progress=False, special_tokens=[])
-    trainer_tok.train_from_iterator(CORPUS, trainer)
-    trained = sorted(trainer_tok.get_vocab().items(), key=lambda kv: kv[1])
-    vocab = {}
-    for s in spec["front"]:
-        vocab[s] = len(vocab)
-    for b in range(256):
-        vocab[f"<0x{b:02X}>"] = len(vocab)
-    for piece, _ in trained:
-        if piece not in vocab:
-            vocab[piece] = len(vocab)
-    merges = [m for m in merge_pairs(trainer_tok) if m[0] in vocab and m[1] in vocab and m[0] + m[1] in vocab]
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token="<unk>", byte_fallback=True, fuse_unk=True))
-    if style == "mistral":      # transformers' non-legacy Llama conversion
-        tok.normalizer = None
-        tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
-    elif style == "phi3":       # legacy Llama 2 conversion, as Phi-3's tokenizer.json
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "tokenizer.model"
+        path.write_bytes(proto)
+        if style == "gemma":
+            hf = transformers.GemmaTokenizer.from_pretrained(d, vocab_file=str(path))
+        else:
+            hf = transformers.LlamaTokenizer.from_pretrained(d, vocab_file=str(path), legacy=False, add_prefix_space=True)
+        j = json.loads(hf.backend_tokenizer.to_str())
+    assert len(j["model"]["vocab"]) == spm.SentencePieceProcessor(model_proto=proto).get_piece_size()
+    assert j["model"]["byte_fallback"] is True
+    for t in j["added_tokens"]:
+        assert t["id"] < len(j["model"]["vocab"]), f"the conversion added {t['content']!r}"
+        if t["content"] in spec["front"]:
+            t["special"] = True     # GemmaConverter marks <start_of_turn>/<end_of_turn> special, as Gemma's file has them
+    tok = Tokenizer.from_str(json.dumps(j))
+    if style == "phi3":
         tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
-    else:                       # Gemma: no dummy prefix; the Split is a no-op after the normalizer, as in Gemma's file
-        tok.normalizer = normalizers.Replace(" ", "▁")
-        tok.pre_tokenizer = pre_tokenizers.Split(" ", behavior="merged_with_previous", invert=False)
-    dec = [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()]
-    if style != "gemma":
-        dec.append(decoders.Strip(" ", 1, 0))
-    tok.decoder = decoders.Sequence(dec)
-    tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in spec["front"]])
+        tok.pre_tokenizer = None
     rstrip = set(spec.get("rstrip", ()))
     tok.add_special_tokens([AddedToken(s, special=True, normalized=False, rstrip=s in rstrip) for s in spec["appended"]])
     if spec["bos"] and spec["add_bos"]:
         bos = spec["bos"]
         tok.post_processor = processors.TemplateProcessing(single=f"{bos}:0 $A:0", pair=f"{bos}:0 $A:0 {bos}:1 $B:1",
                                                            special_tokens=[(bos, tok.token_to_id(bos))])
+    else:
+        tok.post_processor = None
     return tok
+
+
+def sentencepiece_cases(sp, tok, spec):
+    """sentencepiece's own ids for every TOKENIZER_TEXTS entry, and whether tokenizer.json gives the same. Only
+    mistral's Metaspace (prepend_scheme "first") may differ, and only on text that starts with a space: Metaspace adds
+    no "▁" to text that already starts with one, where sentencepiece's dummy prefix always adds it."""
+    cases = []
+    for text in TOKENIZER_TEXTS:
+        ids = sp.encode(text)
+        fast = tok.encode(text, add_special_tokens=False).ids
+        same = ids == fast
+        if not same:
+            assert spec["style"] == "mistral" and text.startswith(" "), f"{spec['style']}: spm {ids} vs tokenizers {fast} on {text!r}"
+        cases.append({"text": text, "ids": ids, "pieces": sp.encode_as_pieces(text), "decoded": sp.decode(ids),
+                      "tokenizer_json_equal": same})
+    return cases
 
 
 def save_tokenizer(tok, spec, out):
@@ -567,6 +633,9 @@ def save_tokenizer(tok, spec, out):
     config["additional_special_tokens"] = additional
     config = {k: v for k, v in config.items() if v is not None or k in ("bos_token", "pad_token", "unk_token")}
     write_json(out / "tokenizer_config.json", config, compact=False)
+    spec["added_tokens_decoder"] = added
+    if spec["kind"] == "spm":
+        (out / "tokenizer.model").write_bytes(spec["proto"])
     stmap = {f"{k}_token": {"content": v, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False}
              for k, v in kwargs.items()}
     stmap["additional_special_tokens"] = additional
@@ -604,6 +673,10 @@ def build_model(fam, tok):
                 p.copy_(noise if fam.get("gemma") else 1.0 + noise)
             elif name.endswith(".bias"):
                 p.copy_(0.1 * torch.randn(p.shape, generator=g))
+        # Every weight a bfloat16 value (still stored as float32): the files compress about 2x, and the logits are
+        # those of these rounded weights.
+        for p in model.parameters():
+            p.data = p.data.to(torch.bfloat16).to(torch.float32)
     return model
 
 
@@ -677,18 +750,25 @@ def gguf_vocab(tok, spec):
                 types.append(T.NORMAL)
         merges = [" ".join(m) for m in merge_pairs(tok)]
         return tokens, [int(t) for t in types], None, merges
-    first_piece = len(spec["front"]) + 256
-    for i, s in enumerate(tokens):
-        if s == spec["unk"]:
-            types.append(T.UNKNOWN); scores.append(0.0)
-        elif i in added and s in spec["appended"]:
-            types.append(T.CONTROL); scores.append(-1000.0)
-        elif i in added:
-            types.append(T.CONTROL); scores.append(0.0)
-        elif s.startswith("<0x") and s.endswith(">") and len(s) == 6:
-            types.append(T.BYTE); scores.append(0.0)
-        else:
-            types.append(T.NORMAL); scores.append(-float(i - first_piece))
+    return gguf_spm_vocab(spec, n)
+
+
+def gguf_spm_vocab(spec, n):
+    """llama.cpp's _create_vocab_sentencepiece: every piece of tokenizer.model with its score and type (unknown,
+    control, unused, byte, else normal: user-defined pieces count as normal here), then each entry of
+    tokenizer_config.json's added_tokens_decoder overrides its id as control (special) or user-defined, score -1000."""
+    sp = spm.SentencePieceProcessor(model_proto=spec["proto"])
+    T = gguf.TokenType
+    tokens, scores, types = [f"[PAD{i}]" for i in range(n)], [-10000.0] * n, [T.UNUSED] * n
+    for i in range(sp.get_piece_size()):
+        tokens[i], scores[i] = sp.id_to_piece(i), sp.get_score(i)
+        types[i] = (T.UNKNOWN if sp.is_unknown(i) else T.CONTROL if sp.is_control(i) else T.UNUSED if sp.is_unused(i)
+                    else T.BYTE if sp.is_byte(i) else T.NORMAL)
+    for key, data in spec["added_tokens_decoder"].items():
+        i = int(key)
+        special = data["special"] or (data["content"].startswith("<|") and data["content"].endswith("|>"))
+        tokens[i] = data["content"] if special else data["content"].replace("▁", " ")
+        types[i], scores[i] = (T.CONTROL if special else T.USER_DEFINED), -1000.0
     return tokens, [int(t) for t in types], scores, None
 
 
@@ -967,7 +1047,10 @@ def make_family(fam, root):
         shutil.rmtree(out)
     out.mkdir(parents=True)
     spec = fam["tok"]
-    tok = build_bytelevel(spec) if spec["kind"] == "bytelevel" else build_spm(spec)
+    sp = None
+    if spec["kind"] == "spm":
+        spec["proto"], sp = train_spm(spec)
+    tok = build_bytelevel(spec) if spec["kind"] == "bytelevel" else build_spm(spec, spec["proto"])
     save_tokenizer(tok, spec, out)
     hf_tok = AutoTokenizer.from_pretrained(out)
     print("   transformers tokenizer class:", type(hf_tok).__name__, flush=True)
@@ -996,6 +1079,10 @@ def make_family(fam, root):
         "tokenizer_cases": tcases,
         "chat_cases": chat_cases(hf_tok),
     }
+    if sp is not None:
+        doc["sentencepiece_cases"] = sentencepiece_cases(sp, tok, spec)
+        doc["tokenizer"]["sentencepiece"] = {"pieces": sp.get_piece_size(), "add_dummy_prefix": spec["spm"]["add_dummy_prefix"],
+                                             "trainer": {k: v for k, v in SPM_TRAINER.items() if k != "minloglevel"}}
     check_reload(out, raw, prompts, fam["name"])
     if fam.get("arch"):
         plan, tensors = write_gguf(fam, out, tok, out / "model.gguf")
@@ -1003,6 +1090,7 @@ def make_family(fam, root):
         doc["gguf"]["permuted_qk"] = fam["permute"]
         doc["gguf"]["transformers_reads_back_max_abs_diff"] = check_gguf_with_transformers(fam, out)
     write_json(out / "reference.json", doc)
+    compress(out)
 
     if fam["name"] == "llama":
         sharded = root / "llama-sharded"
@@ -1018,7 +1106,17 @@ def make_family(fam, root):
         check_reload(sharded, raw, prompts, "llama-sharded")
         write_json(sharded / "reference.json", {"family": "llama-sharded", "same_as": "../llama/reference.json",
                                                 "shards": shards, "source": doc["source"]})
+        compress(sharded)
     return out
+
+
+def compress(d):
+    """Weights (and a large reference.json) as deterministic gzip (-n: no name or time stamp), replacing the file;
+    FamilyFixture.swift unpacks every *.gz."""
+    for f in sorted(d.iterdir()):
+        weights = f.name == "model.gguf" or (f.name.startswith("model") and f.name.endswith(".safetensors"))
+        if weights or (f.name == "reference.json" and f.stat().st_size > 100_000):
+            subprocess.run(["gzip", "-9nf", str(f)], check=True)
 
 
 def gguf_version():
