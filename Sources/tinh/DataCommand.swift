@@ -27,6 +27,7 @@ struct DataCommand: ParsableCommand {
         var model: String?
         @Option(help: "Training sequence length the lengths are compared with.") var seq = 256
         @Flag(help: "Count prompts and user turns as carrying loss, as `tinh train --train-on-prompt` does.") var trainOnPrompt = false
+        @Option(help: "Render chats with this template instead of the model's own: \(ChatTemplate.names.joined(separator: ", ")).") var chatTemplate: String?
         @Option(help: "Jaccard similarity from which two records are near duplicates.") var near = 0.8
         @Option(help: "Issues listed per kind in the text report.") var show = 20
         @Flag(help: "Print the whole report as JSON.") var json = false
@@ -36,7 +37,8 @@ struct DataCommand: ParsableCommand {
             do {
                 let tokenizer = try model.map { try ModelSource.load($0).tokenizer }
                 report = try DataCheck.run(path: file, validPath: valid,
-                                           options: .init(nearThreshold: near, tokenizer: tokenizer, seq: seq, trainOnPrompt: trainOnPrompt))
+                                           options: .init(nearThreshold: near, tokenizer: tokenizer, seq: seq, trainOnPrompt: trainOnPrompt,
+                                                          chatTemplate: chatTemplate))
             } catch { fail("\(error)") }
             if json { printJSON(report) } else { print(report.text(perKind: show)) }
             if !report.passed { throw ExitCode(1) }

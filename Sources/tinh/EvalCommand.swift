@@ -22,6 +22,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Tokens per example (longer ones are cut).") var seq = 512
     @Option(help: "Examples per forward pass.") var batch = 4
     @Flag(help: "Count every token, prompts included.") var trainOnPrompt = false
+    @Option(help: "Render chats with this template instead of the model's own: \(ChatTemplate.names.joined(separator: ", ")).") var chatTemplate: String?
     @Flag(help: "Skip malformed lines (counted) instead of stopping.") var skipBadLines = false
     @Flag(help: "Instead of loss: answer each chat/prompt record greedily and count answers equal to the reference reply.")
     var exactMatch = false
@@ -34,7 +35,8 @@ struct EvalCommand: ParsableCommand {
         let loaded = modelOptions.load()
         if exactMatch { return runExactMatch(loaded, comm) }
         do {
-            let options = DataOptions(seq: seq, trainOnPrompt: trainOnPrompt, skipBadLines: skipBadLines)
+            let options = DataOptions(seq: seq, trainOnPrompt: trainOnPrompt, skipBadLines: skipBadLines,
+                                      chatTemplate: chatTemplate)
             let (set, stats) = try TrainingDataset.evaluationSet(path: data, tokenizer: loaded.tokenizer, options: options)
             let result = try Evaluator.evaluate(loaded.model, set, batchSize: batch, comm: comm)
             if comm.isRoot {
@@ -53,7 +55,8 @@ struct EvalCommand: ParsableCommand {
     func runExactMatch(_ loaded: LoadedModel, _ comm: Communicator) {
         do {
             let records = try JSONLReader.read(path: data, skipBadLines: skipBadLines).records.map(\.record)
-            let result = try ExactMatch.evaluate(loaded, records: records, maxTokens: maxTokens, comm: comm)
+            let template = try chatTemplate.map(loaded.tokenizer.chatTemplate(named:))
+            let result = try ExactMatch.evaluate(loaded, records: records, maxTokens: maxTokens, comm: comm, chatTemplate: template)
             if comm.isRoot {
                 if json { printJSON(result) } else {
                     print(String(format: "exact match %.1f%% (%d of %d)", 100 * result.accuracy, result.correct, result.count))

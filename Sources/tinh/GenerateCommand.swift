@@ -17,6 +17,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "The prompt (with --chat: the user's message).") var prompt: String
     @Flag(help: "Wrap the prompt in the model's chat template as a user turn.") var chat = false
     @Option(help: "System message for --chat (default: the template's own).") var system: String?
+    @Option(help: "Render chats with this template instead of the model's own: \(ChatTemplate.names.joined(separator: ", ")).") var chatTemplate: String?
     @Option(help: "Most tokens to generate.") var maxTokens = 128
     @Option(help: "0 = greedy.") var temperature: Float = 0
     @Option(help: "Nucleus sampling: keep the smallest set of tokens with this much probability.") var topP: Float = 1
@@ -27,11 +28,13 @@ struct GenerateCommand: ParsableCommand {
         let tokenizer = loaded.tokenizer
         let ids: [Int32]
         if chat {
-            guard let template = tokenizer.chatTemplate else { fail("--chat: \(loaded.spec) has no chat template") }
             var messages: [ChatMessage] = []
             if let system { messages.append(ChatMessage(role: "system", content: system)) }
             messages.append(ChatMessage(role: "user", content: prompt))
-            ids = tokenizer.encodeChat(messages, template: template, addGenerationPrompt: true).ids
+            do {
+                let template = try tokenizer.chatTemplate(override: chatTemplate.map(tokenizer.chatTemplate(named:)))
+                ids = try tokenizer.encodeChat(messages, template: template, addGenerationPrompt: true).ids
+            } catch { fail("--chat: \(loaded.spec): \(error)") }
         } else {
             ids = (tokenizer.addsBosToken ? tokenizer.specialIds.bos.map { [$0] } ?? [] : []) + tokenizer.encode(prompt)
         }

@@ -80,6 +80,7 @@ struct TrainCommand: ParsableCommand {
     var gradientCheckpointing = false
 
     @Flag(help: "Train on prompts and user turns too.") var trainOnPrompt = false
+    @Option(help: "Render chats with this template instead of the model's own: \(ChatTemplate.names.joined(separator: ", ")).") var chatTemplate: String?
     @Flag(help: "Pack short examples into full rows.") var pack = false
     @Flag(help: "Skip malformed JSONL lines (counted) instead of stopping.") var skipBadLines = false
     @Flag(help: "Train even when the start-of-run data check finds errors (empty completions, bad role order, ...).")
@@ -195,7 +196,7 @@ struct TrainCommand: ParsableCommand {
         c.weightDecay = weightDecay; c.maxGradNorm = maxGradNorm; c.loraPlusRatio = loraplusRatio ?? c.loraPlusRatio; c.seed = seed
         c.bucketMB = bucketMb; c.overlap = !noOverlap; c.sharedBase = sharedBase
         c.gradientCheckpointing = gradientCheckpointing
-        c.trainOnPrompt = trainOnPrompt; c.pack = pack; c.skipBadLines = skipBadLines
+        c.trainOnPrompt = trainOnPrompt; c.pack = pack; c.skipBadLines = skipBadLines; c.chatTemplate = chatTemplate
         c.evalEvery = evalEvery; c.saveEvery = saveEvery; c.keepLast = keepLast; c.logEvery = logEvery; c.maxBadSteps = maxBadSteps
         // Testing aid: TINH_TEST_RANK_SEED="RANK:SEED" gives one rank another seed, to show that
         // ranks which disagree fail at start with a clear error.

@@ -36,7 +36,7 @@ struct TokenizerSmolLM2Tests {
 
     @Test func chatPromptTokens() throws {
         guard let tok = try TokenizerFixtures.smolLM2(for: "chatPromptTokens"), let template = tok.chatTemplate else { return }
-        let prompt = template.render([ChatMessage(role: "user", content: "What is 2+2?")], addGenerationPrompt: true)
+        let prompt = try template.render([ChatMessage(role: "user", content: "What is 2+2?")], addGenerationPrompt: true)
         let ids = tok.encode(prompt)
         // The tail is the reference case "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n".
         #expect(Array(ids.suffix(16)) == [1, 4093, 198, 1780, 314, 216, 34, 27, 34, 47, 2, 198, 1, 520, 9531, 198])

@@ -12,12 +12,16 @@ public enum DataCheck {
         public var tokenizer: Tokenizer?
         public var seq: Int = 256
         public var trainOnPrompt = false
+        /// A `ChatTemplate.names` name to render chat records with instead of the tokenizer's own (`--chat-template`).
+        public var chatTemplate: String?
 
-        public init(nearThreshold: Double = 0.8, tokenizer: Tokenizer? = nil, seq: Int = 256, trainOnPrompt: Bool = false) {
+        public init(nearThreshold: Double = 0.8, tokenizer: Tokenizer? = nil, seq: Int = 256, trainOnPrompt: Bool = false,
+                    chatTemplate: String? = nil) {
             self.nearThreshold = nearThreshold
             self.tokenizer = tokenizer
             self.seq = seq
             self.trainOnPrompt = trainOnPrompt
+            self.chatTemplate = chatTemplate
         }
     }
 
@@ -40,7 +44,9 @@ public enum DataCheck {
             summary.exactDuplicates = duplicates.filter { $0.kind == .duplicate }.count
             summary.nearDuplicates = duplicates.filter { $0.kind == .nearDuplicate }.count
             if let tokenizer = options.tokenizer {
-                let (stats, tokenIssues) = try tokenLengths(file, tokenizer: tokenizer, seq: options.seq, trainOnPrompt: options.trainOnPrompt)
+                let (stats, tokenIssues) = try tokenLengths(file, tokenizer: tokenizer, seq: options.seq,
+                                                                trainOnPrompt: options.trainOnPrompt,
+                                                                chatTemplate: try options.chatTemplate.map(tokenizer.chatTemplate(named:)))
                 summary.tokens = stats
                 issues += tokenIssues
             }
@@ -112,8 +118,9 @@ public enum DataCheck {
     }
 
     /// Token lengths of every record (untruncated), how many exceed seq + 1, and the loss share after truncation.
-    static func tokenLengths(_ file: ScannedFile, tokenizer: Tokenizer, seq: Int, trainOnPrompt: Bool) throws -> (TokenLengthStats, [DataIssue]) {
-        let full = try ExampleEncoder(tokenizer: tokenizer, seq: 1 << 24, trainOnPrompt: trainOnPrompt)
+    static func tokenLengths(_ file: ScannedFile, tokenizer: Tokenizer, seq: Int, trainOnPrompt: Bool,
+                             chatTemplate: ChatTemplate? = nil) throws -> (TokenLengthStats, [DataIssue]) {
+        let full = try ExampleEncoder(tokenizer: tokenizer, seq: 1 << 24, trainOnPrompt: trainOnPrompt, chatTemplate: chatTemplate)
         var lengths: [Int] = []
         var stats = TokenLengthStats(seq: seq)
         var issues: [DataIssue] = []

@@ -14,9 +14,12 @@ public struct DataOptions: Equatable, Sendable {
     public var validPath: String?
     /// Seeds the hold-out choice.
     public var seed: UInt64
+    /// The name of the chat template (`ChatTemplate.names`) to render chats with instead of the
+    /// model's own (`--chat-template`); resolved against the tokenizer's BOS/EOS when data is encoded.
+    public var chatTemplate: String?
 
     public init(seq: Int, trainOnPrompt: Bool = false, pack: Bool = false, skipBadLines: Bool = false,
-                validFraction: Double = 0, validPath: String? = nil, seed: UInt64 = 0) {
+                validFraction: Double = 0, validPath: String? = nil, seed: UInt64 = 0, chatTemplate: String? = nil) {
         self.seq = seq
         self.trainOnPrompt = trainOnPrompt
         self.pack = pack
@@ -24,5 +27,6 @@ public struct DataOptions: Equatable, Sendable {
         self.validFraction = validFraction
         self.validPath = validPath
         self.seed = seed
+        self.chatTemplate = chatTemplate
     }
 }

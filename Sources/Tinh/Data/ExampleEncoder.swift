@@ -7,7 +7,9 @@
 ///   on its own (so the completion's tokens are the ones the model produces after the prompt at
 ///   inference), BOS first if `addsBosToken`; loss on the completion and EOS.
 /// - `.chat`: rendered by the chat template; loss on assistant contents and the end-of-turn token
-///   after each. A chat record needs a tokenizer with a chat template.
+///   after each. A chat record needs a chat template: `chatTemplate` (a `--chat-template` choice)
+///   or the tokenizer's own, recognized one; a model whose template Tinh does not recognize is an
+///   error for chat and prompt/completion records alike, never a silent plain-text fallback.
 /// - `trainOnPrompt`: every token counts, whatever the shape.
 /// - Examples longer than `maxTokens` (seq + 1) are cut at the end.
 ///
@@ -16,14 +18,17 @@ public struct ExampleEncoder: Sendable {
     public let tokenizer: Tokenizer
     public let maxTokens: Int
     public let trainOnPrompt: Bool
+    /// Overrides the tokenizer's own chat template when set.
+    public let chatTemplate: ChatTemplate?
 
     /// - Parameter seq: training sequence length; examples keep at most seq + 1 tokens
     ///   (inputs are ids[0..<seq], targets ids[1...seq]).
-    public init(tokenizer: Tokenizer, seq: Int, trainOnPrompt: Bool = false) throws {
+    public init(tokenizer: Tokenizer, seq: Int, trainOnPrompt: Bool = false, chatTemplate: ChatTemplate? = nil) throws {
         guard seq >= 1, seq <= 1 << 24 else { throw TinhError.invalidInput("--seq must be between 1 and \(1 << 24), got \(seq)") }
         self.tokenizer = tokenizer
         self.maxTokens = seq + 1
         self.trainOnPrompt = trainOnPrompt
+        self.chatTemplate = chatTemplate
     }
 
     /// The example and whether it was truncated.
@@ -33,19 +38,14 @@ public struct ExampleEncoder: Sendable {
         case .text(let text):
             example = plain(prefix: nil, body: text)
         case .promptCompletion(let prompt, let completion):
-            if let template = tokenizer.chatTemplate {
-                example = chat([ChatMessage(role: "user", content: prompt),
-                                ChatMessage(role: "assistant", content: completion)], template)
+            if chatTemplate != nil || tokenizer.chatTemplateSource != nil {
+                example = try chat([ChatMessage(role: "user", content: prompt),
+                                    ChatMessage(role: "assistant", content: completion)], tokenizer.chatTemplate(override: chatTemplate))
             } else {
                 example = plain(prefix: prompt, body: completion)
             }
         case .chat(let messages):
-            guard let template = tokenizer.chatTemplate else {
-                throw TinhError.invalidInput("a chat (\"messages\") record needs a model with a chat template (ChatML or Llama 3), "
-                    + "and this tokenizer has \(tokenizer.chatTemplateSource == nil ? "none" : "one Tinh does not recognize"); "
-                    + "use {\"prompt\", \"completion\"} or {\"text\"} records instead")
-            }
-            example = chat(messages, template)
+            example = try chat(messages, tokenizer.chatTemplate(override: chatTemplate))
         }
         let truncated = example.truncate(to: maxTokens)
         return (example, truncated)
@@ -64,8 +64,8 @@ public struct ExampleEncoder: Sendable {
         return TokenizedExample(ids: ids, lossMask: mask)
     }
 
-    private func chat(_ messages: [ChatMessage], _ template: ChatTemplate) -> TokenizedExample {
-        let encoded = tokenizer.encodeChat(messages, template: template)
+    private func chat(_ messages: [ChatMessage], _ template: ChatTemplate) throws -> TokenizedExample {
+        let encoded = try tokenizer.encodeChat(messages, template: template)
         let mask = trainOnPrompt ? [Bool](repeating: true, count: encoded.ids.count) : encoded.assistantMask
         return TokenizedExample(ids: encoded.ids, lossMask: mask)
     }

@@ -16,7 +16,8 @@ public struct TrainingDataset: Sendable {
     public let fingerprint: String
 
     public init(path: String, tokenizer: Tokenizer, options: DataOptions) throws {
-        let encoder = try ExampleEncoder(tokenizer: tokenizer, seq: options.seq, trainOnPrompt: options.trainOnPrompt)
+        let encoder = try ExampleEncoder(tokenizer: tokenizer, seq: options.seq, trainOnPrompt: options.trainOnPrompt,
+                                         chatTemplate: try options.chatTemplate.map(tokenizer.chatTemplate(named:)))
         guard options.validFraction >= 0, options.validFraction < 1 else {
             throw TinhError.invalidInput("the validation fraction must be in [0, 1), got \(options.validFraction)")
         }
@@ -58,7 +59,8 @@ public struct TrainingDataset: Sendable {
 
     /// Every example of one file with loss tokens, unsplit and unpacked (for `tinh eval`).
     public static func evaluationSet(path: String, tokenizer: Tokenizer, options: DataOptions) throws -> (ExampleSet, DataStats) {
-        let encoder = try ExampleEncoder(tokenizer: tokenizer, seq: options.seq, trainOnPrompt: options.trainOnPrompt)
+        let encoder = try ExampleEncoder(tokenizer: tokenizer, seq: options.seq, trainOnPrompt: options.trainOnPrompt,
+                                         chatTemplate: try options.chatTemplate.map(tokenizer.chatTemplate(named:)))
         var (examples, stats) = try encodeFile(path, encoder, options)
         examples.removeAll { $0.lossTokens == 0 }
         let padId = tokenizer.specialIds.pad ?? tokenizer.specialIds.eos ?? 0

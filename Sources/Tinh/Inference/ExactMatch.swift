@@ -31,20 +31,19 @@ public enum ExactMatch {
         }
     }
 
+    /// `chatTemplate` overrides the model's own (`--chat-template`).
     public static func evaluate(_ loaded: LoadedModel, records: [TrainingRecord], maxTokens: Int = 32, samples: Int = 3,
-                                comm: Communicator = LocalCommunicator()) throws -> Result {
+                                comm: Communicator = LocalCommunicator(), chatTemplate: ChatTemplate? = nil) throws -> Result {
         let pairs = records.compactMap(split)
         guard !pairs.isEmpty else {
             throw TinhError.invalidInput("exact match needs chat records ending in an assistant reply, or prompt/completion records")
         }
-        guard let template = loaded.tokenizer.chatTemplate else {
-            throw TinhError.invalidInput("exact match renders prompts with the chat template, and \(loaded.spec) has none")
-        }
+        let template = try loaded.tokenizer.chatTemplate(override: chatTemplate)
         let generator = TextGenerator(loaded)
         var counts: [Int64] = [0, 0]
         var kept: [Sample] = []
         for (i, pair) in pairs.enumerated() where i % comm.size == comm.rank {
-            let ids = loaded.tokenizer.encodeChat(pair.context, template: template, addGenerationPrompt: true).ids
+            let ids = try loaded.tokenizer.encodeChat(pair.context, template: template, addGenerationPrompt: true).ids
             var sampler = try TokenSampler(temperature: 0)
             let answer = loaded.tokenizer.decode(try generator.generate(prompt: ids, maxTokens: maxTokens, sampler: &sampler), skipSpecial: true)
             let correct = answer.trimmingCharacters(in: .whitespacesAndNewlines) == pair.expected.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -22,14 +22,20 @@ struct BPEMerger: Sendable {
     /// Appends the word's tokens to `ids` and each token's byte length to `lengths`. A byte with no
     /// token becomes the unknown token, or is dropped when there is none.
     func encode(_ word: UnsafeBufferPointer<UInt8>, ids: inout [Int32], lengths: inout [Int32]) {
-        let n = word.count
+        guard !word.isEmpty else { return }
+        merge(symbols: word.map { byteTokens[Int($0)] }, widths: [Int32](repeating: 1, count: word.count),
+              ids: &ids, lengths: &lengths)
+    }
+
+    /// The merge loop over initial symbols (ids, -1 for none) and the input bytes each covers.
+    func merge(symbols initial: [Int32], widths initialWidths: [Int32], ids: inout [Int32], lengths: inout [Int32]) {
+        let n = initial.count
         guard n > 0 else { return }
-        var symbol = [Int32](repeating: 0, count: n)
-        var width = [Int32](repeating: 1, count: n)
+        var symbol = initial
+        var width = initialWidths
         var next = [Int32](repeating: -1, count: n)
         var prev = [Int32](repeating: -1, count: n)
         for i in 0..<n {
-            symbol[i] = byteTokens[Int(word[i])]
             next[i] = i + 1 < n ? Int32(i + 1) : -1
             prev[i] = Int32(i - 1)
         }
@@ -39,17 +45,18 @@ struct BPEMerger: Sendable {
         func pushPair(_ left: Int32) {
             guard left >= 0 else { return }
             let right = next[Int(left)]
-            guard right >= 0, let m = merges[BPEMerger.pairKey(symbol[Int(left)], symbol[Int(right)])]
+            guard right >= 0, symbol[Int(left)] >= 0, symbol[Int(right)] >= 0,
+                  let m = merges[BPEMerger.pairKey(symbol[Int(left)], symbol[Int(right)])]
             else { return }
             heap.push(m & 0xFFFF_FFFF_0000_0000 | UInt64(UInt32(left)))
         }
-        for i in 0..<(n - 1) { pushPair(Int32(i)) }
+        for i in 0..<(n - 1) where symbol[i] >= 0 { pushPair(Int32(i)) }
 
         while let entry = heap.pop() {
             let left = Int(entry & 0xFFFF_FFFF)
             let right = Int(next[left])
             // Entries go stale when a neighbour merged; the pair still there must have this rank.
-            guard right >= 0, symbol[left] >= 0,
+            guard right >= 0, symbol[left] >= 0, symbol[right] >= 0,
                   let m = merges[BPEMerger.pairKey(symbol[left], symbol[right])],
                   m >> 32 == entry >> 32 else { continue }
             symbol[left] = Int32(truncatingIfNeeded: m)

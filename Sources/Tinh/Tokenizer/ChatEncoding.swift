@@ -11,8 +11,8 @@ extension Tokenizer {
     /// and marks every token overlapping an assistant completion span.
     /// Special-token text inside message contents is matched as special, as Hugging Face does.
     public func encodeChat(_ messages: [ChatMessage], template: ChatTemplate,
-                           addGenerationPrompt: Bool = false) -> EncodedChat {
-        let rendered = template.renderWithSpans(messages, addGenerationPrompt: addGenerationPrompt)
+                           addGenerationPrompt: Bool = false) throws -> EncodedChat {
+        let rendered = try template.renderWithSpans(messages, addGenerationPrompt: addGenerationPrompt)
         let targets = rendered.spans.filter { $0.role == "assistant" }.map(\.completion)
         let tokens = encodeWithOffsets(rendered.text)
         var mask = [Bool](repeating: false, count: tokens.count)

@@ -9,6 +9,13 @@ public enum PreTokenizerKind: String, Sendable, CaseIterable {
     /// Llama 3: `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
     /// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`.
     case llama3
+    /// Qwen2/2.5/3: Llama 3's split with each `\p{N}` alone instead of groups of up to three.
+    case qwen2
+
+    /// The `tokenizer.ggml.pre` names `init(ggufName:)` knows.
+    public static let ggufNames = ["default", "gpt2", "gpt-2", "mpt", "olmo", "jais", "smollm", "starcoder", "refact",
+                                   "codeshell", "exaone", "minerva", "command-r", "llama3", "llama-v3", "llama-bpe",
+                                   "falcon3", "dbrx", "smaug-bpe", "qwen2"]
 
     /// The split a GGUF `tokenizer.ggml.pre` name stands for (llama.cpp's names); nil if unknown.
     public init?(ggufName: String) {
@@ -19,6 +26,8 @@ public enum PreTokenizerKind: String, Sendable, CaseIterable {
             self = .gpt2IndividualDigits
         case "llama3", "llama-v3", "llama-bpe", "falcon3", "dbrx", "smaug-bpe":
             self = .llama3
+        case "qwen2":
+            self = .qwen2
         default:
             return nil
         }
@@ -48,7 +57,9 @@ struct PreTokenizer: Sendable {
             }
             splitGPT2(run, start..<run.count, into: &pieces)
         case .llama3:
-            splitLlama3(run, into: &pieces)
+            splitLlama3(run, maxDigits: 3, into: &pieces)
+        case .qwen2:
+            splitLlama3(run, maxDigits: 1, into: &pieces)
         }
         for p in pieces { words.append(run.offsets[p.lowerBound]..<run.offsets[p.upperBound]) }
     }
@@ -78,7 +89,8 @@ struct PreTokenizer: Sendable {
 
     // MARK: Llama 3
 
-    private func splitLlama3(_ run: ScalarRun, into out: inout [Range<Int>]) {
+    /// Llama 3's regex; `maxDigits` is the `\p{N}{1,3}` group (1 for Qwen2's `\p{N}`).
+    private func splitLlama3(_ run: ScalarRun, maxDigits: Int, into out: inout [Range<Int>]) {
         let v = run.values, c = run.classes, end = run.count
         var i = 0
         while i < end {
@@ -96,7 +108,7 @@ struct PreTokenizer: Sendable {
             // `\p{N}{1,3}`
             if c[i] == .number {
                 var j = i + 1
-                while j < end && j < i + 3 && c[j] == .number { j += 1 }
+                while j < end && j < i + maxDigits && c[j] == .number { j += 1 }
                 out.append(i..<j); i = j; continue
             }
             // ` ?[^\s\p{L}\p{N}]+[\r\n]*`

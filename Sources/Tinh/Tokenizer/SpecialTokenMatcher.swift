@@ -1,11 +1,13 @@
 /// Finds special and added tokens (`<|im_start|>` and the like) in text so they become one id each
 /// instead of being spelled out by BPE. Leftmost match wins, and the longest at that position.
+/// A token with `strip` also swallows the whitespace beside it, as Hugging Face's lstrip/rstrip do.
 struct SpecialTokenMatcher: Sendable {
     struct Entry: Sendable {
         let bytes: [UInt8]
         let id: Int32
         /// Control tokens are matched only when special parsing is on; user-defined ones always.
         let isControl: Bool
+        var strip = AddedTokenStrip()
     }
 
     enum Segment: Equatable {
@@ -32,9 +34,16 @@ struct SpecialTokenMatcher: Sendable {
         let n = bytes.count
         scan: while i < n {
             for e in byFirstByte[Int(bytes[i])] where (includeControl || !e.isControl) && matches(e.bytes, bytes, at: i) {
-                if textStart < i { segments.append(.text(textStart..<i)) }
-                segments.append(.token(e.id, i..<(i + e.bytes.count)))
-                i += e.bytes.count
+                var start = i, end = i + e.bytes.count
+                if e.strip.left {
+                    while start > textStart, let w = Whitespace.before(bytes, start, floor: textStart) { start -= w }
+                }
+                if e.strip.right {
+                    while end < n, let w = Whitespace.after(bytes, end) { end += w }
+                }
+                if textStart < start { segments.append(.text(textStart..<start)) }
+                segments.append(.token(e.id, start..<end))
+                i = end
                 textStart = i
                 continue scan
             }
@@ -48,5 +57,25 @@ struct SpecialTokenMatcher: Sendable {
         guard i + token.count <= bytes.count else { return false }
         for k in 0..<token.count where bytes[i + k] != token[k] { return false }
         return true
+    }
+}
+
+/// Unicode White_Space scalars in UTF-8, found forwards or backwards; the byte length, or nil.
+enum Whitespace {
+    static func after(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int? {
+        var k = i + 1
+        while k < b.count && k < i + 4 && b[k] & 0xC0 == 0x80 { k += 1 }
+        return isWhitespace(b, i..<k) ? k - i : nil
+    }
+
+    static func before(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, floor: Int) -> Int? {
+        var k = i - 1
+        while k > floor && k > i - 4 && b[k] & 0xC0 == 0x80 { k -= 1 }
+        return isWhitespace(b, k..<i) ? i - k : nil
+    }
+
+    private static func isWhitespace(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        let s = String(decoding: UnsafeBufferPointer(rebasing: b[r]), as: UTF8.self).unicodeScalars
+        return s.count == 1 && s.first!.value != 0xFFFD && s.first!.properties.isWhitespace
     }
 }

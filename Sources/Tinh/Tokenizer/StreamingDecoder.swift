@@ -5,16 +5,23 @@ public struct StreamingDecoder: Sendable {
     private let tokenizer: Tokenizer
     private let skipSpecial: Bool
     private var pending: [UInt8] = []
+    /// SentencePiece decoders drop one leading space of the whole text: still to do.
+    private var stripSpace: Bool
 
     init(tokenizer: Tokenizer, skipSpecial: Bool) {
         self.tokenizer = tokenizer
         self.skipSpecial = skipSpecial
+        self.stripSpace = tokenizer.decodeStripsLeadingSpace
     }
 
     /// Adds one token; returns the text that became complete (often empty or one word).
     public mutating func push(_ id: Int32) -> String {
         if skipSpecial && tokenizer.isControl(id) { return "" }
         pending.append(contentsOf: tokenizer.bytes(of: id))
+        if stripSpace, let first = pending.first {
+            if first == 0x20 { pending.removeFirst() }
+            stripSpace = false
+        }
         let cut = StreamingDecoder.completePrefixLength(pending)
         guard cut > 0 else { return "" }
         let text = String(decoding: pending[..<cut], as: UTF8.self)

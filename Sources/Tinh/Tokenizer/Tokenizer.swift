@@ -1,23 +1,26 @@
 import Foundation
 
-/// A byte-level BPE tokenizer (GPT-2 family: SmolLM2, Llama 3, Qwen2 ...). Build it from plain
-/// arrays, or with `Tokenizer.load(tokenizerJSON:)` / `Tokenizer(ggufMetadata:)`.
-/// Encoding: special tokens are cut out whole, the text between them is pre-tokenized into words,
-/// and each word's bytes are merged by BPE. Thread-safe; words are cached.
+/// A BPE tokenizer of either kind models ship: byte-level (GPT-2 family: SmolLM2, Llama 3, Qwen2)
+/// or SentencePiece-style with byte fallback (Llama 2, Mistral, Gemma, Phi-3). Build it from a
+/// `TokenizerDescription`, with `Tokenizer.load(tokenizerJSON:)` or `Tokenizer(gguf:)`.
+/// Encoding: special tokens are cut out whole, the text between them is normalized and cut into
+/// words, and each word is merged by BPE. Thread-safe; words are cached.
 public final class Tokenizer: @unchecked Sendable {
-    /// Vocabulary strings as stored (byte-level spelling for normal tokens), indexed by id.
+    /// Vocabulary strings as stored, indexed by id.
     public let tokens: [String]
     /// GGUF token types per id (see `TokenType`); all `normal` when the source had none.
     public let tokenTypes: [Int32]
     public let specialIds: SpecialTokenIds
-    public let preTokenizer: PreTokenizerKind
+    public let kind: TokenizerKind
     /// The chat template's source text as the model ships it, if any.
     public let chatTemplateSource: String?
-    /// The template style recognized in `chatTemplateSource`; nil if none or not recognized.
+    /// The template recognized in `chatTemplateSource`; nil if none or not recognized.
     public let chatTemplate: ChatTemplate?
-    /// Whether the model expects `specialIds.bos` before plain text (GGUF `add_bos_token`).
-    /// `encode` never adds it; callers prepend it. Rendered chats already hold what the template writes.
+    /// Whether the model expects `specialIds.bos` before plain text. `encode` never adds it;
+    /// callers prepend it. Rendered chats already hold what the template writes.
     public let addsBosToken: Bool
+    /// Whether the model expects `specialIds.eos` after plain text (`add_eos_token`).
+    public let addsEosToken: Bool
     /// Number of distinct merges in use.
     public let mergeCount: Int
 
@@ -26,17 +29,23 @@ public final class Tokenizer: @unchecked Sendable {
     private let tokenBytes: [[UInt8]]
     private let merger: BPEMerger
     private let matcher: SpecialTokenMatcher
-    private let splitter: PreTokenizer
-    /// Llama 3's `ignore_merges`: a word that is itself a token is not merged up from bytes.
+    private let splitter: PreTokenizer?
     private let ignoreMerges: Bool
+    /// SentencePiece: the `<0xNN>` token of each byte (-1 if absent) and the id of "▁".
+    private let byteFallback: [Int32]
     private let cache = WordCache()
 
     public var vocabularySize: Int { tokens.count }
 
+    /// The byte-level pre-tokenizer; nil for SentencePiece-style vocabularies.
+    public var preTokenizer: PreTokenizerKind? {
+        if case .byteLevel(let p, _) = kind { return p }
+        return nil
+    }
+
     /// - Parameters:
     ///   - merges: "left right" pairs; the index is the rank (0 merges first).
     ///   - tokenTypes: GGUF token types; control (3) and user-defined (4) tokens are matched whole.
-    ///   - addedTokens: extra ids to match whole: `special` ones act as control tokens.
     public convenience init(tokens: [String], merges: [String], tokenTypes: [Int32]? = nil,
                             specialIds: SpecialTokenIds = SpecialTokenIds(),
                             preTokenizer: PreTokenizerKind = .gpt2, chatTemplate: String? = nil,
@@ -55,40 +64,58 @@ public final class Tokenizer: @unchecked Sendable {
                       addsBosToken: addsBosToken)
     }
 
-    public init(tokens: [String], mergePairs: [(String, String)], tokenTypes: [Int32]? = nil,
-                specialIds: SpecialTokenIds = SpecialTokenIds(),
-                preTokenizer: PreTokenizerKind = .gpt2, chatTemplate: String? = nil,
-                ignoreMerges: Bool = false, addsBosToken: Bool = false) throws {
+    public convenience init(tokens: [String], mergePairs: [(String, String)], tokenTypes: [Int32]? = nil,
+                            specialIds: SpecialTokenIds = SpecialTokenIds(),
+                            preTokenizer: PreTokenizerKind = .gpt2, chatTemplate: String? = nil,
+                            ignoreMerges: Bool = false, addsBosToken: Bool = false) throws {
+        try self.init(TokenizerDescription(tokens: tokens, merges: .ranked(mergePairs), tokenTypes: tokenTypes,
+                                           specialIds: specialIds, kind: .byteLevel(preTokenizer),
+                                           chatTemplate: chatTemplate, ignoreMerges: ignoreMerges,
+                                           addsBosToken: addsBosToken))
+    }
+
+    public init(_ d: TokenizerDescription) throws {
+        let tokens = d.tokens
         guard !tokens.isEmpty, tokens.count < Int(Int32.max) else {
             throw TinhError.invalidInput("tokenizer: vocabulary has \(tokens.count) tokens")
         }
-        if let tokenTypes, tokenTypes.count != tokens.count {
+        if let tokenTypes = d.tokenTypes, tokenTypes.count != tokens.count {
             throw TinhError.invalidInput("tokenizer: \(tokenTypes.count) token types for \(tokens.count) tokens")
         }
-        for (name, id) in [("bos", specialIds.bos), ("eos", specialIds.eos), ("pad", specialIds.pad), ("unk", specialIds.unk)] {
+        let ids = d.specialIds
+        for (name, id) in [("bos", ids.bos), ("eos", ids.eos), ("pad", ids.pad), ("unk", ids.unk)] {
             if let id, id < 0 || Int(id) >= tokens.count {
                 throw TinhError.invalidInput("tokenizer: \(name) id \(id) is outside the vocabulary (0..<\(tokens.count))")
             }
         }
-        let types = tokenTypes ?? [Int32](repeating: TokenType.normal.rawValue, count: tokens.count)
+        let types = d.tokenTypes ?? [Int32](repeating: TokenType.normal.rawValue, count: tokens.count)
 
         var vocabulary: [String: Int32] = [:]
         vocabulary.reserveCapacity(tokens.count)
         for (id, t) in tokens.enumerated() where vocabulary[t] == nil { vocabulary[t] = Int32(id) }
 
-        var merges: [UInt64: UInt64] = [:]
-        merges.reserveCapacity(mergePairs.count)
-        for (rank, (a, b)) in mergePairs.enumerated() {
-            guard let left = vocabulary[a], let right = vocabulary[b], let merged = vocabulary[a + b] else {
-                throw TinhError.invalidInput("tokenizer: merge \(rank) \"\(a) \(b)\" names a token not in the vocabulary")
+        let merges: [UInt64: UInt64]
+        switch d.merges {
+        case .ranked(let pairs):
+            merges = try MergeTable.ranked(pairs, vocabulary: vocabulary)
+        case .scores(let scores):
+            guard scores.count == tokens.count else {
+                throw TinhError.invalidInput("tokenizer: \(scores.count) scores for \(tokens.count) tokens")
             }
-            let key = BPEMerger.pairKey(left, right)
-            if merges[key] == nil { merges[key] = UInt64(rank) << 32 | UInt64(UInt32(merged)) }
+            merges = MergeTable.fromScores(scores, tokens: tokens, types: types, vocabulary: vocabulary)
         }
 
+        let sentencePiece: Bool
+        if case .sentencePiece = d.kind { sentencePiece = true } else { sentencePiece = false }
         var byteTokens = [Int32](repeating: -1, count: 256)
+        var byteFallback = [Int32](repeating: -1, count: 256)
         for b in 0..<256 {
             byteTokens[b] = vocabulary[String(ByteLevel.byteToScalar[b])] ?? -1
+            byteFallback[b] = vocabulary[SentencePiece.byteToken(UInt8(b))] ?? -1
+        }
+        if sentencePiece, byteFallback.contains(-1), ids.unk == nil {
+            let missing = byteFallback.filter { $0 < 0 }.count
+            throw TinhError.invalidInput("tokenizer: \(missing) of the 256 <0xNN> byte tokens are missing and there is no unknown token")
         }
 
         var specials: [SpecialTokenMatcher.Entry] = []
@@ -97,8 +124,11 @@ public final class Tokenizer: @unchecked Sendable {
         for (id, t) in tokens.enumerated() {
             let type = TokenType(rawValue: types[id])
             if type == .control || type == .userDefined {
-                specials.append(.init(bytes: Array(t.utf8), id: Int32(id), isControl: type == .control))
+                specials.append(.init(bytes: Array(t.utf8), id: Int32(id), isControl: type == .control,
+                                      strip: d.addedTokenStrip[Int32(id)] ?? AddedTokenStrip()))
                 tokenBytes.append(Array(t.utf8))
+            } else if sentencePiece {
+                tokenBytes.append(SentencePiece.bytes(ofPiece: t))
             } else {
                 tokenBytes.append(ByteLevel.bytes(ofSpelling: t) ?? Array(t.utf8))
             }
@@ -106,24 +136,29 @@ public final class Tokenizer: @unchecked Sendable {
 
         self.tokens = tokens
         self.tokenTypes = types
-        self.specialIds = specialIds
-        self.preTokenizer = preTokenizer
-        self.chatTemplateSource = chatTemplate
-        self.chatTemplate = chatTemplate.flatMap(ChatTemplate.init(source:))
+        self.specialIds = ids
+        self.kind = d.kind
+        self.chatTemplateSource = d.chatTemplate
+        self.chatTemplate = d.chatTemplate.flatMap {
+            ChatTemplate(source: $0, bos: ids.bos.map { tokens[Int($0)] }, eos: ids.eos.map { tokens[Int($0)] })
+        }
         self.vocabulary = vocabulary
         self.tokenBytes = tokenBytes
-        self.merger = BPEMerger(merges: merges, byteTokens: byteTokens, unknown: specialIds.unk)
+        self.merger = BPEMerger(merges: merges, byteTokens: byteTokens, unknown: ids.unk)
         self.matcher = SpecialTokenMatcher(specials)
-        self.splitter = PreTokenizer(kind: preTokenizer)
-        self.ignoreMerges = ignoreMerges
-        self.addsBosToken = addsBosToken && specialIds.bos != nil
+        if case .byteLevel(let p, _) = d.kind { splitter = PreTokenizer(kind: p) } else { splitter = nil }
+        self.ignoreMerges = d.ignoreMerges
+        self.byteFallback = byteFallback
+        self.addsBosToken = d.addsBosToken && ids.bos != nil
+        self.addsEosToken = d.addsEosToken && ids.eos != nil
         self.mergeCount = merges.count
     }
 
-    /// Bytes the vocabulary has no byte-level token for: text containing one encodes it as the
-    /// unknown token (or drops it), as Hugging Face does, so such text cannot round-trip.
+    /// Bytes the vocabulary has no token for: text containing one encodes it as the unknown token
+    /// (or drops it), as Hugging Face does, so such text cannot round-trip.
     public var bytesWithoutToken: [UInt8] {
-        (0...255).filter { vocabulary[String(ByteLevel.byteToScalar[$0])] == nil }.map { UInt8($0) }
+        if case .sentencePiece = kind { return (0...255).filter { byteFallback[$0] < 0 }.map { UInt8($0) } }
+        return (0...255).filter { vocabulary[String(ByteLevel.byteToScalar[$0])] == nil }.map { UInt8($0) }
     }
 
     /// One line for `tinh inspect`.
@@ -131,19 +166,21 @@ public final class Tokenizer: @unchecked Sendable {
         let controls = tokenTypes.filter { $0 == TokenType.control.rawValue }.count
         let ids = [("bos", specialIds.bos), ("eos", specialIds.eos), ("pad", specialIds.pad), ("unk", specialIds.unk)]
             .compactMap { name, id in id.map { "\(name)=\($0)" } }.joined(separator: " ")
-        let template: String
-        switch chatTemplate?.style {
-        case .chatML(let system)?: template = system == nil ? "ChatML" : "ChatML with default system prompt"
-        case .llama3?: template = "Llama 3"
-        case nil: template = chatTemplateSource == nil ? "none" : "unrecognized"
+        let template = chatTemplate?.name ?? (chatTemplateSource == nil ? "none" : "unrecognized")
+        let what: String
+        switch kind {
+        case .byteLevel(let p, let nfc):
+            what = "byte-level BPE, \(tokens.count) tokens, \(mergeCount) merges, pre-tokenizer \(p.rawValue)\(nfc ? ", NFC" : "")"
+        case .sentencePiece(let prefix, _):
+            what = "SentencePiece-style BPE (byte fallback), \(tokens.count) tokens, \(mergeCount) merges, space prefix \(prefix.rawValue)"
         }
-        return "byte-level BPE, \(tokens.count) tokens, \(mergeCount) merges, pre-tokenizer \(preTokenizer.rawValue), "
-            + "\(controls) control tokens, \(ids.isEmpty ? "no special ids" : ids), add BOS \(addsBosToken), chat template: \(template)"
+        return "\(what), \(controls) control tokens, \(ids.isEmpty ? "no special ids" : ids), add BOS \(addsBosToken), "
+            + "add EOS \(addsEosToken), chat template: \(template)"
     }
 
     // MARK: Lookup
 
-    /// The id of a vocabulary string (as stored, e.g. "Ġthe"), if present.
+    /// The id of a vocabulary string (as stored, e.g. "Ġthe" or "▁the"), if present.
     public func id(ofToken token: String) -> Int32? { vocabulary[token] }
 
     /// The vocabulary string of an id, if in range.
@@ -159,6 +196,12 @@ public final class Tokenizer: @unchecked Sendable {
     /// The bytes one token decodes to; U+FFFD for an id outside the vocabulary.
     public func bytes(of id: Int32) -> [UInt8] {
         id >= 0 && Int(id) < tokenBytes.count ? tokenBytes[Int(id)] : [0xEF, 0xBF, 0xBD]
+    }
+
+    /// Whether decoding drops one leading space (SentencePiece decoders that undo the prefix).
+    public var decodeStripsLeadingSpace: Bool {
+        if case .sentencePiece(_, let strip) = kind { return strip }
+        return false
     }
 
     // MARK: Encode
@@ -191,18 +234,51 @@ public final class Tokenizer: @unchecked Sendable {
         utf8.withUnsafeBufferPointer { buffer in
             let segments = matcher.isEmpty ? [.text(0..<buffer.count)]
                 : matcher.split(buffer, includeControl: parseSpecial)
-            var words: [Range<Int>] = []
             for segment in segments {
                 switch segment {
                 case .token(let id, let range):
                     ids.append(id); lengths.append(Int32(range.count))
                 case .text(let range):
-                    words.removeAll(keepingCapacity: true)
-                    splitter.split(buffer, range, into: &words)
-                    for w in words { encodeWord(UnsafeBufferPointer(rebasing: buffer[w]), &ids, &lengths) }
+                    encodeStretch(buffer, range, ids: &ids, lengths: &lengths)
                 }
             }
         }
+    }
+
+    /// One stretch of text between special tokens.
+    private func encodeStretch(_ buffer: UnsafeBufferPointer<UInt8>, _ range: Range<Int>,
+                               ids: inout [Int32], lengths: inout [Int32]) {
+        switch kind {
+        case .byteLevel(_, let nfc):
+            if nfc, let normalized = NFCStretch(buffer, range) {
+                normalized.bytes.withUnsafeBufferPointer { b in
+                    var local: [Int32] = []
+                    let start = ids.count
+                    encodeWords(b, 0..<b.count, ids: &ids, lengths: &local)
+                    lengths += normalized.originalLengths(local)
+                    assert(lengths.count == start + local.count)
+                }
+            } else {
+                encodeWords(buffer, range, ids: &ids, lengths: &lengths)
+            }
+        case .sentencePiece(let prefix, _):
+            let startsWithSpace = buffer[range.lowerBound] == 0x20 || SentencePiece.startsWithMarker(buffer, range)
+            let addPrefix: Bool
+            switch prefix {
+            case .none: addPrefix = false
+            case .first: addPrefix = range.lowerBound == 0 && !startsWithSpace
+            case .always: addPrefix = !startsWithSpace
+            case .everyStretch: addPrefix = true
+            }
+            encodeSentencePiece(UnsafeBufferPointer(rebasing: buffer[range]), prefix: addPrefix, &ids, &lengths)
+        }
+    }
+
+    private func encodeWords(_ buffer: UnsafeBufferPointer<UInt8>, _ range: Range<Int>,
+                             ids: inout [Int32], lengths: inout [Int32]) {
+        var words: [Range<Int>] = []
+        splitter?.split(buffer, range, into: &words)
+        for w in words { encodeWord(UnsafeBufferPointer(rebasing: buffer[w]), &ids, &lengths) }
     }
 
     private func encodeWord(_ word: UnsafeBufferPointer<UInt8>, _ ids: inout [Int32], _ lengths: inout [Int32]) {
@@ -219,12 +295,53 @@ public final class Tokenizer: @unchecked Sendable {
         if cacheable { cache[key] = WordCache.Entry(ids: Array(ids[start...]), lengths: Array(lengths[start...])) }
     }
 
+    /// A SentencePiece stretch: "▁" for each space (and in front when `prefix`), one symbol per
+    /// scalar, `<0xNN>` tokens for a scalar the vocabulary lacks, then the merges.
+    private func encodeSentencePiece(_ text: UnsafeBufferPointer<UInt8>, prefix: Bool,
+                                     _ ids: inout [Int32], _ lengths: inout [Int32]) {
+        let cacheable = text.count <= WordCache.maxWordBytes
+        let key = cacheable ? Array(text) + [prefix ? 1 : 0] : []
+        if cacheable, let hit = cache[key] {
+            ids.append(contentsOf: hit.ids); lengths.append(contentsOf: hit.lengths); return
+        }
+        var symbols: [Int32] = [], widths: [Int32] = []
+        symbols.reserveCapacity(text.count + 1)
+        widths.reserveCapacity(text.count + 1)
+        func push(_ piece: String, width: Int) {
+            if let id = vocabulary[piece] {
+                symbols.append(id); widths.append(Int32(width)); return
+            }
+            var remaining = width
+            for b in piece.utf8 {
+                let id = byteFallback[Int(b)]
+                symbols.append(id >= 0 ? id : specialIds.unk ?? -1)
+                widths.append(remaining > 0 ? 1 : 0)
+                remaining -= 1
+            }
+            // A space spelled as three "▁" bytes still covers its one input byte.
+            if remaining > 0, !widths.isEmpty { widths[widths.count - 1] += Int32(remaining) }
+        }
+        if prefix { push(SentencePiece.marker, width: 0) }
+        let run = ScalarRun(text, 0..<text.count)
+        for i in 0..<run.count {
+            let v = run.values[i]
+            let piece = v == 0x20 ? SentencePiece.marker : String(Unicode.Scalar(v).map(Character.init) ?? "\u{FFFD}")
+            push(piece, width: run.offsets[i + 1] - run.offsets[i])
+        }
+        let start = ids.count
+        merger.merge(symbols: symbols, widths: widths, ids: &ids, lengths: &lengths)
+        if cacheable { cache[key] = WordCache.Entry(ids: Array(ids[start...]), lengths: Array(lengths[start...])) }
+    }
+
     // MARK: Decode
 
-    /// The text of `ids`: byte-level tokens become their bytes, invalid UTF-8 becomes U+FFFD.
+    /// The text of `ids`: tokens become their bytes (byte-level spelling undone, or "▁" back to a
+    /// space and `<0xNN>` to its byte), invalid UTF-8 becomes U+FFFD; SentencePiece decoders that
+    /// undo the space prefix drop one leading space.
     public func decode(_ ids: [Int32], skipSpecial: Bool = false) -> String {
         var out: [UInt8] = []
         for id in ids where !(skipSpecial && isControl(id)) { out.append(contentsOf: bytes(of: id)) }
+        if decodeStripsLeadingSpace, out.first == 0x20 { out.removeFirst() }
         return String(decoding: out, as: UTF8.self)
     }
 

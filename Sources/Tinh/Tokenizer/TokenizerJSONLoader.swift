@@ -1,54 +1,58 @@
 import Foundation
 
-/// Loading a Hugging Face `tokenizer.json` (BPE model, byte-level pre-tokenizer) and, beside it,
-/// `tokenizer_config.json` for the chat template and the bos/eos/pad tokens.
+/// Loading a Hugging Face `tokenizer.json` (BPE: byte-level, or SentencePiece-style with
+/// byte_fallback) and, beside it, tokenizer_config.json, special_tokens_map.json and
+/// chat_template.jinja for the special tokens, add_bos/eos_token and the chat template.
 extension Tokenizer {
-    /// Loads `tokenizer.json` at `url`; reads `tokenizer_config.json` from the same directory if present.
+    /// Loads `tokenizer.json` at `url` with the configuration files in the same directory, if present.
     public static func load(tokenizerJSON url: URL) throws -> Tokenizer {
         let path = url.path
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TinhError.badFile(path: path, reason: "cannot read the file")
         }
-        let configURL = url.deletingLastPathComponent().appendingPathComponent("tokenizer_config.json")
-        let config = FileManager.default.contents(atPath: configURL.path)
-        return try Tokenizer(tokenizerJSON: data, tokenizerConfig: config, path: path)
+        return try Tokenizer(tokenizerJSON: data, config: TokenizerConfig(directory: url.deletingLastPathComponent()), path: path)
     }
 
-    /// Builds from the bytes of `tokenizer.json` (and optionally `tokenizer_config.json`).
-    /// `path` only names the source in errors.
-    public convenience init(tokenizerJSON data: Data, tokenizerConfig: Data? = nil,
-                            path: String = "tokenizer.json") throws {
+    /// Builds from the bytes of `tokenizer.json` (and optionally `tokenizer_config.json`,
+    /// `special_tokens_map.json` and a `chat_template.jinja` text). `path` only names the source in errors.
+    public convenience init(tokenizerJSON data: Data, tokenizerConfig: Data? = nil, specialTokensMap: Data? = nil,
+                            chatTemplateFile: String? = nil, path: String = "tokenizer.json") throws {
+        try self.init(tokenizerJSON: data, config: TokenizerConfig(tokenizerConfig: tokenizerConfig, specialTokensMap: specialTokensMap,
+                                                                   chatTemplateFile: chatTemplateFile), path: path)
+    }
+
+    convenience init(tokenizerJSON data: Data, config: TokenizerConfig, path: String) throws {
         func fail(_ reason: String) -> TinhError { .badFile(path: path, reason: reason) }
         guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw fail("not a JSON object")
         }
         guard let model = root["model"] as? [String: Any] else { throw fail("no \"model\" object") }
         if let type = model["type"] as? String, type != "BPE" {
-            throw TinhError.unsupported("\(path): tokenizer model \"\(type)\" (only byte-level BPE)")
-        }
-        if model["byte_fallback"] as? Bool == true {
-            throw TinhError.unsupported("\(path): BPE with byte_fallback (sentencepiece-style vocabularies)")
-        }
-        if let normalizer = root["normalizer"] as? [String: Any] {
-            throw TinhError.unsupported("\(path): normalizer \"\(normalizer["type"] as? String ?? "?")\"")
+            throw TinhError.unsupported("\(path): tokenizer model \"\(type)\" (only BPE, byte-level or with byte_fallback)")
         }
         guard let vocab = model["vocab"] as? [String: Any] else { throw fail("no model.vocab object") }
+        let byteFallback = model["byte_fallback"] as? Bool == true
+        let kind = try TokenizerJSONPipeline.kind(root: root, byteFallback: byteFallback, path: path)
 
         // Ids -> strings; added tokens may extend past the vocabulary.
         var byId: [Int: String] = [:]
         var types: [Int: TokenType] = [:]
+        var strip: [Int32: AddedTokenStrip] = [:]
         for (token, value) in vocab {
             guard let id = (value as? NSNumber)?.intValue, id >= 0, id < Int(Int32.max) else {
                 throw fail("model.vocab[\"\(token)\"] is not a valid id")
             }
             if byId[id] != nil { throw fail("id \(id) appears twice in model.vocab") }
             byId[id] = token
+            if byteFallback, SentencePiece.byte(ofToken: token) != nil { types[id] = .byte }
         }
         for case let added as [String: Any] in root["added_tokens"] as? [Any] ?? [] {
             guard let id = (added["id"] as? NSNumber)?.intValue, id >= 0, id < Int(Int32.max),
                   let content = added["content"] as? String else { throw fail("an added token lacks id or content") }
             byId[id] = content
             types[id] = added["special"] as? Bool == true ? .control : .userDefined
+            let s = AddedTokenStrip(left: added["lstrip"] as? Bool == true, right: added["rstrip"] as? Bool == true)
+            if s.left || s.right { strip[Int32(id)] = s }
         }
         guard let maxId = byId.keys.max(), maxId < 10_000_000 else { throw fail("empty or implausibly large vocabulary") }
         // Holes (rare) get a placeholder no text can produce.
@@ -72,73 +76,42 @@ extension Tokenizer {
             }
         }
 
-        let preTokenizer = try Tokenizer.preTokenizerKind(root["pre_tokenizer"], path: path)
-        let config = tokenizerConfig.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
-        func configuredId(_ key: String) -> Int32? {
-            let value = config[key]
-            let content = value as? String ?? (value as? [String: Any])?["content"] as? String
-            return content.flatMap { c in byId.first { $0.value == c }.map { Int32($0.key) } }
-        }
-        var specialIds = SpecialTokenIds(bos: configuredId("bos_token"), eos: configuredId("eos_token"),
-                                         pad: configuredId("pad_token"), unk: configuredId("unk_token"))
-        if specialIds.unk == nil, let unk = model["unk_token"] as? String {
-            specialIds.unk = byId.first { $0.value == unk }.map { Int32($0.key) }
-        }
+        let idOf = Dictionary(byId.map { ($0.value, Int32($0.key)) }, uniquingKeysWith: min)
+        var specialIds = SpecialTokenIds(bos: config.bos.flatMap { idOf[$0] }, eos: config.eos.flatMap { idOf[$0] },
+                                         pad: config.pad.flatMap { idOf[$0] }, unk: config.unk.flatMap { idOf[$0] })
+        if specialIds.unk == nil, let unk = model["unk_token"] as? String { specialIds.unk = idOf[unk] }
+        let template = PostProcessorTemplate(root["post_processor"])
+        let description = TokenizerDescription(
+            tokens: tokens, merges: .ranked(pairs), tokenTypes: tokenTypes, specialIds: specialIds, kind: kind,
+            chatTemplate: config.chatTemplate, ignoreMerges: model["ignore_merges"] as? Bool ?? false,
+            addsBosToken: config.addBosToken ?? template.starts(with: specialIds.bos.map { tokens[Int($0)] }),
+            addsEosToken: config.addEosToken ?? template.ends(with: specialIds.eos.map { tokens[Int($0)] }),
+            addedTokenStrip: strip)
         do {
-            try self.init(tokens: tokens, mergePairs: pairs, tokenTypes: tokenTypes, specialIds: specialIds,
-                          preTokenizer: preTokenizer, chatTemplate: Tokenizer.chatTemplate(in: config),
-                          ignoreMerges: model["ignore_merges"] as? Bool ?? false,
-                          addsBosToken: config["add_bos_token"] as? Bool
-                            ?? Tokenizer.postProcessorStartsWithBos(root["post_processor"], bos: specialIds.bos.map { tokens[Int($0)] }))
+            try self.init(description)
         } catch let TinhError.invalidInput(reason) {
             throw fail(reason)
         }
     }
+}
 
-    /// Llama 3 states its BOS only in the post-processor: a `TemplateProcessing` whose single-text
-    /// template starts with the bos token.
-    private static func postProcessorStartsWithBos(_ value: Any?, bos: String?) -> Bool {
-        guard let bos, let object = value as? [String: Any] else { return false }
+/// The special tokens a `TemplateProcessing` post-processor puts around a single text (Llama 3
+/// states its BOS only there).
+private struct PostProcessorTemplate {
+    private var first: String?
+    private var last: String?
+
+    init(_ value: Any?) {
+        guard let object = value as? [String: Any] else { return }
         let steps = object["type"] as? String == "Sequence" ? (object["processors"] as? [[String: Any]] ?? []) : [object]
-        return steps.contains { step in
-            guard step["type"] as? String == "TemplateProcessing",
-                  let first = (step["single"] as? [[String: Any]])?.first,
-                  let special = first["SpecialToken"] as? [String: Any] else { return false }
-            return special["id"] as? String == bos
+        for step in steps where step["type"] as? String == "TemplateProcessing" {
+            let single = step["single"] as? [[String: Any]] ?? []
+            func special(_ item: [String: Any]?) -> String? { (item?["SpecialToken"] as? [String: Any])?["id"] as? String }
+            first = special(single.first)
+            last = single.count > 1 ? special(single.last) : nil
         }
     }
 
-    /// `chat_template` is a string, or a list of `{name, template}` of which "default" is the one.
-    private static func chatTemplate(in config: [String: Any]) -> String? {
-        if let s = config["chat_template"] as? String { return s }
-        let named = config["chat_template"] as? [[String: Any]] ?? []
-        return named.first { $0["name"] as? String == "default" }?["template"] as? String
-    }
-
-    /// Maps the `pre_tokenizer` object onto one of the splits Tinh implements.
-    private static func preTokenizerKind(_ value: Any?, path: String) throws -> PreTokenizerKind {
-        func unsupported(_ what: String) -> TinhError { .unsupported("\(path): pre_tokenizer \(what)") }
-        guard let object = value as? [String: Any] else { throw unsupported("missing") }
-        let steps = object["type"] as? String == "Sequence"
-            ? (object["pretokenizers"] as? [[String: Any]] ?? []) : [object]
-        let kinds = steps.map { $0["type"] as? String ?? "?" }
-        func isByteLevel(_ step: [String: Any], regex: Bool) -> Bool {
-            step["type"] as? String == "ByteLevel" && (step["use_regex"] as? Bool ?? true) == regex
-                && step["add_prefix_space"] as? Bool != true
-        }
-        if steps.count == 1, isByteLevel(steps[0], regex: true) { return .gpt2 }
-        if steps.count == 2, kinds[0] == "Digits", steps[0]["individual_digits"] as? Bool == true,
-           isByteLevel(steps[1], regex: true) {
-            return .gpt2IndividualDigits
-        }
-        if steps.count == 2, kinds[0] == "Split", isByteLevel(steps[1], regex: false),
-           let pattern = (steps[0]["pattern"] as? [String: Any])?["Regex"] as? String,
-           pattern == llama3Pattern {
-            return .llama3
-        }
-        throw unsupported(kinds.joined(separator: " + ") + " (supported: ByteLevel, Digits + ByteLevel, Llama 3 Split + ByteLevel)")
-    }
-
-    private static let llama3Pattern =
-        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+    func starts(with bos: String?) -> Bool { bos != nil && first == bos }
+    func ends(with eos: String?) -> Bool { eos != nil && last == eos }
 }

@@ -74,7 +74,9 @@ public enum MethodComparison {
             var accuracy: Double?
             if let exactMatchOn {
                 let records = try JSONLReader.read(path: exactMatchOn).records.map(\.record)
-                accuracy = try ExactMatch.evaluate(trainer.loaded, records: records, maxTokens: maxAnswerTokens, comm: comm).accuracy
+                let template = try config.chatTemplate.map(trainer.loaded.tokenizer.chatTemplate(named:))
+                accuracy = try ExactMatch.evaluate(trainer.loaded, records: records, maxTokens: maxAnswerTokens, comm: comm,
+                                                   chatTemplate: template).accuracy
             }
             rows.append(Row(method: method, trainableParameters: summary.trainableParameters,
                             bytesAllReducedPerStep: summary.bytesAllReducedPerStep, tokensPerSecond: summary.medianTokensPerSecond,

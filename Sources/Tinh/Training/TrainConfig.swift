@@ -45,6 +45,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var gradientCheckpointing = false
 
     public var trainOnPrompt: Bool = false
+    /// A `ChatTemplate.names` name overriding the model's chat template (`--chat-template`).
+    public var chatTemplate: String?
     public var pack: Bool = false
     public var skipBadLines: Bool = false
 
@@ -93,7 +95,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
     public var dataOptions: DataOptions {
         DataOptions(seq: seq, trainOnPrompt: trainOnPrompt, pack: pack, skipBadLines: skipBadLines,
-                    validFraction: valid == nil ? validFraction : 0, validPath: valid, seed: seed)
+                    validFraction: valid == nil ? validFraction : 0, validPath: valid, seed: seed,
+                    chatTemplate: chatTemplate)
     }
 
     public var learningRate: LearningRateSchedule {
