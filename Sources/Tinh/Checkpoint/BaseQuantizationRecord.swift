@@ -24,7 +24,7 @@ public struct BaseQuantizationRecord: Codable, Equatable {
     public init(_ config: AdapterConfig) {
         basePrecision = config.resolvedBasePrecision
         method = config.method
-        quantizedModules = (AdapterConfig.targetOrder + ["qkv", "gate_up"]).compactMap { AdapterConfig.moduleNames[$0].map { String($0.split(separator: ".").last!) } }
+        quantizedModules = AdapterConfig.targetOrder.compactMap { AdapterConfig.moduleNames[$0].map { String($0.split(separator: ".").last!) } }
         keptFloat32 = ["embed_tokens", "lm_head", "input_layernorm", "post_attention_layernorm", "norm", "biases"]
         switch basePrecision {
         case .nf4:
