@@ -153,7 +153,7 @@ final class Workspace {
 
 /// Copies between a fused projection's [rows, Σ widths] output and one [rows, width] buffer per part.
 enum Columns {
-    static func split(_ fused: UnsafePointer<Float>, rows: Int, into parts: [(UnsafeMutablePointer<Float>, Int)]) {
+    static func split(_ fused: UnsafePointer<Float>, rows: Int, _ parts: (UnsafeMutablePointer<Float>, Int)...) {
         let total = parts.reduce(0) { $0 + $1.1 }
         for r in 0..<rows {
             var col = 0
@@ -164,7 +164,7 @@ enum Columns {
         }
     }
 
-    static func join(_ fused: UnsafeMutablePointer<Float>, rows: Int, from parts: [(UnsafePointer<Float>, Int)]) {
+    static func join(_ fused: UnsafeMutablePointer<Float>, rows: Int, _ parts: (UnsafePointer<Float>, Int)...) {
         let total = parts.reduce(0) { $0 + $1.1 }
         for r in 0..<rows {
             var col = 0

@@ -80,13 +80,15 @@ public final class DecoderBlock {
         }
         o = try linear("self_attn.o_proj", hid, qDim, bias: spec.outputBias)
         down = try linear("mlp.down_proj", hid, c.intermediateSize, bias: spec.mlpBias)
+        linears = attentionInputs + [o] + mlpInputs + [down]
+        norms = [inputNorm, qNorm, kNorm, attentionOutputNorm, mlpNorm, mlpOutputNorm].compactMap { $0 }
     }
 
     /// Projections in Hugging Face order.
-    public var linears: [Linear] { attentionInputs + [o] + mlpInputs + [down] }
+    public let linears: [Linear]
 
     /// Every norm weight of the block, in Hugging Face order.
-    public var norms: [NormWeight] { [inputNorm, qNorm, kNorm, attentionOutputNorm, mlpNorm, mlpOutputNorm].compactMap { $0 } }
+    public let norms: [NormWeight]
 
     /// The projection whose module name ends in `module` ("q_proj", "qkv_proj", …), if the block has one.
     public func projection(_ module: String) -> Linear? { linears.first { $0.name.hasSuffix("." + module) } }
@@ -130,9 +132,11 @@ public final class DecoderBlock {
         let qOut = qNorm == nil ? a.q.ptr : a.qPre.ptr, kOut = kNorm == nil ? a.k.ptr : a.kPre.ptr
         if fusedAttention {
             attentionInputs[0].forward(ws.ln.ptr, ws.fused.ptr, rows: rows, training: training)
-            Columns.split(ws.fused.ptr, rows: rows, into: [(qOut, qDim), (kOut, kvDim), (a.v.ptr, kvDim)])
+            Columns.split(ws.fused.ptr, rows: rows, (qOut, qDim), (kOut, kvDim), (a.v.ptr, kvDim))
         } else {
-            for (linear, y) in zip(attentionInputs, [qOut, kOut, a.v.ptr]) { linear.forward(ws.ln.ptr, y, rows: rows, training: training) }
+            attentionInputs[0].forward(ws.ln.ptr, qOut, rows: rows, training: training)
+            attentionInputs[1].forward(ws.ln.ptr, kOut, rows: rows, training: training)
+            attentionInputs[2].forward(ws.ln.ptr, a.v.ptr, rows: rows, training: training)
         }
         if let qNorm, let kNorm {
             RMSNorm.forward(out: a.q.ptr, rstd: a.qRstd.ptr, inp: a.qPre.ptr, weight: qNorm.weight.data,
@@ -169,7 +173,7 @@ public final class DecoderBlock {
                         rows: rows, dim: hid, eps: c.rmsNormEps, shift: shift)
         if fusedMLP {
             mlpInputs[0].forward(ws.ln.ptr, ws.fused.ptr, rows: rows, training: training)
-            Columns.split(ws.fused.ptr, rows: rows, into: [(a.gate.ptr, inter), (a.up.ptr, inter)])
+            Columns.split(ws.fused.ptr, rows: rows, (a.gate.ptr, inter), (a.up.ptr, inter))
         } else {
             mlpInputs[0].forward(ws.ln.ptr, a.gate.ptr, rows: rows, training: training)
             mlpInputs[1].forward(ws.ln.ptr, a.up.ptr, rows: rows, training: training)
@@ -236,7 +240,7 @@ public final class DecoderBlock {
         let ln2 = mlpInputs.contains { $0.backwardNeedsInput }
             ? normOutput(mlpNorm, input: a.res2.ptr, rstd: a.rstd2.ptr, rows: rows, ws: ws) : nil
         if fusedMLP {
-            Columns.join(ws.fused.ptr, rows: rows, from: [(UnsafePointer(ws.dH.ptr), inter), (UnsafePointer(ws.dUp.ptr), inter)])
+            Columns.join(ws.fused.ptr, rows: rows, (UnsafePointer(ws.dH.ptr), inter), (UnsafePointer(ws.dUp.ptr), inter))
             mlpInputs[0].backward(ws.fused.ptr, ws.dLn.ptr, input: ln2, rows: rows)
         } else {
             mlpInputs[0].backward(ws.dH.ptr, ws.dLn.ptr, input: ln2, rows: rows)
@@ -265,12 +269,12 @@ public final class DecoderBlock {
         let ln1 = attentionInputs.contains { $0.backwardNeedsInput }
             ? normOutput(inputNorm, input: x, rstd: a.rstd1.ptr, rows: rows, ws: ws) : nil
         if fusedAttention {
-            Columns.join(ws.fused.ptr, rows: rows, from: [(dq, qDim), (dk, kvDim), (UnsafePointer(ws.dv.ptr), kvDim)])
+            Columns.join(ws.fused.ptr, rows: rows, (dq, qDim), (dk, kvDim), (UnsafePointer(ws.dv.ptr), kvDim))
             attentionInputs[0].backward(ws.fused.ptr, ws.dLn.ptr, input: ln1, rows: rows)
         } else {
-            for (i, (linear, dy)) in zip(attentionInputs, [dq, dk, UnsafePointer(ws.dv.ptr)]).enumerated() {
-                linear.backward(dy, ws.dLn.ptr, input: ln1, rows: rows, accumulate: i > 0)
-            }
+            attentionInputs[0].backward(dq, ws.dLn.ptr, input: ln1, rows: rows)
+            attentionInputs[1].backward(dk, ws.dLn.ptr, input: ln1, rows: rows, accumulate: true)
+            attentionInputs[2].backward(ws.dv.ptr, ws.dLn.ptr, input: ln1, rows: rows, accumulate: true)
         }
         RMSNorm.backward(dinp: dRes, dweight: inputNorm.grad?.data, dout: ws.dLn.ptr, inp: x,
                          weight: inputNorm.weight.data, rstd: a.rstd1.ptr, rows: rows, dim: hid, shift: shift)
