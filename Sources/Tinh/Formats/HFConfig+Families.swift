@@ -7,6 +7,10 @@ extension HFConfig {
     public func decoderConfig(source: String) throws -> DecoderConfig {
         let type = modelType ?? "llama"
         guard let family = ArchitectureSpec.Family(rawValue: type) else {
+            if type == "gemma3" {
+                throw TinhError.unsupported("model_type 'gemma3' in \(source) is Gemma 3's image-and-text checkpoint (its text model sits in text_config); "
+                    + "Tinh loads the text-only gemma3_text checkpoints (Gemma 3 1B, or a text model extracted from the larger ones) and llama.cpp's gemma3 GGUFs")
+            }
             throw TinhError.unsupported("model_type '\(type)' in \(source) (Tinh loads \(Self.supportedModelTypes.joined(separator: ", ")))")
         }
         func refuse(_ field: String, _ value: String, _ why: String) -> TinhError {
