@@ -1,8 +1,11 @@
 import Foundation
+@testable import Tinh
 
 /// The tiny random-weight models of `Fixtures/families/<family>/` (built by
 /// `Fixtures/make_family_fixtures.py`). Their weight files are committed gzipped (`*.gz`), so the
-/// first use unpacks every family once into a temporary directory; other files are linked as they are.
+/// first use unpacks every family into a temporary directory named after the fixtures' contents
+/// (later runs reuse it; a changed fixture gets a new one); other files are copied as they are, so
+/// the directory does not depend on the clone it came from.
 enum FamilyFixture {
     /// The families the fixture script builds (llama-sharded is llama's weights in several shards).
     static let families = ["llama", "llama3-scaled", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"]
@@ -32,8 +35,19 @@ enum FamilyFixture {
     private static func unpackAll() throws -> URL {
         let fm = FileManager.default
         let source = ReferenceFiles.fixtures.appendingPathComponent("families", isDirectory: true)
+        let families = try fm.contentsOfDirectory(atPath: source.path).sorted()
+        var hash = Fingerprint()
+        for family in families {
+            for name in (try? fm.contentsOfDirectory(atPath: source.appendingPathComponent(family).path))?.sorted() ?? [] {
+                hash.combine(family + "/" + name)
+                for byte in fm.contents(atPath: source.appendingPathComponent(family).appendingPathComponent(name).path) ?? Data() { hash.combine(byte: byte) }
+            }
+        }
+        let done = fm.temporaryDirectory.appendingPathComponent("tinh-families-\(hash.hex)", isDirectory: true)
+        if fm.fileExists(atPath: done.path) { return done }
+        // Unpacked beside it, then renamed into place: a run killed halfway leaves no half directory.
         let target = fm.temporaryDirectory.appendingPathComponent("tinh-families-\(UUID().uuidString)", isDirectory: true)
-        for family in try fm.contentsOfDirectory(atPath: source.path) {
+        for family in families {
             let from = source.appendingPathComponent(family, isDirectory: true)
             var isDir: ObjCBool = false
             guard fm.fileExists(atPath: from.path, isDirectory: &isDir), isDir.boolValue else { continue }
@@ -44,11 +58,15 @@ enum FamilyFixture {
                 if name.hasSuffix(".gz") {
                     try gunzip(file, to: to.appendingPathComponent(String(name.dropLast(3))))
                 } else {
-                    try fm.createSymbolicLink(at: to.appendingPathComponent(name), withDestinationURL: file)
+                    try fm.copyItem(at: file, to: to.appendingPathComponent(name))
                 }
             }
         }
-        return target
+        do { try fm.moveItem(at: target, to: done) } catch {
+            try? fm.removeItem(at: target)   // another process got there first
+            guard fm.fileExists(atPath: done.path) else { throw error }
+        }
+        return done
     }
 
     private static func gunzip(_ file: URL, to out: URL) throws {
