@@ -20,7 +20,7 @@ struct BenchCommand: ParsableCommand {
     var basePrecision: String?
     @Option(help: "Adapter rank r.") var rank = 8
     @Option(help: "Adapter scale numerator α.") var alpha: Float = 16
-    @Option(help: "Projections to adapt: any of q,k,v,o,gate,up,down.") var targets = "q,v"
+    @Option(help: "Projections to adapt: any of q,k,v,o,gate,up,down. Default: q,v, or qkv on a model with fused projections (Phi-3).") var targets: String?
     @Option(help: "Sequences per rank per step.") var batch = 4
     @Option(help: "Tokens per sequence.") var seq = 128
     @Option(help: "Timed steps.") var steps = 5
@@ -41,7 +41,7 @@ struct BenchCommand: ParsableCommand {
             var options = TrainingBenchmark.Options(
                 model: model,
                 adapter: AdapterConfig(method: method, rank: rank, alpha: alpha,
-                                       targets: targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+                                       targets: try resolvedTargets(targets, model: model),
                                        basePrecision: try basePrecision.map(BasePrecision.parse)))
             options.batch = batch; options.seq = seq; options.steps = steps; options.warmup = warmup
             options.threads = threads; options.data = data; options.probeSeconds = probeSeconds

@@ -25,7 +25,7 @@ struct CompareMethodsCommand: ParsableCommand {
     @Option(help: "Peak learning rate (VeRA uses 5×).") var lr: Float = 2e-3
     @Option(help: "Adapter rank (VeRA uses at least 256).") var rank = 8
     @Option(help: "Adapter α.") var alpha: Float = 16
-    @Option(help: "Projections to adapt.") var targets = "q,v"
+    @Option(help: "Projections to adapt. Default: q,v, or qkv on a model with fused projections (Phi-3).") var targets: String?
     @Option(help: "Seed of inits, data order and split.") var seed: UInt64 = 0
     @Option(help: "Evaluate every N steps (the curves' resolution).") var evalEvery = 10
     @Flag(help: "Skip scoring held-out chats by generation.") var noExactMatch = false
@@ -36,7 +36,7 @@ struct CompareMethodsCommand: ParsableCommand {
         do { comm = try communicator.make() } catch { fail("cannot start: \(error)") }
         do {
             var base = TrainConfig(model: model, data: data, out: out,
-                                   adapter: AdapterConfig(rank: rank, alpha: alpha, targets: targets.split(separator: ",").map(String.init), seed: seed))
+                                   adapter: AdapterConfig(rank: rank, alpha: alpha, targets: try resolvedTargets(targets, model: model), seed: seed))
             base.valid = valid
             base.steps = steps; base.batch = batch; base.seq = seq; base.lr = lr; base.seed = seed
             base.warmup = min(5, steps / 10); base.evalEvery = evalEvery; base.logEvery = max(1, steps / 6)

@@ -15,7 +15,7 @@ struct GEMMBenchCommand: ParsableCommand {
     @Option(help: "With --model: timed steps per precision (after one warm-up step each).") var steps = 5
     @Option(help: "With --model: sequences per step.") var batch = 4
     @Option(help: "With --model: tokens per sequence.") var seq = 128
-    @Option(help: "With --model: LoRA targets.") var targets = "q,v"
+    @Option(help: "With --model: LoRA targets (default: q,v, or qkv on fused projections).") var targets: String?
     @Option(help: "With --model: LoRA rank.") var rank = 8
     @Flag(help: "Print JSON instead of a table.") var json = false
 
@@ -26,11 +26,12 @@ struct GEMMBenchCommand: ParsableCommand {
         let shapes = GEMMComparison.smolLM2Shapes.map { (m: rows, k: $0.k, n: $0.n) }
         let result = GEMMComparison.run(shapes: shapes, seconds: seconds)
         var steps: [BasePrecisionBenchmark.Row] = []
+        var adapted: [String] = []
         if let model {
             guard self.steps > 0, batch > 0, seq > 1, rank > 0 else { fail("--steps, --batch, --rank must be positive and --seq above 1") }
-            let adapter = AdapterConfig(method: "lora", rank: rank, alpha: Float(2 * rank),
-                                        targets: targets.split(separator: ",").map { String($0) })
             do {
+                adapted = try resolvedTargets(targets, model: model)
+                let adapter = AdapterConfig(method: "lora", rank: rank, alpha: Float(2 * rank), targets: adapted)
                 steps = try BasePrecisionBenchmark.run(spec: model, adapter: adapter, batch: batch, seq: seq, iterations: self.steps,
                                                            gemm: RunEnvironment.frozenGEMM())
             } catch { fail("\(error)") }
@@ -49,7 +50,7 @@ struct GEMMBenchCommand: ParsableCommand {
                                  r.bf16WithRoundingGFLOPS / r.sgemmGFLOPS) + r.implementation)
         }
         guard let model, let f32 = steps.first else { return }
-        print("\nLoRA r\(rank) on \(targets), \(model), batch \(batch) × \(seq), forward + backward, \(self.steps) steps each, alternating:")
+        print("\nLoRA r\(rank) on \(adapted.joined(separator: ",")), \(model), batch \(batch) × \(seq), forward + backward, \(self.steps) steps each, alternating:")
         for r in steps {
             print(String(format: "  %@ base: %.1f tokens/s (median step %.0f ms, spread %.0f ms), %.2f× f32",
                          r.precision, r.tokensPerSecond, r.stepSeconds * 1000, r.spreadSeconds * 1000, r.tokensPerSecond / f32.tokensPerSecond))

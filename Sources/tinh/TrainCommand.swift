@@ -50,7 +50,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "AdaLoRA: weight of the orthogonality regulariser (PEFT's orth_reg_weight; default 0.5).") var orthRegWeight: Float?
     @Option(help: "Adapter scale numerator α (scale α/r).") var alpha: Float = 16
     @Flag(help: "Scale by α/√r (rsLoRA).") var rslora = false
-    @Option(help: "Projections to adapt: any of q,k,v,o,gate,up,down.") var targets = "q,v"
+    @Option(help: "Projections to adapt: any of q,k,v,o,gate,up,down. Default: q,v, or qkv on a model with fused projections (Phi-3).") var targets: String?
     @Option(help: "Blocks to adapt, e.g. 0-11 or 0,5,7 (default: all).") var layers: String?
     @Option(help: "LoRA+: learning-rate ratio of B to A (default 16 for lora-plus, 1 otherwise; no effect with lora-fa).") var loraplusRatio: Float?
     @Flag(help: "LoRA-FA: project B's gradient by (r/α)²·(A·Aᵀ)⁻¹ as PEFT's LoRA-FA optimizer does.") var loraFaProjection = false
@@ -181,7 +181,7 @@ struct TrainCommand: ParsableCommand {
             throw TinhError.invalidInput("--delta-lambda and --delta-start apply to --method delta-lora only (this run uses \(method))")
         }
         var adapter = AdapterConfig(method: method, rank: try resolvedRank(), alpha: alpha, rsLoRA: rslora,
-                                    targets: targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+                                    targets: try resolvedTargets(targets, model: model),
                                     layers: try layers.map(AdapterConfig.parseLayers), seed: seed,
                                     veraSeed: veraSeed, veraDInit: veraDInit, loraFAProjection: loraFaProjection,
                                     deltaLambda: deltaLambda ?? AdapterConfig.defaultDeltaLambda,

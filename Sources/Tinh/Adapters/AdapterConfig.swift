@@ -109,6 +109,12 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     /// Every target of a model with fused ones (Phi-3).
     public static let fusedTargetOrder = ["qkv", "o", "gate_up", "down"]
 
+    /// What `--targets` defaults to: q and v (PEFT's default for Llama-like models), or Phi-3's
+    /// fused qkv_proj (PEFT's default there), which holds them.
+    public static func defaultTargets(for projections: ArchitectureSpec.Projections) -> [String] {
+        projections == .fused ? ["qkv"] : ["q", "v"]
+    }
+
     /// The targets a model with `projections` has, in order.
     public static func targets(for projections: ArchitectureSpec.Projections) -> [String] {
         projections == .fused ? fusedTargetOrder : targetOrder

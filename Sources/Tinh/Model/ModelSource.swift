@@ -93,6 +93,22 @@ public enum ModelSource {
         try SharedBaseCache.prepare(gguf)
     }
 
+    /// The model's config and family spec alone, without its weights (a GGUF's header, a config.json):
+    /// what a caller needs before loading, such as the default adapter targets.
+    public static func config(_ spec: String) throws -> DecoderConfig {
+        if try TinyLlama.seed(fromSpec: spec) != nil { return TinyLlama.config }
+        let path = try resolvePath(spec)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw TinhError.badFile(path: path, reason: "no such file or directory")
+        }
+        if isDir.boolValue {
+            let configPath = URL(fileURLWithPath: path).appendingPathComponent("config.json").path
+            return try HFConfig.read(path: configPath).decoderConfig(source: configPath)
+        }
+        return try GGUFModelLoader.config(GGUFFile(path: path))
+    }
+
     /// The file or directory behind a spec; `smollm2` must have been fetched.
     public static func resolvePath(_ spec: String) throws -> String {
         if spec == "smollm2" {

@@ -81,3 +81,22 @@ import Testing
         #expect(c.spec.family == .mistral && c.spec.layers.isEmpty && !c.spec.qkvBias)
     }
 }
+
+/// `ModelSource.config` reads a model's family without its weights, for choices made before loading
+/// (the default `--targets`: q,v, or Phi-3's fused qkv).
+@Suite struct ModelSourceConfigTests {
+    @Test(arguments: FamilyFixture.families)
+    func headerGivesTheLoadedConfig(family: String) throws {
+        let dir = try FamilyFixture.directory(family)
+        let (loaded, _) = try ModelFileLoader.load(path: dir.path)
+        #expect(try ModelSource.config(dir.path) == loaded)
+        let gguf = dir.appendingPathComponent("model.gguf").path
+        if FileManager.default.fileExists(atPath: gguf) {
+            #expect(try ModelSource.config(gguf).spec.projections == loaded.spec.projections)
+        }
+        let defaults = AdapterConfig.defaultTargets(for: loaded.spec.projections)
+        #expect(defaults == (family == "phi3" ? ["qkv"] : ["q", "v"]))
+        // The default is a valid target list for the model.
+        try AdapterConfig(rank: 2, targets: defaults).validate(for: loaded)
+    }
+}
