@@ -69,6 +69,20 @@ enum FamilyFixture {
         return done
     }
 
+    /// A temporary copy of the fixture directory `dir` with its `*.gz` files unpacked (for small
+    /// fixtures such as adapters; the caller removes it).
+    static func unpackedCopy(of dir: URL) throws -> URL {
+        let fm = FileManager.default
+        let target = fm.temporaryDirectory.appendingPathComponent("tinh-fixture-\(UUID().uuidString)", isDirectory: true)
+        try fm.createDirectory(at: target, withIntermediateDirectories: true)
+        for name in try fm.contentsOfDirectory(atPath: dir.path) {
+            let file = dir.appendingPathComponent(name)
+            if name.hasSuffix(".gz") { try gunzip(file, to: target.appendingPathComponent(String(name.dropLast(3)))) }
+            else { try fm.copyItem(at: file, to: target.appendingPathComponent(name)) }
+        }
+        return target
+    }
+
     private static func gunzip(_ file: URL, to out: URL) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
