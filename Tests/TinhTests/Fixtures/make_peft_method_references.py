@@ -15,7 +15,8 @@ For each method it writes Tests/TinhTests/Fixtures/peft-methods/<method>/:
         cross-entropy loss before each of the 3 steps and after the last, and after step 1's backward the L2
         norm of the gradient of every adapter tensor (PEFT's key, without the ".default" segment)
 
-Methods: lora, rslora, dora, loraplus (PEFT's create_loraplus_optimizer, ratio 16). The loss is averaged over
+Methods: lora, rslora, dora, loraplus (PEFT's create_loraplus_optimizer, ratio 16), vera (b drawn at random
+instead of PEFT's zeros, for the same reason as LoRA's B). The loss is averaged over
 the counted positions, as Tinh's trainer averages it; dropout is 0; AdamW has weight_decay 0 (torch's default
 is 0.01, Tinh's 0); lr 1e-2, betas (0.9, 0.999), eps 1e-8. Everything is seeded: a rerun with the same library
 versions writes the same files.
@@ -29,7 +30,7 @@ from pathlib import Path
 import peft
 import torch
 import transformers
-from peft import LoraConfig, get_peft_model
+from peft import LoraConfig, VeraConfig, get_peft_model
 from peft.optimizers import create_loraplus_optimizer
 from transformers import AutoModelForCausalLM
 
@@ -44,6 +45,8 @@ METHODS = {
     "rslora": dict(config=dict(r=4, lora_alpha=8, use_rslora=True)),
     "dora": dict(config=dict(r=4, lora_alpha=8, use_dora=True)),
     "loraplus": dict(config=dict(r=4, lora_alpha=8), loraplus_ratio=16.0),
+    # VeRA: one shared pair of random projections (saved with the adapter), per-module vectors d and b.
+    "vera": dict(config=dict(r=16, d_initial=0.1, projection_prng_key=0, save_projection=True), kind="vera"),
 }
 
 
@@ -76,16 +79,26 @@ def main():
         labels[torch.arange(BATCH * SEQ) % SEQ < 2] = -100   # a 2-token "prompt" per sequence
         for method, spec in METHODS.items():
             torch.manual_seed(0)
-            model = get_peft_model(base_model(base_dir), LoraConfig(target_modules=TARGETS, lora_dropout=0.0, **spec["config"]))
+            if spec.get("kind") == "vera":
+                adapter = VeraConfig(target_modules=TARGETS, vera_dropout=0.0, **spec["config"])
+            else:
+                adapter = LoraConfig(target_modules=TARGETS, lora_dropout=0.0, **spec["config"])
+            model = get_peft_model(base_model(base_dir), adapter)
             with torch.no_grad():
                 g = torch.Generator().manual_seed(11)
                 for name, p in model.named_parameters():
-                    if "lora_B" in name:
+                    if "lora_B" in name or "vera_lambda_b" in name:
                         p.copy_(0.1 * torch.randn(p.shape, generator=g))
             out = OUT / method
             shutil.rmtree(out, ignore_errors=True)
             model.save_pretrained(out / "initial")
             (out / "initial" / "README.md").unlink(missing_ok=True)   # PEFT's model card
+            # Deterministic files: no temporary path, target_modules sorted (PEFT saves a set's order).
+            config_path = out / "initial" / "adapter_config.json"
+            saved = json.loads(config_path.read_text())
+            saved["base_model_name_or_path"] = f"Tests/TinhTests/Fixtures/families/{FAMILY}"
+            saved["target_modules"] = sorted(saved["target_modules"])
+            config_path.write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n")
             weights = out / "initial" / "adapter_model.safetensors"
             with open(weights, "rb") as src, gzip.GzipFile(weights.with_suffix(".safetensors.gz"), "wb", mtime=0) as dst:
                 shutil.copyfileobj(src, dst)

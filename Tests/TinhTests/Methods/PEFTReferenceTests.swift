@@ -22,7 +22,7 @@ import Testing
         var grad_norms_after_step_1: [String: Double]
     }
 
-    static let methods = ["lora", "rslora", "dora", "loraplus"]
+    static let methods = ["lora", "rslora", "dora", "loraplus", "vera"]
 
     /// Losses: two float32 forwards of the same weights that differ in summation order put each logit
     /// within `RoundingBound.forwardEstimate` (1.5e-5) of the largest |logit| (≈ 1 here); a mean
