@@ -31,6 +31,31 @@ import Testing
         Self.checkInputGradient(model, batch: batch, seq: seq, checker: inputChecker, "d loss / d input embeddings")
     }
 
+    /// dL/dW for every tensor in `names` against finite differences at `samples` random entries each
+    /// (plus, for the embedding table, entries in rows of tokens in the batch: the input path as well
+    /// as the head path when tied), on a ModelFixture batch. Returns the gradients after that backward.
+    @discardableResult
+    static func checkWeightGradients(_ model: DecoderModel, weights: [String: Tensor], names: [String], batch: Int, seq: Int,
+                                     samples: Int, checker: GradCheck, embeddingChecker: GradCheck, label: String = "") throws -> [String: Tensor] {
+        let c = model.config
+        let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
+        for n in names { try model.requestGradient(for: n) }
+        func loss() -> Double { try! model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq).loss }
+        _ = loss()
+        model.backward(lossScale: 1)
+        let grads = model.requestedGradients
+        #expect(Set(grads.keys) == Set(names))
+        var d = TestData(seed: 30)
+        for name in names {
+            let w = try #require(weights[name]), g = try #require(grads[name]).array
+            var idx = d.sample(samples, of: w.count)
+            let embedding = name == "model.embed_tokens.weight"
+            if embedding { idx += tokens.prefix(4).map { Int($0) * c.hiddenSize + d.int(c.hiddenSize) } }
+            (embedding ? embeddingChecker : checker).check(label + name, param: w.data, analytic: g, indices: idx, loss: loss)
+        }
+        return grads
+    }
+
     /// dL/d(input embeddings) against finite differences, on a ModelFixture batch. Every position
     /// before the last counted one gets gradient; masked/ignored positions still do (through attention).
     static func checkInputGradient(_ model: DecoderModel, batch: Int, seq: Int, checker: GradCheck, _ what: String) {
@@ -63,23 +88,9 @@ import Testing
             if bias { names += ["q", "k", "v"].map { p + "self_attn.\($0)_proj.bias" } }
         }
         if !tied { names.append("lm_head.weight") }
-        for n in names { try model.requestGradient(for: n) }
+        let grads = try Self.checkWeightGradients(model, weights: weights, names: names, batch: batch, seq: seq, samples: 12,
+                                                  checker: checker, embeddingChecker: inputChecker)
         func loss() -> Double { try! model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq).loss }
-        _ = loss()
-        model.backward(lossScale: 1)
-        let grads = model.requestedGradients
-        #expect(Set(grads.keys) == Set(names))
-        var d = TestData(seed: 30)
-        for name in names {
-            let w = weights[name]!, g = grads[name]!.array
-            var idx = d.sample(12, of: w.count)
-            if name == "model.embed_tokens.weight" {
-                // Rows of tokens in the batch (input path) as well as other rows (head path when tied).
-                idx += tokens.prefix(4).map { Int($0) * c.hiddenSize + d.int(c.hiddenSize) }
-            }
-            let gc = name == "model.embed_tokens.weight" ? inputChecker : checker
-            gc.check(name, param: w.data, analytic: g, indices: idx, loss: loss)
-        }
         // Gradients accumulate across backward calls until zeroed.
         let before = grads["model.norm.weight"]!.array
         _ = loss(); model.backward(lossScale: 1)

@@ -38,7 +38,6 @@ public struct HFConfig: Decodable {
     public var attnLogitSoftcapping: Double?
     public var finalLogitSoftcapping: Double?
     public var useBidirectionalAttention: Bool?
-    public var originalMaxPositionEmbeddings: Int?
     public var hasQuantizationConfig = false
 
     /// One RoPE description, old or new style: its kind and the parameters of that kind.
@@ -73,7 +72,6 @@ public struct HFConfig: Decodable {
         case layerTypes = "layer_types", slidingWindowPattern = "sliding_window_pattern"
         case queryPreAttnScalar = "query_pre_attn_scalar", attnLogitSoftcapping = "attn_logit_softcapping"
         case finalLogitSoftcapping = "final_logit_softcapping", useBidirectionalAttention = "use_bidirectional_attention"
-        case originalMaxPositionEmbeddings = "original_max_position_embeddings"
         case quantizationConfig = "quantization_config"
     }
 
@@ -116,7 +114,6 @@ public struct HFConfig: Decodable {
         attnLogitSoftcapping = try c.decodeIfPresent(Double.self, forKey: .attnLogitSoftcapping)
         finalLogitSoftcapping = try c.decodeIfPresent(Double.self, forKey: .finalLogitSoftcapping)
         useBidirectionalAttention = try c.decodeIfPresent(Bool.self, forKey: .useBidirectionalAttention)
-        originalMaxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .originalMaxPositionEmbeddings)
         hasQuantizationConfig = c.contains(.quantizationConfig) && (try? c.decodeNil(forKey: .quantizationConfig)) != true
     }
 

@@ -151,27 +151,28 @@ final class Workspace {
     }
 }
 
-/// Copies between a fused projection's [rows, Σ widths] output and one [rows, width] buffer per part.
+/// Copies between a fused projection's [rows, w0 + w1 (+ w2)] output and one [rows, width] buffer
+/// per part: q/k/v (three parts) or gate/up (two). Fixed arity, so the step builds no array.
 enum Columns {
-    static func split(_ fused: UnsafePointer<Float>, rows: Int, _ parts: (UnsafeMutablePointer<Float>, Int)...) {
-        let total = parts.reduce(0) { $0 + $1.1 }
+    typealias Part = (pointer: UnsafeMutablePointer<Float>, width: Int)
+
+    static func split(_ fused: UnsafePointer<Float>, rows: Int, _ a: Part, _ b: Part, _ c: Part? = nil) {
+        let total = a.width + b.width + (c?.width ?? 0)
         for r in 0..<rows {
-            var col = 0
-            for (dst, width) in parts {
-                (dst + r * width).update(from: fused + r * total + col, count: width)
-                col += width
-            }
+            let row = fused + r * total
+            (a.pointer + r * a.width).update(from: row, count: a.width)
+            (b.pointer + r * b.width).update(from: row + a.width, count: b.width)
+            if let c { (c.pointer + r * c.width).update(from: row + a.width + b.width, count: c.width) }
         }
     }
 
-    static func join(_ fused: UnsafeMutablePointer<Float>, rows: Int, _ parts: (UnsafePointer<Float>, Int)...) {
-        let total = parts.reduce(0) { $0 + $1.1 }
+    static func join(_ fused: UnsafeMutablePointer<Float>, rows: Int, _ a: Part, _ b: Part, _ c: Part? = nil) {
+        let total = a.width + b.width + (c?.width ?? 0)
         for r in 0..<rows {
-            var col = 0
-            for (src, width) in parts {
-                (fused + r * total + col).update(from: src + r * width, count: width)
-                col += width
-            }
+            let row = fused + r * total
+            row.update(from: a.pointer + r * a.width, count: a.width)
+            (row + a.width).update(from: b.pointer + r * b.width, count: b.width)
+            if let c { (row + a.width + b.width).update(from: c.pointer + r * c.width, count: c.width) }
         }
     }
 }

@@ -240,7 +240,7 @@ public final class DecoderBlock {
         let ln2 = mlpInputs.contains { $0.backwardNeedsInput }
             ? normOutput(mlpNorm, input: a.res2.ptr, rstd: a.rstd2.ptr, rows: rows, ws: ws) : nil
         if fusedMLP {
-            Columns.join(ws.fused.ptr, rows: rows, (UnsafePointer(ws.dH.ptr), inter), (UnsafePointer(ws.dUp.ptr), inter))
+            Columns.join(ws.fused.ptr, rows: rows, (ws.dH.ptr, inter), (ws.dUp.ptr, inter))
             mlpInputs[0].backward(ws.fused.ptr, ws.dLn.ptr, input: ln2, rows: rows)
         } else {
             mlpInputs[0].backward(ws.dH.ptr, ws.dLn.ptr, input: ln2, rows: rows)
@@ -256,7 +256,7 @@ public final class DecoderBlock {
                            q: a.q.ptr, k: a.k.ptr, v: a.v.ptr, shape: attentionShape(batch: batch, seq: seq))
         rope.backward(ws.dq.ptr, batch: batch, seq: seq, heads: c.numHeads)
         rope.backward(ws.dk.ptr, batch: batch, seq: seq, heads: c.numKVHeads)
-        var (dq, dk) = (UnsafePointer(ws.dq.ptr), UnsafePointer(ws.dk.ptr))
+        var (dq, dk) = (ws.dq.ptr, ws.dk.ptr)
         if let qNorm, let kNorm {
             ws.dqPre.ptr.update(repeating: 0, count: rows * qDim)
             ws.dkPre.ptr.update(repeating: 0, count: rows * kvDim)
@@ -264,12 +264,12 @@ public final class DecoderBlock {
                              rstd: a.qRstd.ptr, rows: rows * c.numHeads, dim: c.headDim, shift: shift)
             RMSNorm.backward(dinp: ws.dkPre.ptr, dweight: kNorm.grad?.data, dout: dk, inp: a.kPre.ptr, weight: kNorm.weight.data,
                              rstd: a.kRstd.ptr, rows: rows * c.numKVHeads, dim: c.headDim, shift: shift)
-            (dq, dk) = (UnsafePointer(ws.dqPre.ptr), UnsafePointer(ws.dkPre.ptr))
+            (dq, dk) = (ws.dqPre.ptr, ws.dkPre.ptr)
         }
         let ln1 = attentionInputs.contains { $0.backwardNeedsInput }
             ? normOutput(inputNorm, input: x, rstd: a.rstd1.ptr, rows: rows, ws: ws) : nil
         if fusedAttention {
-            Columns.join(ws.fused.ptr, rows: rows, (dq, qDim), (dk, kvDim), (UnsafePointer(ws.dv.ptr), kvDim))
+            Columns.join(ws.fused.ptr, rows: rows, (dq, qDim), (dk, kvDim), (ws.dv.ptr, kvDim))
             attentionInputs[0].backward(ws.fused.ptr, ws.dLn.ptr, input: ln1, rows: rows)
         } else {
             attentionInputs[0].backward(dq, ws.dLn.ptr, input: ln1, rows: rows)

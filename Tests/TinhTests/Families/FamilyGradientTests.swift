@@ -31,22 +31,10 @@ import Testing
         let c = try Self.config(family)
         let weights = ModelFixture.weights(c)
         let model = try DecoderModel(config: c, weights: weights)
-        let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
         let names = weights.keys.sorted()
         #expect(Set(names) == Set(DecoderWeightNames.expectedShapes(c).keys))
-        for n in names { try model.requestGradient(for: n) }
-        func loss() -> Double { try! model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq).loss }
-        _ = loss()
-        model.backward(lossScale: 1)
-        let grads = model.requestedGradients
-        #expect(Set(grads.keys) == Set(names))
-        var d = TestData(seed: 30)
-        for name in names {
-            let w = try #require(weights[name]), g = try #require(grads[name]).array
-            var idx = d.sample(8, of: w.count)
-            if name == "model.embed_tokens.weight" { idx += tokens.prefix(4).map { Int($0) * c.hiddenSize + d.int(c.hiddenSize) } }
-            (name == "model.embed_tokens.weight" ? inputChecker : checker).check("\(family): \(name)", param: w.data, analytic: g, indices: idx, loss: loss)
-        }
+        try ModelGradientTests.checkWeightGradients(model, weights: weights, names: names, batch: batch, seq: seq, samples: 8,
+                                                    checker: checker, embeddingChecker: inputChecker, label: "\(family): ")
     }
 }
 
