@@ -40,7 +40,7 @@ struct CompareMethodsCommand: ParsableCommand {
             base.valid = valid
             base.steps = steps; base.batch = batch; base.seq = seq; base.lr = lr; base.seed = seed
             base.warmup = min(5, steps / 10); base.evalEvery = evalEvery; base.logEvery = max(1, steps / 6)
-            let list = methods == "all" ? AdapterMethods.names : methods.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let list = methods == "all" ? MethodComparison.allMethods : methods.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             let (rows, points) = try MethodComparison.run(base: base, methods: list, comm: comm, gemm: RunEnvironment.frozenGEMM(), exactMatchOn: noExactMatch ? nil : valid) { method, event in
                 if comm.isRoot { print("[\(method)] \(event.description)"); fflush(stdout) }
             }

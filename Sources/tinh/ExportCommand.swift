@@ -28,16 +28,10 @@ struct ExportCommand: ParsableCommand {
             let base = model.map(PEFTExport.baseModelName(forSpec:))
             let saved = try PEFTExport.write(checkpoint: source, baseModelName: base, to: URL(fileURLWithPath: out, isDirectory: true))
             let a = saved.state.adapter
-            let settings: String
-            switch (a.method, a.initialization) {
-            case ("vera", _): settings = "VeRA r=\(a.rank) seed=\(a.veraProjectionSeed)"
-            case ("adalora", _): settings = "AdaLoRA init_r=\(a.rank) target_r=\(a.adaLoRA?.targetR ?? 0) alpha=\(a.alpha), kept triplets only, with rank_pattern"
-            case (_, "pissa"): settings = "PiSSA r=\(a.rank) converted to LoRA r=\(2 * a.rank) for the original base"
-            default: settings = "LoRA r=\(a.rank) alpha=\(a.alpha)"
-            }
+            let settings = a.method.type.exportDescription(a)
             print("exported \(saved.directory.lastPathComponent) (\(settings), targets \(a.targets.joined(separator: ","))) to \(out)")
-            if a.method == "delta-lora" {
-                print("note: delta-lora also moved the base weights, which a PEFT adapter cannot carry: this adapter on the original "
+            if a.method.type.movesBaseWeights {
+                print("note: \(a.method.name) also moved the base weights, which a PEFT adapter cannot carry: this adapter on the original "
                       + "base is not the fine-tuned model. Use \(run.appendingPathComponent("merged").path) (written when training ends); "
                       + "the checkpoint's \(Checkpoints.extraFile) holds the moved weights.")
             }

@@ -31,7 +31,7 @@ struct GEMMBenchCommand: ParsableCommand {
             guard self.steps > 0, batch > 0, seq > 1, rank > 0 else { fail("--steps, --batch, --rank must be positive and --seq above 1") }
             do {
                 adapted = try resolvedTargets(targets, model: model)
-                let adapter = AdapterConfig(method: "lora", rank: rank, alpha: Float(2 * rank), targets: adapted)
+                let adapter = AdapterConfig(method: .lora, rank: rank, alpha: Float(2 * rank), targets: adapted)
                 steps = try BasePrecisionBenchmark.run(spec: model, adapter: adapter, batch: batch, seq: seq, iterations: self.steps,
                                                            gemm: RunEnvironment.frozenGEMM())
             } catch { fail("\(error)") }

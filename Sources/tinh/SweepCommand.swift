@@ -30,7 +30,7 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Global batch sizes, comma-separated (reached by gradient accumulation).") var batch = "8"
     @Option(help: "Adapter ranks, comma-separated.") var rank = "8"
     @Option(help: "Adapter α values, comma-separated.") var alpha = "16"
-    @Option(help: "Adapter methods, comma-separated.") var method = "lora"
+    @Option(help: "Adapter methods, comma-separated.") var method = MethodID.lora.name
     @Option(help: "LoRA+ ratios (B's lr over A's), comma-separated.") var loraplusRatio = "1"
     @Option(help: "grid: every combination; random: --trials distinct combinations drawn with --seed.") var search: SweepPlan.Search = .grid
     @Option(help: "Trials for --search random.") var trials: Int?

@@ -4,6 +4,7 @@ import Tinh
 
 extension LearningRateSchedule.Decay: ExpressibleByArgument {}
 extension SharedBaseCache.Policy: ExpressibleByArgument {}
+extension MethodID: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +22,8 @@ struct TrainCommand: ParsableCommand {
             Every flag can come from a YAML file: keys are the long flag names (snake_case or kebab-case), \
             `true` turns a switch on, a list becomes a comma list; flags on the command line win.
 
+            \(MethodFlagValues.helpText)
+
             Examples:
               tinh train --model smollm2 --data train.jsonl --out runs/a --steps 200 \\
                 --lr 2e-4 --eval-every 20
@@ -35,31 +38,18 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Share of --data held out for validation when there is no --valid.") var validFraction = 0.05
     @Option(help: "Output directory.") var out: String
 
-    @Option(help: "Adapter method: lora, lora-plus (LoRA with --loraplus-ratio 16), lora-fa (A frozen, only B trains), vera, delta-lora, dora (LoRA plus a trained magnitude per output row), qlora (LoRA on an nf4 base), adalora (SVD-form P·Λ·Q whose rank budget shrinks from --init-r to --target-r) or full (every weight trains: the full fine-tuning baseline).") var method = "lora"
+    @Option(help: ArgumentHelp("Fine-tuning method: \(MethodID.help). Each method's own flags are listed below.", valueName: "method"))
+    var method: MethodID = .lora
     @Option(help: "How the frozen base's projection weights are held: f32, nf4, q8, q4 or bf16 (default nf4 for qlora, else f32); see `tinh eval --help`.")
     var basePrecision: String?
-    @Option(help: "Adapter rank r (default 8; VeRA: the shared projections' rank, typically 256-1024; AdaLoRA: same as --init-r).") var rank: Int?
-    @Option(help: "PiSSA: --init pissa starts A, B from W's top-r singular triplets and trains on the residual (lora, lora-plus).") var `init`: String?
-    @Option(help: "AdaLoRA: initial rank of every module (PEFT's init_r; default 12).") var initR: Int?
-    @Option(help: "AdaLoRA: average rank per module at the end (budget target-r × modules; default 2/3 of the rank, rounded: 8 for PEFT's init_r 12).") var targetR: Int?
-    @Option(help: "AdaLoRA: full-rank warm-up steps before pruning (default 0).") var tinit: Int?
-    @Option(help: "AdaLoRA: final steps with the mask fixed at the target budget (default 0: the budget then only nears it).") var tfinal: Int?
-    @Option(help: "AdaLoRA: steps between budget allocations (PEFT's deltaT; default 1).") var deltaT: Int?
-    @Option(help: "AdaLoRA: EMA factor of the sensitivity |θ·∇θ| (PEFT's beta1; default 0.85).") var iptBeta1: Float?
-    @Option(help: "AdaLoRA: EMA factor of the uncertainty (PEFT's beta2; default 0.85).") var iptBeta2: Float?
-    @Option(help: "AdaLoRA: weight of the orthogonality regulariser (PEFT's orth_reg_weight; default 0.5).") var orthRegWeight: Float?
+    @Option(help: "Adapter rank r (default 8; VeRA: the shared projections' rank, typically 256-1024; AdaLoRA: same as --init-r, default 12).") var rank: Int?
     @Option(help: "Adapter scale numerator α (scale α/r).") var alpha: Float = 16
     @Flag(help: "Scale by α/√r (rsLoRA).") var rslora = false
     @Option(help: "Projections to adapt: any of q,k,v,o,gate,up,down. Default: q,v, or qkv on a model with fused projections (Phi-3).") var targets: String?
     @Option(help: "Blocks to adapt, e.g. 0-11 or 0,5,7 (default: all).") var layers: String?
     @Option(help: "LoRA+: learning-rate ratio of B to A (default 16 for lora-plus, 1 otherwise; no effect with lora-fa).") var loraplusRatio: Float?
-    @Flag(help: "LoRA-FA: project B's gradient by (r/α)²·(A·Aᵀ)⁻¹ as PEFT's LoRA-FA optimizer does.") var loraFaProjection = false
-    @Option(help: "VeRA: seed of the shared frozen projections A and B (PEFT's projection_prng_key; default 0).") var veraSeed: UInt64?
-    @Option(help: "VeRA: initial value of the trainable d vectors (PEFT's d_initial; default 0.1).") var veraDInit: Float?
-    @Option(help: ArgumentHelp("Delta-LoRA: W += λ·s·(B′A′ − BA) after each step; this is λ (default \(AdapterConfig.defaultDeltaLambda), the paper's).",
-                               valueName: "λ")) var deltaLambda: Float?
-    @Option(help: "Delta-LoRA: optimizer steps done before W starts to move (default \(AdapterConfig.defaultDeltaStart), the paper's; 0: from the first step).")
-    var deltaStart: Int?
+    /// The flags of the chosen method (`MethodFlagValues` reads and checks them; they are listed in the discussion).
+    @Argument(parsing: .allUnrecognized, help: .hidden) var methodFlags: [String] = []
 
     @Option(help: "Optimizer steps.") var steps = 100
     @Option(help: "Examples per step over all ranks (each rank takes batch/ranks).") var batch = 8
@@ -99,6 +89,14 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Continue from this checkpoint directory (or run directory).") var resumeFrom: String?
 
     @OptionGroup var communicator: CommunicatorOptions
+
+    /// The method's flags are read while parsing, so an unknown one is a parse error (which
+    /// `TrainArguments` locates in a config file).
+    func validate() throws {
+        do { try MethodFlagValues.parse(methodFlags).check(for: method) } catch let TinhError.invalidInput(message) {
+            throw ValidationError(message)
+        }
+    }
 
     func run() throws {
         let comm: Communicator
@@ -149,45 +147,12 @@ struct TrainCommand: ParsableCommand {
                              to: URL(fileURLWithPath: out).appendingPathComponent("config.yaml").path)
     }
 
-    /// The rank: AdaLoRA's is --init-r (or --rank; PEFT's default 12), every other method's --rank (default 8).
-    func resolvedRank() throws -> Int {
-        guard method == "adalora" else {
-            if initR != nil { throw TinhError.invalidInput("--init-r applies to --method adalora only; use --rank") }
-            return rank ?? 8
-        }
-        if let initR, let rank, initR != rank {
-            throw TinhError.invalidInput("--init-r \(initR) and --rank \(rank) disagree; AdaLoRA's rank is its init_r (give one of them)")
-        }
-        return initR ?? rank ?? 12
-    }
-
-    /// AdaLoRA's settings (nil for other methods, where any AdaLoRA option is an error), with the
-    /// schedule's total_step = --steps.
-    func adaLoRASettings() throws -> AdaLoRASettings? {
-        let given = targetR != nil || tinit != nil || tfinal != nil || deltaT != nil || iptBeta1 != nil || iptBeta2 != nil || orthRegWeight != nil
-        guard method == "adalora" else {
-            if given { throw TinhError.invalidInput("--target-r, --tinit, --tfinal, --delta-t, --ipt-beta1, --ipt-beta2 and --orth-reg-weight apply to --method adalora only") }
-            return nil
-        }
-        let d = AdaLoRASettings()
-        let initR = try resolvedRank()
-        return AdaLoRASettings(targetR: targetR ?? AdaLoRASettings.defaultTargetR(initR: initR), tinit: tinit ?? d.tinit, tfinal: tfinal ?? d.tfinal, deltaT: deltaT ?? d.deltaT,
-                               beta1: iptBeta1 ?? d.beta1, beta2: iptBeta2 ?? d.beta2, orthRegWeight: orthRegWeight ?? d.orthRegWeight,
-                               totalStep: steps)
-    }
-
     func resolvedConfig(rank: Int) throws -> TrainConfig {
-        if method != "delta-lora", deltaLambda != nil || deltaStart != nil {
-            throw TinhError.invalidInput("--delta-lambda and --delta-start apply to --method delta-lora only (this run uses \(method))")
-        }
-        var adapter = AdapterConfig(method: method, rank: try resolvedRank(), alpha: alpha, rsLoRA: rslora,
-                                    targets: try resolvedTargets(targets, model: model),
-                                    layers: try layers.map(AdapterConfig.parseLayers), seed: seed,
-                                    veraSeed: veraSeed, veraDInit: veraDInit, loraFAProjection: loraFaProjection,
-                                    deltaLambda: deltaLambda ?? AdapterConfig.defaultDeltaLambda,
-                                    deltaStart: deltaStart ?? AdapterConfig.defaultDeltaStart,
-                                    basePrecision: try basePrecision.map(BasePrecision.parse),
-                                    adaLoRA: try adaLoRASettings(), initialization: `init`)
+        var adapter = try AdapterConfig.fromFlags(method: method, rank: self.rank, alpha: alpha, rsLoRA: rslora,
+                                                  targets: try resolvedTargets(targets, model: model),
+                                                  layers: try layers.map(AdapterConfig.parseLayers), seed: seed,
+                                                  basePrecision: try basePrecision.map(BasePrecision.parse),
+                                                  flags: try MethodFlagValues.parse(methodFlags), steps: steps)
         var c = TrainConfig(model: model, data: data, out: out, adapter: adapter)
         c.valid = valid
         c.validFraction = validFraction

@@ -9,7 +9,7 @@ struct ModelBackwardStopTests {
     func grads(layers: [Int]?, needsInput: Bool) throws -> (grads: [Float], hooks: [Int], lowest: Int?) {
         let c = ModelFixture.config()
         let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
-        let adapters = try AdapterSet(model: model, config: AdapterConfig(method: "lora", rank: 2, targets: ["q", "v", "down"], layers: layers))
+        let adapters = try AdapterSet(model: model, config: AdapterConfig(method: .lora, rank: 2, targets: ["q", "v", "down"], layers: layers))
         var rng = SeededGenerator(seed: 4)
         rng.fillUniform(adapters.parameters.values.data, count: adapters.parameters.count, lo: -0.1, hi: 0.1)
         adapters.parameters.grads.zero()

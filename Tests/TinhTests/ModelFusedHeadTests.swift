@@ -15,7 +15,7 @@ import Testing
         let c = ModelFixture.config(tied: true, kvHeads: 2, bias: false)
         let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
         model.headChunkRows = chunkRows
-        let adapters = try AdapterSet(model: model, config: AdapterConfig(method: "lora", rank: 2, targets: ["q", "v"]))
+        let adapters = try AdapterSet(model: model, config: AdapterConfig(method: .lora, rank: 2, targets: ["q", "v"]))
         // B starts at zero; give it values so the adapters' gradients depend on the loss path.
         var rng = SeededGenerator(seed: 9)
         rng.fillUniform(adapters.parameters.values.data, count: adapters.parameters.count, lo: -0.1, hi: 0.1)

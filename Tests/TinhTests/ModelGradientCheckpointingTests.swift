@@ -9,7 +9,7 @@ import Testing
     struct Step { var loss: Double; var grads: [Float]; var dInput: [Float]; var kept: Int; var scratch: Int
                   var estimate: (kept: Int, scratch: Int) }
 
-    func step(method: String, targets: [String], recompute: Bool, chunkRows: Int,
+    func step(method: MethodID, targets: [String], recompute: Bool, chunkRows: Int,
               config c: DecoderConfig = ModelFixture.config(tied: true, kvHeads: 2, bias: false)) throws -> Step {
         let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
         model.headChunkRows = chunkRows
@@ -34,10 +34,10 @@ import Testing
                     estimate: model.activationEstimate(batch: batch, seq: seq, lossRows: last.count))
     }
 
-    @Test(arguments: [("lora", ["q", "v"]), ("lora", AdapterConfig.targetOrder), ("lora-fa", ["q", "o", "down"]),
-                      ("vera", ["q", "v"]), ("dora", ["k", "o", "gate"]), ("adalora", ["q", "v", "up"]),
-                      ("delta-lora", ["q", "v"]), ("full", ["q", "v"])])
-    func sameGradientsWithLessKeptMemory(method: String, targets: [String]) throws {
+    @Test(arguments: [(MethodID.lora, ["q", "v"]), (.lora, AdapterConfig.targetOrder), (.loraFA, ["q", "o", "down"]),
+                      (.vera, ["q", "v"]), (.dora, ["k", "o", "gate"]), (.adalora, ["q", "v", "up"]),
+                      (.deltaLoRA, ["q", "v"]), (.full, ["q", "v"])])
+    func sameGradientsWithLessKeptMemory(method: MethodID, targets: [String]) throws {
         for chunkRows in [0, 5] {
             let plain = try step(method: method, targets: targets, recompute: false, chunkRows: chunkRows)
             let recomputed = try step(method: method, targets: targets, recompute: true, chunkRows: chunkRows)
@@ -58,7 +58,7 @@ import Testing
     @Test(arguments: FamilyFixture.families)
     func familiesGiveTheSameGradientsWithLessKeptMemory(family: String) throws {
         let c = try FamilyGradientTests.config(family)
-        for method in ["lora", "full"] {
+        for method in [MethodID.lora, .full] {
             let targets = AdapterConfig.targets(for: c.spec.projections)
             let plain = try step(method: method, targets: targets, recompute: false, chunkRows: 5, config: c)
             let recomputed = try step(method: method, targets: targets, recompute: true, chunkRows: 5, config: c)

@@ -23,7 +23,7 @@ public struct BaseQuantizationRecord: Codable, Equatable {
 
     public init(_ config: AdapterConfig) {
         basePrecision = config.resolvedBasePrecision
-        method = config.method
+        method = config.method.name
         quantizedModules = AdapterConfig.targetOrder.compactMap { AdapterConfig.moduleNames[$0].map { String($0.split(separator: ".").last!) } }
         keptFloat32 = ["embed_tokens", "lm_head", "input_layernorm", "post_attention_layernorm", "norm", "biases"]
         switch basePrecision {

@@ -81,7 +81,7 @@ public enum Checkpoints {
             // Frozen tensors (LoRA-FA's A) ride along, so `tinh export --checkpoint` has the whole adapter.
             let values = AdapterTensors.views(of: parameters.values, slots: parameters.slots).merging(adapters.frozenTensors()) { a, _ in a }
             try SafeTensorsWriter.write(values,
-                                        metadata: ["format": "tinh-adapter", "method": adapters.config.method], to: adapterPath)
+                                        metadata: ["format": "tinh-adapter", "method": adapters.config.method.name], to: adapterPath)
             let moments = AdapterTensors.views(of: optimizer.m, slots: parameters.slots, suffix: firstMomentSuffix)
                 .merging(AdapterTensors.views(of: optimizer.v, slots: parameters.slots, suffix: secondMomentSuffix)) { a, _ in a }
             try SafeTensorsWriter.write(moments, metadata: ["format": "tinh-adamw"], to: optimizerPath)
@@ -89,7 +89,7 @@ public enum Checkpoints {
             let extra = adapters.extraState()
             if !extra.isEmpty {
                 let extraPath = tmp.appendingPathComponent(extraFile).path
-                try SafeTensorsWriter.write(extra, metadata: ["format": "tinh-adapter-extra", "method": adapters.config.method], to: extraPath)
+                try SafeTensorsWriter.write(extra, metadata: ["format": "tinh-adapter-extra", "method": adapters.config.method.name], to: extraPath)
                 written.append((extraFile, extraPath))
             }
             var files: [String: CheckpointState.FileCheck] = [:]
@@ -152,7 +152,7 @@ public enum Checkpoints {
         guard let file = checkpoint.extra else {
             guard expected.isEmpty else {
                 throw TinhError.badFile(path: checkpoint.directory.path,
-                                        reason: "has no \(extraFile), which method '\(checkpoint.state.adapter.method)' needs to resume")
+                                        reason: "has no \(extraFile), which method '\(checkpoint.state.adapter.method.name)' needs to resume")
             }
             return [:]
         }

@@ -2,17 +2,9 @@ import Foundation
 
 /// An adapter whose effect is a fixed change of its Linear's weight, so it can be merged:
 /// W' = W + ΔW with W [out, in].
-public protocol MergeableAdapter: Adapter {
+public protocol MergeableAdapter: LinearAdapter {
     /// Adds ΔW into `weight` ([out, in], row-major).
     func addDelta(to weight: UnsafeMutablePointer<Float>)
-}
-
-extension LoRA: MergeableAdapter {
-    /// W += s·B·A, B [out, r], A [r, in].
-    public func addDelta(to weight: UnsafeMutablePointer<Float>) {
-        BLAS.gemm(.none, .none, m: outFeatures, n: inFeatures, k: rank, alpha: scale,
-                  a: parameters.value(slotB), b: parameters.value(slotA), beta: 1, c: weight)
-    }
 }
 
 /// Folds adapters into the base weights and writes a Hugging Face model directory:
@@ -38,7 +30,7 @@ public enum Merge {
         }
         for (name, adapter) in adapters.modules {
             guard let mergeable = adapter as? MergeableAdapter else {
-                throw TinhError.unsupported("merging method '\(adapters.config.method)' into the base weights")
+                throw TinhError.unsupported("merging method '\(adapters.config.method.name)' into the base weights")
             }
             guard let linear = model.linear(named: name), let attached = linear.adapter, attached as AnyObject === adapter as AnyObject else {
                 throw TinhError.invalidInput("merge: the adapter on '\(name)' is not attached to this model")

@@ -1,8 +1,9 @@
 import Foundation
 
-/// Loads a PEFT-format LoRA (or DoRA) adapter directory (Tinh's export or one PEFT saved) onto a model.
+/// Loads a PEFT-format adapter directory (Tinh's export or one PEFT saved) onto a model: the method
+/// whose `peftTypes` hold its peft_type reads it. The pieces every method's reader shares are here.
 public enum PEFTAdapter {
-    /// Reads `dir`, attaches a LoRA adapter set to `model` and fills it from the weights.
+    /// Reads `dir`, attaches its method's adapter set to `model` and fills it from the weights.
     /// Any problem is an error naming the file; on error the model is left without adapters.
     public static func load(dir: String, into model: DecoderModel) throws -> AdapterSet {
         let directory = URL(fileURLWithPath: (dir as NSString).expandingTildeInPath, isDirectory: true)
@@ -12,16 +13,17 @@ public enum PEFTAdapter {
             throw TinhError.badFile(path: directory.path, reason: "no \(PEFTExport.configFile) (an adapter directory holds \(PEFTExport.configFile) and \(PEFTExport.weightsFile))")
         }
         let peft = try PEFTAdapterConfig.read(path: configPath)
-        if peft.peftType.uppercased() == "ADALORA" {
-            return try loadAdaLoRA(configPath: configPath, weightsPath: weightsPath, into: model)
+        guard let method = MethodID.allCases.first(where: { $0.type.peftTypes.contains(peft.peftType.uppercased()) }) else {
+            let known = MethodID.allCases.flatMap { $0.type.peftTypes }
+            throw TinhError.unsupported("peft_type '\(peft.peftType)' in \(configPath); Tinh loads peft_type \(known.joined(separator: ", "))")
         }
-        if peft.peftType.uppercased() == "VERA" {
-            return try loadVeRA(config: PEFTVeRAConfig.read(path: configPath), configPath: configPath, weightsPath: weightsPath, into: model)
-        }
-        let config = try adapterConfig(peft, model: model.config, path: configPath)
-        let weights = try SafeTensorsFile(path: weightsPath)
-        let set = try attach(config, to: model, configPath: configPath)
+        return try method.type.loadPEFT(configPath: configPath, weightsPath: weightsPath, into: model)
+    }
+
+    /// Copies the weights of `weightsPath` into the slots of `set` (detached again on error).
+    static func fill(_ set: AdapterSet, weightsPath: String) throws {
         do {
+            let weights = try SafeTensorsFile(path: weightsPath)
             let slots = set.parameters.slots
             let names = try AdapterTensors.check(weights, slots: slots, key: canonicalKey, requireF32: false)
             try AdapterTensors.copy(from: weights, names: names, slots: slots, into: set.parameters.values)
@@ -29,7 +31,6 @@ public enum PEFTAdapter {
             set.detach()
             throw error
         }
-        return set
     }
 
     /// Attaches `config` to `model`; a setting that does not fit the model is an error about the file.
@@ -50,24 +51,6 @@ public enum PEFTAdapter {
         let parts = tensor.split(separator: ".")
         guard parts.count == 3 else { return key }
         return PEFTNames.module(module) + "." + parts[0] + "." + parts[2]
-    }
-
-    /// The Tinh settings equivalent to a PEFT LoRA config on this model, or a clear error for
-    /// what Tinh cannot apply.
-    public static func adapterConfig(_ p: PEFTAdapterConfig, model: DecoderConfig, path: String) throws -> AdapterConfig {
-        func unsupported(_ what: String) -> TinhError { .unsupported("\(what) in \(path); Tinh loads plain LoRA and DoRA adapters") }
-        guard p.peftType.uppercased() == "LORA" else { throw unsupported("peft_type '\(p.peftType)'") }
-        if p.bias != "none" { throw unsupported("bias '\(p.bias)'") }
-        if p.fanInFanOut { throw unsupported("fan_in_fan_out") }
-        if p.loraBias { throw unsupported("lora_bias") }
-        if let m = p.modulesToSave, !m.isEmpty { throw unsupported("modules_to_save \(m)") }
-        if !p.rankPattern.isEmpty || !p.alphaPattern.isEmpty { throw unsupported("per-module rank_pattern/alpha_pattern") }
-        if p.layerReplication != nil { throw unsupported("layer_replication") }
-        guard p.r > 0, p.loraAlpha.isFinite, p.loraAlpha > 0 else {
-            throw TinhError.badFile(path: path, reason: "r (\(p.r)) and lora_alpha (\(p.loraAlpha)) must be positive")
-        }
-        let (targets, layers) = try targetsAndLayers(p, model: model, path: path)
-        return AdapterConfig(method: p.useDoRA ? "dora" : "lora", rank: p.r, alpha: p.loraAlpha, rsLoRA: p.useRSLoRA, targets: targets, layers: layers)
     }
 
     /// Tinh's short target names and block list (nil = all) for PEFT's target_modules and

@@ -58,15 +58,11 @@ public struct PEFTAdapterConfig: Codable, Equatable {
 
     public init() {}
 
-    /// The config of a Tinh LoRA adapter.
-    public init(_ config: AdapterConfig, baseModelName: String?) throws {
-        guard AdapterMethods.exportedAsPEFTLoRA.contains(config.method) else {
-            throw TinhError.unsupported("PEFT export of method '\(config.method)' (Tinh exports LoRA)")
-        }
+    /// The LoRA config of Tinh's settings (DoRA's sets `useDoRA` on it).
+    public init(lora config: AdapterConfig, baseModelName: String?) {
         r = config.rank
         loraAlpha = config.alpha
         useRSLoRA = config.rsLoRA
-        useDoRA = config.method == "dora"
         targetModules = .names(config.peftTargetModules)
         layersToTransform = config.layers
         baseModelNameOrPath = baseModelName

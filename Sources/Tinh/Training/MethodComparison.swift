@@ -22,36 +22,29 @@ public enum MethodComparison {
         public var loss: Double
     }
 
-    /// Settings that differ between methods for a fair comparison: VeRA needs a large rank and a
-    /// larger learning rate (its paper's ranges); LoRA+ uses the paper's ratio 16; Delta-LoRA starts
-    /// moving W after a fifth of the steps; AdaLoRA prunes from 1.5 × the rank to the rank; "pissa"
-    /// names LoRA with `--init pissa`.
-    public static func config(for method: String, base: TrainConfig) -> TrainConfig {
-        var c = base
-        c.adapter.method = method == "pissa" ? "lora" : method
-        c.out = URL(fileURLWithPath: base.out).appendingPathComponent("runs/\(method)").path
-        switch method {
-        case "vera":
-            c.adapter.rank = max(base.adapter.rank, 256)
-            c.lr = base.lr * 5
-        case "lora-plus":
-            c.loraPlusRatio = 16
-        case "pissa":
-            // Not a method but LoRA's PiSSA init; compared under its own name.
-            c.adapter.initialization = "pissa"
-        case "adalora":
-            // PEFT's proportions (init_r 12 → target_r 8): start at 1.5 × the rank, end at the rank the
-            // other methods use; prune after a tenth of the steps and hold the final mask for the last fifth.
-            c.adapter.rank = max(base.adapter.rank * 3 / 2, base.adapter.rank + 1)
-            c.adapter.adaLoRA = AdaLoRASettings(targetR: base.adapter.rank, tinit: base.steps / 10, tfinal: base.steps / 5,
-                                                totalStep: base.steps)
-        case "delta-lora":
-            // The paper's start (step 500) lies beyond a short comparison: let W move after the first fifth.
-            c.adapter.deltaStart = min(c.adapter.deltaStart, base.steps / 5)
-        default:
-            break
+    /// Settings that differ between methods for a fair comparison, which each method states
+    /// (`FineTuningMethod.comparisonConfig`: VeRA a large rank and a larger learning rate, LoRA+
+    /// the paper's ratio, ...). An entry is a method's name or a variant a method names ("pissa":
+    /// LoRA with `--init pissa`), compared under its own name.
+    public static func config(for entry: String, base: TrainConfig) throws -> TrainConfig {
+        var c: TrainConfig
+        if let variant = MethodID.allCases.lazy.compactMap({ $0.type.comparisonVariants[entry] }).first {
+            c = variant(base)
+        } else {
+            let method = try MethodID(parsing: entry)
+            var b = base
+            b.adapter.method = method
+            b.adapter.options = method.type.optionsType.defaults
+            b.loraPlusRatio = method.type.defaultLoRAPlusRatio
+            c = method.type.comparisonConfig(base: b)
         }
+        c.out = URL(fileURLWithPath: base.out).appendingPathComponent("runs/\(entry)").path
         return c
+    }
+
+    /// What "all" compares: every adapter method (not `full`, a baseline of another scale), LoRA first.
+    public static var allMethods: [String] {
+        MethodID.allCases.filter { !$0.type.trainsWholeModel }.map(\.name)
     }
 
     /// Runs every method; returns the table rows and every eval point (rank 0 has them all; the
@@ -61,7 +54,7 @@ public enum MethodComparison {
         var rows: [Row] = []
         var points: [EvalPoint] = []
         for method in methods {
-            let config = Self.config(for: method, base: base)
+            let config = try Self.config(for: method, base: base)
             // A fresh model per method: Delta-LoRA moves base weights, and no adapter may leak into the next run.
             // The previous method's model is freed by now; measure this method's own peak memory.
             resetPeakRSS()

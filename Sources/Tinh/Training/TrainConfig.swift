@@ -64,7 +64,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         self.data = data
         self.out = out
         self.adapter = adapter
-        loraPlusRatio = LoRAPlus.defaultRatio(method: adapter.method)
+        loraPlusRatio = adapter.method.type.defaultLoRAPlusRatio
     }
 
     /// Checks what can be checked before loading anything.
@@ -85,10 +85,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
                  "--eval-every, --save-every must be ≥ 0 and --log-every, --keep-last, --max-bad-steps positive")
         try need(loraPlusRatio > 0 && loraPlusRatio.isFinite, "--loraplus-ratio must be positive and finite")
         try need(bucketMB > 0 && bucketMB.isFinite, "--bucket-mb must be positive, got \(bucketMB)")
-        if adapter.method == "adalora" {
-            let total = adapter.adaLoRA?.totalStep
-            try need(total == steps, "AdaLoRA's schedule was set for \(total.map(String.init) ?? "no") total steps, this run has --steps \(steps)")
-        }
+        try adapter.options.validate(steps: steps)
     }
 
     public func microBatch(worldSize: Int) -> Int { batch / worldSize / gradAccum }

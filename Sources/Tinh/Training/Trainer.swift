@@ -58,7 +58,7 @@ public final class Trainer {
         // base is private per rank).
         let precision = config.adapter.resolvedBasePrecision
         // Full fine-tuning copies every weight into its trainable buffer: nothing would stay shared.
-        let sharing = config.adapter.method == FullFineTuning.method ? .off : config.sharedBase
+        let sharing = config.adapter.method.type.trainsWholeModel ? .off : config.sharedBase
         model = try loaded ?? BaseMemory.load(Trainer.testRankModel(rank: comm.rank) ?? config.model, policy: sharing, basePrecision: precision, gemm: gemm, comm: comm)
         try comm.together("loading the data and adapters") {
             guard model.model.basePrecision == precision else {
@@ -163,11 +163,11 @@ public final class Trainer {
             }
             step += 1
             if (config.saveEvery > 0 && step % config.saveEvery == 0) || last || stopAgreed {
-                let agreed = try checkExtraStateAgreement()
+                let agreed = try checkAgreement(afterStep: step - 1, checkpoint: true)
                 let path = try saveCheckpoint()
                 if comm.isRoot {
                     onEvent(.checkpoint(step: step - 1, path: path))
-                    if let agreed { onEvent(.message("all \(comm.size) ranks hold identical \(config.adapter.method) weights (FNV-1a \(agreed))")) }
+                    if let agreed { onEvent(.message("all \(comm.size) ranks hold identical \(config.adapter.method.name) weights (FNV-1a \(agreed))")) }
                 }
             }
             if let kill = Trainer.testKillAfterStep, kill == step { raise(SIGKILL) }
@@ -190,10 +190,10 @@ public final class Trainer {
             }
             try PEFTExport.write(adapters: adapters, baseModelName: PEFTExport.baseModelName(forSpec: loaded.spec),
                                  to: outDirectory.appendingPathComponent("adapter"))
-            if adapters.movesBaseWeights { mergedNote = try exportMerged() }
+            if config.adapter.method.type.movesBaseWeights { mergedNote = try exportMerged() }
         }
         func median(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.sorted()[values.count / 2] }
-        var summary = TrainingSummary(method: config.adapter.method, steps: step - firstStep, seconds: comm.wallTime() - runStart,
+        var summary = TrainingSummary(method: config.adapter.method.name, steps: step - firstStep, seconds: comm.wallTime() - runStart,
                                       medianTokensPerSecond: median(rates), lastLoss: lastLoss,
                                       eval: lastEval, peakRssMegabytes: peakRSSMegabytes(),
                                       trainableParameters: adapters.parameters.count, bytesAllReducedPerStep: allreduceBytesPerStep,
@@ -230,7 +230,7 @@ public final class Trainer {
     func exportMerged() throws -> String {
         let directory = outDirectory.appendingPathComponent("merged", isDirectory: true)
         let (_, note) = try Merge.write(loaded: loaded, adapters: adapters, to: directory.appendingPathComponent("model.safetensors").path)
-        return "merged model: \(directory.path) (\(config.adapter.method) moved the base weights, so OUT/adapter alone does not reproduce the fine-tuned model)"
+        return "merged model: \(directory.path) (\(config.adapter.method.name) moved the base weights, so OUT/adapter alone does not reproduce the fine-tuned model)"
             + (note.map { "; " + $0 } ?? "")
     }
 
@@ -245,31 +245,15 @@ public final class Trainer {
     /// before the checkpoint agreement check, to show that the check catches diverged ranks.
     static let testPerturbRank: Int? = ProcessInfo.processInfo.environment["TINH_TEST_PERTURB_EXTRA_STATE_RANK"].flatMap(Int.init)
 
-    /// Every rank hashes its extra state (Delta-LoRA's moved weights, updated on each rank without
-    /// communication) and the ranks compare the hashes: a difference is an error on every rank.
-    /// Returns the agreed checksum, or nil when there is nothing to compare.
-    func checkExtraStateAgreement() throws -> String? {
-        guard comm.size > 1, !adapters.extraState().isEmpty else { return nil }
-        if let r = Trainer.testPerturbRank, r == comm.rank, let t = adapters.extraState().min(by: { $0.key < $1.key })?.value {
-            t.data[0] = t.data[0].nextUp
-        }
-        let sum = adapters.extraStateChecksum()
-        try RankAgreement.check(["\(config.adapter.method) weights after step \(step) (each rank updates them without communication, so they must be bit-identical)": sum], comm: comm)
-        return sum
-    }
-
-    /// AdaLoRA: after a step that pruned, the ranks compare a fingerprint of their masks. They
-    /// prune from identical all-reduced gradients and values, so a difference is a bug: an error
-    /// on every rank rather than ranks that silently train different models.
-    func checkMaskAgreement(step: Int) throws {
-        guard let budget = adapters.adaLoRABudget, budget.lastMaskingStep == step else { return }
-        var fingerprint = budget.maskFingerprint
-        if let r = Trainer.testPerturbRank, r == comm.rank { fingerprint += "-perturbed" }
-        try RankAgreement.check(["AdaLoRA masks after step \(step + 1) (computed from all-reduced gradients, so they must be identical)": fingerprint], comm: comm)
-        if let total = budget.settings.totalStep, step == total - budget.settings.tfinal {
-            stepNotes.append("AdaLoRA: final rank budget after step \(step + 1): \(budget.totalRank) of \(budget.initialBudget) triplets kept "
-                + "(target \(budget.targetBudget)); masks identical on all \(comm.size) rank(s) (FNV-1a \(budget.maskFingerprint))")
-        }
+    /// The ranks compare a fingerprint of the state the method updates on each rank without
+    /// communication (Delta-LoRA's moved weights at checkpoints, AdaLoRA's masks after masking):
+    /// a difference is an error on every rank rather than ranks that silently train different
+    /// models. Returns the agreed fingerprint, or nil when there was nothing to compare.
+    func checkAgreement(afterStep step: Int, checkpoint: Bool) throws -> String? {
+        guard comm.size > 1, let (what, fingerprint) = adapters.method.agreement(afterStep: step, checkpoint: checkpoint) else { return nil }
+        let mine = Trainer.testPerturbRank == comm.rank ? fingerprint + "-perturbed" : fingerprint
+        try RankAgreement.check([what: mine], comm: comm)
+        return fingerprint
     }
 
     /// Rank 0 writes a checkpoint of the steps done so far; every rank learns whether it worked.
@@ -435,11 +419,11 @@ public final class Trainer {
         let loss = tokens > 0 ? sums[0] / tokens : .nan
         // Mean over the global loss tokens and clipping, in one pass over the gradients.
         let gradNorm: Double
-        if adapters.method?.hasRegularizer == true {
+        if adapters.method.hasRegularizer {
             // AdaLoRA: the regulariser's gradient joins the mean gradient before clipping, as
             // in PEFT (loss = mean cross-entropy + R), identically on every rank.
             GradientNorm.clip(grads.data, count: grads.count, maxNorm: 0, scale: Float(1 / max(tokens, 1)))
-            adapters.addRegularizerGradient()
+            _ = adapters.method.addRegularizerGradient()
             gradNorm = GradientNorm.clip(grads.data, count: grads.count, maxNorm: config.maxGradNorm)
         } else {
             gradNorm = GradientNorm.clip(grads.data, count: grads.count, maxNorm: config.maxGradNorm, scale: Float(1 / max(tokens, 1)))
@@ -453,10 +437,11 @@ public final class Trainer {
             if badStreak >= config.maxBadSteps { throw numericalFault(step: step, loss: loss) }
         } else {
             badStreak = 0
-            adapters.beforeOptimizerStep()
+            adapters.method.beforeOptimizerStep()
             optimizer.step(params: adapters.parameters.values.data, grads: grads.data, groups: groups, lr: lr)
-            adapters.afterOptimizerStep(step: step)
-            try checkMaskAgreement(step: step)
+            adapters.method.afterOptimizerStep(step: step)
+            _ = try checkAgreement(afterStep: step, checkpoint: false)
+            stepNotes += adapters.method.stepNotes(afterStep: step, ranks: comm.size)
         }
         let optimizerTime = comm.wallTime() - t3
         let seconds = comm.wallTime() - start
@@ -471,13 +456,13 @@ public final class Trainer {
     /// the method's formula, bytes all-reduced per step, and the activation memory of a micro-batch.
     public var startSummary: String {
         let p = adapters.parameters.count, a = config.adapter
-        let formula = adapters.expectedTrainableCount.map { "formula \($0)" + ($0 == p ? "" : ", MISMATCH") } ?? "no formula stated"
+        let formula = adapters.method.expectedTrainableCount().map { "formula \($0)" + ($0 == p ? "" : ", MISMATCH") } ?? "no formula stated"
         var lines = [
             "model \(loaded.spec): \(loaded.config.numLayers) layers, hidden \(loaded.config.hiddenSize), loaded in \(String(format: "%.1f", loaded.loadSeconds)) s",
             data.summary,
             adapters.isFullFineTuning
                 ? "full fine-tuning: every weight trains (embeddings, norms, projections; biases frozen): \(p) trainable parameters (\(formula))"
-                : "\(a.method) r=\(a.rank) α=\(a.alpha) on \(a.targets.joined(separator: ",")): \(adapters.modules.count) modules, "
+                : "\(a.method.name) r=\(a.rank) α=\(a.alpha) on \(a.targets.joined(separator: ",")): \(adapters.modules.count) modules, "
                     + "\(p) trainable parameters (\(formula))",
             baseSummary,
             "all-reduced per step: \(Self.bytes(allreduceBytesPerStep)) (\(p) gradient floats + loss and token count), " + reductionText,
@@ -485,21 +470,8 @@ public final class Trainer {
             "\(comm.size) rank(s), global batch \(config.batch) (\(config.microBatch(worldSize: comm.size)) per micro-batch × \(config.gradAccum) per rank), seq \(config.seq), \(config.steps) steps, lr \(config.lr) \(config.schedule.rawValue)",
         ]
         if let simulated = simulatedLatency { lines.append(simulated.label) }
-        if a.loraFAProjection { lines.append("LoRA-FA: B's gradient projected by (r/α)²·(A·Aᵀ)⁻¹ (PEFT's LoRA-FA optimizer)") }
         if let note = LoRAPlus.note(ratio: config.loraPlusRatio, method: a.method, parameters: adapters.parameters) { lines.append(note) }
-        if adapters.movesBaseWeights { lines.append(deltaSummary) }
-        if let budget = adapters.adaLoRABudget, let total = budget.settings.totalStep {
-            let st = budget.settings
-            lines.append("AdaLoRA: rank budget \(budget.initialBudget) → \(budget.targetBudget) triplets (init_r \(budget.initR) → target_r \(st.targetR) × \(budget.moduleCount) modules), "
-                + "cubic between steps \(st.tinit + 1) and \(total - st.tfinal), masking every \(st.deltaT) step(s)"
-                + (st.tfinal == 0 ? " (--tfinal 0: the target is approached, not reached)" : ", fixed for the last \(st.tfinal)")
-                + "; orthogonality regulariser weight \(st.orthRegWeight)")
-        }
-        if a.initialization == "pissa" {
-            let floats = adapters.modules.reduce(0) { $0 + (($1.adapter as? LoRA).map { $0.inFeatures * $0.outFeatures } ?? 0) }
-            lines.append("PiSSA init: A, B from each W's top-\(a.rank) singular triplets; training runs on private residual copies of the \(adapters.modules.count) adapted weights "
-                + "(\(String(format: "%.1f", Double(floats) / 262_144)) MiB); the export is a rank-\(2 * a.rank) LoRA for the original base")
-        }
+        lines += adapters.method.summaryLines(steps: config.steps)
         return lines.joined(separator: "\n")
     }
 
@@ -576,15 +548,6 @@ public final class Trainer {
         if n < 1024 { return "\(n) B" }
         if n < 1 << 20 { return String(format: "%.1f KiB", Double(n) / 1024) }
         return String(format: "%.1f MiB", Double(n) / 1048576)
-    }
-
-    /// Delta-LoRA's line of the start summary (with its line break), or nothing.
-    private var deltaSummary: String {
-        let a = config.adapter
-        let floats = adapters.modules.compactMap { ($0.adapter as? DeltaLoRA)?.weight.count }.reduce(0, +)
-        return "base weights move by \(a.deltaLambda)·s·Δ(B·A) after each step from step \(a.deltaStart + 1) on"
-            + (a.deltaStart >= config.steps ? " (after --steps \(config.steps): never in this run)" : "")
-            + "; private copies of the \(adapters.modules.count) adapted weights: \(String(format: "%.1f", Double(floats) / 262_144)) MiB"
     }
 
     /// Opens OUT/metrics.jsonl for appending, first dropping lines of steps at or after `firstStep`

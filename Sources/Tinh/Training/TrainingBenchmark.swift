@@ -97,7 +97,7 @@ public enum TrainingBenchmark {
             let o = options
             var lines = [
                 "CPU: \(cpu.summary)",
-                "\(o.adapter.method) r=\(o.adapter.rank) on \(o.adapter.targets.joined(separator: ",")), \(world) rank(s) × \(threads) BLAS thread(s), "
+                "\(o.adapter.method.name) r=\(o.adapter.rank) on \(o.adapter.targets.joined(separator: ",")), \(world) rank(s) × \(threads) BLAS thread(s), "
                     + "batch \(o.batch)×\(o.seq) per rank, \(o.data.rawValue) data (\(f(100 * lossFraction, 0))% of positions in the loss), "
                     + "\(o.steps) timed steps after \(o.warmup) warm-up, frozen f32 GEMMs on \(frozenGEMM)"
                     + (o.gradientCheckpointing ? ", gradient checkpointing (its recomputed forward is not counted in the FLOPs)" : "")

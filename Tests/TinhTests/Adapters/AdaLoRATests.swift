@@ -11,7 +11,7 @@ import Testing
     }
 
     func config(initR: Int = 4, settings: AdaLoRASettings = AdaLoRASettings(targetR: 2)) -> AdapterConfig {
-        AdapterConfig(method: "adalora", rank: initR, alpha: 6, targets: AdapterConfig.targetOrder, seed: 9, adaLoRA: settings)
+        AdapterConfig(method: .adalora, rank: initR, alpha: 6, targets: AdapterConfig.targetOrder, seed: 9, options: AdaLoRAOptions(settings))
     }
 
     /// tiny with AdaLoRA on every projection and Λ, P, Q lively enough that every path carries gradient.
@@ -41,7 +41,7 @@ import Testing
         let adapters = set.modules.map { $0.adapter as! AdaLoRA }
         func regulariser() -> Double { adapters.reduce(0) { $0 + $1.regularizerValue() } }
         set.parameters.grads.zero()
-        let added = set.addRegularizerGradient()
+        let added = set.method.addRegularizerGradient()
         #expect(abs(added - regulariser()) <= 1e-9 * added && added > 0)
         let grads = set.parameters.grads.array
         let checker = GradCheck(eps: 1e-2, tol: 1e-2, floorFraction: 2e-2, maxChecks: 12, lossNoise: 1e-6)
@@ -60,7 +60,7 @@ import Testing
         set.parameters.grads.zero()
         _ = total()
         model.backward(lossScale: 1)
-        set.addRegularizerGradient()
+        set.method.addRegularizerGradient()
         let both = set.parameters.grads.array
         let some = set.parameters.slots.prefix(6).flatMap { s in d.sample(3, of: s.count).map { s.offset + $0 } }
         GradCheck(eps: 5e-3, tol: 1e-2, floorFraction: 2e-2, lossNoise: ModelGradientTests.lossNoise)
@@ -72,7 +72,7 @@ import Testing
         let before = try model.logits(tokens: tokens).array
         let set = try AdapterSet(model: model, config: config())
         #expect(try model.logits(tokens: tokens).array == before, "Λ = 0 at start")
-        #expect(set.parameters.count == set.expectedTrainableCount)
+        #expect(set.parameters.count == set.method.expectedTrainableCount())
         let names = set.parameters.slots.prefix(3).map(\.name)
         #expect(names == ["lora_A", "lora_E", "lora_B"].map { "base_model.model.model.layers.0.self_attn.q_proj." + $0 })
         let adapter = try #require(set.modules.first?.adapter as? AdaLoRA)
@@ -100,7 +100,7 @@ import Testing
                 set.parameters.values.data[i] += 0.01 * d.rng.nextNormal()
                 set.parameters.grads.data[i] = d.rng.nextNormal()
             }
-            set.afterOptimizerStep(step: t)
+            set.method.afterOptimizerStep(step: t)
             if masks || t >= 15 { #expect(budget.totalRank <= b, "step \(t): \(budget.totalRank) kept, budget \(b)") }
             if t >= 15 { #expect(budget.totalRank == budget.targetBudget, "step \(t): total rank \(budget.totalRank)") }
         }
@@ -119,7 +119,7 @@ import Testing
         var d = TestData(seed: 5)
         for t in 0..<3 {
             for i in 0..<set.parameters.count { set.parameters.grads.data[i] = d.rng.nextNormal() }
-            set.afterOptimizerStep(step: t)
+            set.method.afterOptimizerStep(step: t)
         }
         let budget = try #require(set.adaLoRABudget)
         #expect(budget.totalRank == budget.targetBudget)
@@ -142,7 +142,7 @@ import Testing
 
         let fresh = try self.model()
         let loaded = try PEFTAdapter.load(dir: dir.path, into: fresh)
-        #expect(loaded.config.method == "adalora" && loaded.config.rank == 4)
+        #expect(loaded.config.method == .adalora && loaded.config.rank == 4)
         #expect(loaded.adaLoRABudget?.maskFingerprint == budget.maskFingerprint)
         let again = try fresh.logits(tokens: tokens).array
         let worst = zip(trained, again).map { abs($0 - $1) }.max() ?? 0
@@ -165,8 +165,8 @@ import Testing
         let model = try model()
         #expect(throws: TinhError.self) { try AdapterSet(model: model, config: config(settings: AdaLoRASettings(targetR: 5))) }
         #expect(throws: TinhError.self) { try AdapterSet(model: model, config: config(settings: AdaLoRASettings(tinit: 5, tfinal: 5, totalStep: 10))) }
-        var lora = AdapterConfig(method: "lora")
-        lora.adaLoRA = AdaLoRASettings()
+        var lora = AdapterConfig(method: .lora)
+        lora.options = AdaLoRAOptions()
         #expect(throws: TinhError.self) { try AdapterSet(model: model, config: lora) }
     }
 

@@ -9,8 +9,9 @@ import Testing
         return dir.appendingPathComponent("train.jsonl").path
     }()
 
-    static func adapterConfig(method: String = "delta-lora", lambda: Float = 1.5, start: Int = 3) -> AdapterConfig {
-        AdapterConfig(method: method, rank: 4, alpha: 8, targets: ["q", "v", "down"], seed: 7, deltaLambda: lambda, deltaStart: start)
+    static func adapterConfig(method: MethodID = .deltaLoRA, lambda: Float = 1.5, start: Int = 3) -> AdapterConfig {
+        AdapterConfig(method: method, rank: 4, alpha: 8, targets: ["q", "v", "down"], seed: 7,
+                      options: method == .deltaLoRA ? DeltaLoRAOptions(lambda: lambda, start: start) : nil)
     }
 
     /// An in-process trainer on tiny:2 (one rank) whose steps the test drives itself.
@@ -28,7 +29,7 @@ import Testing
         return w.array
     }
 
-    static func deltaModules(_ set: AdapterSet) -> [DeltaLoRA] { set.modules.compactMap { $0.adapter as? DeltaLoRA } }
+    static func deltaModules(_ set: AdapterSet) -> [DeltaLoRA] { (set.method as? DeltaLoRAMethod)?.modules.map(\.delta) ?? [] }
 
     @Test func weightsTelescopeToTheChangeOfBA() throws {
         let loaded = try ModelSource.load("tiny:2")
@@ -63,7 +64,7 @@ import Testing
     }
 
     @Test func lambdaZeroTrainsExactlyWhatLoRATrains() throws {
-        let lora = try Self.trainer(Self.adapterConfig(method: "lora"))
+        let lora = try Self.trainer(Self.adapterConfig(method: .lora))
         let delta = try Self.trainer(Self.adapterConfig(lambda: 0, start: 0))
         for t in 0..<6 {
             let a = try lora.trainStep(t), b = try delta.trainStep(t)
@@ -76,7 +77,7 @@ import Testing
     @Test func onlyTheAdaptedWeightsBecomePrivateCopies() throws {
         let model = try TinyLlama.model(seed: 2)
         let before = model.linears.map { ($0.name, $0.f32Weight, $0.f32Weight.array) }
-        let set = try AdapterSet(model: model, config: AdapterConfig(method: "delta-lora", rank: 2, targets: ["q", "down"], layers: [1]))
+        let set = try AdapterSet(model: model, config: AdapterConfig(method: .deltaLoRA, rank: 2, targets: ["q", "down"], layers: [1]))
         let adapted = Set(set.modules.map(\.name))
         #expect(adapted == ["model.layers.1.self_attn.q_proj", "model.layers.1.mlp.down_proj"])
         for (linear, (name, original, values)) in zip(model.linears, before) {
@@ -97,7 +98,7 @@ import Testing
     @Test func gradientsOfAAndBMatchFiniteDifferences() throws {
         let c = ModelFixture.config()
         let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
-        let set = try AdapterSet(model: model, config: AdapterConfig(method: "delta-lora", rank: 3, alpha: 6, targets: ["q", "v", "up"], seed: 9))
+        let set = try AdapterSet(model: model, config: AdapterConfig(method: .deltaLoRA, rank: 3, alpha: 6, targets: ["q", "v", "up"], seed: 9))
         var rng = SeededGenerator(seed: 77)
         for slot in set.parameters.slots where slot.group == "lora_B" {
             rng.fillNormal(set.parameters.values.data + slot.offset, count: slot.count, std: 0.3)
@@ -121,9 +122,9 @@ import Testing
         #expect(a.loss.bitPattern == b.loss.bitPattern)
         #expect(Self.deltaModules(fresh.adapters).map { $0.weight.array.map(\.bitPattern) }
                 == Self.deltaModules(trainer.adapters).map { $0.weight.array.map(\.bitPattern) })
-        #expect(trainer.adapters.extraStateChecksum() == fresh.adapters.extraStateChecksum())
+        #expect(trainer.adapters.extraStateFingerprint == fresh.adapters.extraStateFingerprint)
         // A LoRA run's checkpoint has no moved weights to resume Delta-LoRA from.
-        let lora = try Self.trainer(Self.adapterConfig(method: "lora"))
+        let lora = try Self.trainer(Self.adapterConfig(method: .lora))
         #expect(throws: TinhError.self) { try lora.resume(from: trainer.outDirectory) }
     }
 
@@ -138,7 +139,7 @@ import Testing
         #expect(agree.ok, "merged logits differ by \(agree.relative) of the largest")
         // Merging only s·B·A into the original base (what the PEFT adapter alone gives) is another model.
         let original = try ModelSource.load("tiny:2").model
-        let adapterOnly = try AdapterSet(model: original, config: Self.adapterConfig(method: "lora"))
+        let adapterOnly = try AdapterSet(model: original, config: Self.adapterConfig(method: .lora))
         adapterOnly.parameters.values.data.update(from: trainer.adapters.parameters.values.data, count: adapterOnly.parameters.count)
         let other = try original.logits(tokens: tokens).array
         let scale = Double(want.map(abs).max() ?? 0)
@@ -147,9 +148,9 @@ import Testing
 
     @Test func badSettingsAreClearErrors() throws {
         let model = try TinyLlama.model(seed: 1)
-        #expect(throws: TinhError.self) { try AdapterSet(model: model, config: AdapterConfig(method: "delta-lora", deltaLambda: .nan)) }
-        #expect(throws: TinhError.self) { try AdapterSet(model: model, config: AdapterConfig(method: "delta-lora", deltaLambda: -1)) }
-        #expect(throws: TinhError.self) { try AdapterSet(model: model, config: AdapterConfig(method: "delta-lora", deltaStart: -2)) }
+        #expect(throws: TinhError.self) { try AdapterSet(model: model, config: AdapterConfig(method: .deltaLoRA, options: DeltaLoRAOptions(lambda: .nan))) }
+        #expect(throws: TinhError.self) { try AdapterSet(model: model, config: AdapterConfig(method: .deltaLoRA, options: DeltaLoRAOptions(lambda: -1))) }
+        #expect(throws: TinhError.self) { try AdapterSet(model: model, config: AdapterConfig(method: .deltaLoRA, options: DeltaLoRAOptions(start: -2))) }
         // Configs saved before the Delta-LoRA fields existed still decode, with the defaults.
         let old = #"{"method":"lora","rank":8,"alpha":16,"rsLoRA":false,"targets":["q","v"],"seed":0}"#
         let decoded = try JSONDecoder().decode(AdapterConfig.self, from: Data(old.utf8))

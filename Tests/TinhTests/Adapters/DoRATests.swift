@@ -13,7 +13,7 @@ import Testing
     /// tiny with DoRA on every projection, B non-zero and m moved off ‖W‖ so every path carries gradient.
     func adaptedModel() throws -> (DecoderModel, AdapterSet) {
         let model = try model()
-        let set = try AdapterSet(model: model, config: AdapterConfig(method: "dora", rank: 3, alpha: 6, targets: AdapterConfig.targetOrder, seed: 9))
+        let set = try AdapterSet(model: model, config: AdapterConfig(method: .dora, rank: 3, alpha: 6, targets: AdapterConfig.targetOrder, seed: 9))
         var rng = SeededGenerator(seed: 77)
         for slot in set.parameters.slots {
             let p = set.parameters.values.data + slot.offset
@@ -42,11 +42,11 @@ import Testing
         let model = try model()
         let tokens: [Int32] = [5, 9, 200, 3, 77]
         let before = try model.logits(tokens: tokens).array
-        let set = try AdapterSet(model: model, config: AdapterConfig(method: "dora", rank: 4, targets: ["q", "v", "down"]))
+        let set = try AdapterSet(model: model, config: AdapterConfig(method: .dora, rank: 4, targets: ["q", "v", "down"]))
         #expect(try model.logits(tokens: tokens).array == before, "m = ‖W‖ and B = 0 at start: W′ = W")
         let m = try #require(set.parameters.slots.first { $0.group == "lora_magnitude_vector" })
         #expect(m.name == "base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector" && m.shape == [model.blocks[0].projection("q_proj")!.outFeatures])
-        #expect(set.parameters.count == set.expectedTrainableCount)
+        #expect(set.parameters.count == set.method.expectedTrainableCount())
     }
 
     /// The norm from W's cached row norms and the rank-r terms equals the norm of W + s·B·A formed explicitly,
@@ -88,7 +88,7 @@ import Testing
     @Test func activationEstimateIsExact() throws {
         let c = ModelFixture.config()
         let (tokens, targets, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
-        func measured(_ method: String) throws -> (kept: Int, scratch: Int, estimate: (kept: Int, scratch: Int)) {
+        func measured(_ method: MethodID) throws -> (kept: Int, scratch: Int, estimate: (kept: Int, scratch: Int)) {
             let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
             _ = try AdapterSet(model: model, config: AdapterConfig(method: method, rank: 4, targets: AdapterConfig.targetOrder))
             let result = try model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq)
@@ -96,7 +96,7 @@ import Testing
             let m = model.activationMemory
             return (m.keptBytes, m.scratchBytes, model.activationEstimate(batch: batch, seq: seq, lossRows: result.count))
         }
-        let dora = try measured("dora"), lora = try measured("lora")
+        let dora = try measured(.dora), lora = try measured(.lora)
         #expect(dora.estimate.kept == dora.kept && dora.estimate.scratch == dora.scratch)
         #expect(dora.scratch - lora.scratch == batch * seq * max(c.intermediateSize, c.hiddenSize, c.numHeads * c.headDim) * 4)
     }
@@ -116,7 +116,7 @@ import Testing
 
         let fresh = try self.model()
         let loaded = try PEFTAdapter.load(dir: dir.path, into: fresh)
-        #expect(loaded.config.method == "dora")
+        #expect(loaded.config.method == .dora)
         #expect(try fresh.logits(tokens: tokens).array == trained, "the loaded DoRA computes the same logits")
     }
 

@@ -11,10 +11,10 @@ import Testing
     }
 
     /// tiny with `method` on every projection; B made non-zero so every path carries gradient.
-    func adapted(_ method: String = "lora-fa", projection: Bool = false, rsLoRA: Bool = false) throws -> (DecoderModel, AdapterSet) {
+    func adapted(_ method: MethodID = .loraFA, projection: Bool = false, rsLoRA: Bool = false) throws -> (DecoderModel, AdapterSet) {
         let model = try model()
         let set = try AdapterSet(model: model, config: AdapterConfig(method: method, rank: 3, alpha: 6, rsLoRA: rsLoRA,
-                                                                     targets: AdapterConfig.targetOrder, seed: 9, loraFAProjection: projection))
+                                                                     targets: AdapterConfig.targetOrder, seed: 9, options: method == .loraFA ? LoRAFAOptions(projection: projection) : nil))
         var rng = SeededGenerator(seed: 77)
         for slot in set.parameters.slots where slot.group == "lora_B" {
             rng.fillNormal(set.parameters.values.data + slot.offset, count: slot.count, std: 0.3)
@@ -26,9 +26,9 @@ import Testing
 
     @Test func onlyBTrainsAndAIsLoRAsA() throws {
         let (_, fa) = try adapted()
-        let (_, lora) = try adapted("lora")
+        let (_, lora) = try adapted(.lora)
         #expect(fa.parameters.slots.allSatisfy { $0.group == "lora_B" })
-        #expect(fa.parameters.count == fa.expectedTrainableCount && lora.parameters.count == lora.expectedTrainableCount)
+        #expect(fa.parameters.count == fa.method.expectedTrainableCount() && lora.parameters.count == lora.method.expectedTrainableCount())
         // The same seed draws the same A as LoRA's, kept outside the trainable buffer.
         for slot in lora.parameters.slots where slot.group == "lora_A" {
             let loraA = Array(UnsafeBufferPointer(start: lora.parameters.values.data + slot.offset, count: slot.count))
@@ -54,7 +54,7 @@ import Testing
         try model.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq)
         model.backward(lossScale: 1)
         let raw = set.parameters.grads.array
-        set.beforeOptimizerStep()
+        set.method.beforeOptimizerStep()
         let projected = set.parameters.grads.array
         let s = Double(set.config.scale), r = set.config.rank
         let frozen = set.frozenTensors()
@@ -81,10 +81,10 @@ import Testing
         try plainModel.forward(tokens: tokens, targets: targets, lossMask: mask, batch: batch, seq: seq)
         plainModel.backward(lossScale: 1)
         let before = plain.parameters.grads.array
-        plain.beforeOptimizerStep()
+        plain.method.beforeOptimizerStep()
         #expect(plain.parameters.grads.array == before && before == raw)
         #expect(throws: TinhError.self) {
-            try AdapterSet(model: try self.model(), config: AdapterConfig(method: "lora", loraFAProjection: true))
+            try AdapterSet(model: try self.model(), config: AdapterConfig(method: .lora, options: LoRAFAOptions(projection: true)))
         }
     }
 
@@ -97,7 +97,7 @@ import Testing
     func activationAccountingShowsTheSaving(targets: [String]) throws {
         let c = ModelFixture.config(), r = 4
         let (tokens, targets_, mask) = ModelFixture.batch(batch, seq, vocab: c.vocabSize)
-        func measured(_ method: String) throws -> (kept: Int, scratch: Int, estimate: (kept: Int, scratch: Int)) {
+        func measured(_ method: MethodID) throws -> (kept: Int, scratch: Int, estimate: (kept: Int, scratch: Int)) {
             let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
             _ = try AdapterSet(model: model, config: AdapterConfig(method: method, rank: r, targets: targets))
             let result = try model.forward(tokens: tokens, targets: targets_, lossMask: mask, batch: batch, seq: seq)
@@ -105,7 +105,7 @@ import Testing
             let m = model.activationMemory
             return (m.keptBytes, m.scratchBytes, model.activationEstimate(batch: batch, seq: seq, lossRows: result.count))
         }
-        let lora = try measured("lora"), fa = try measured("lora-fa")
+        let lora = try measured(.lora), fa = try measured(.loraFA)
         // The start-of-run estimate is exact for a fresh model's first step.
         #expect(lora.estimate.kept == lora.kept && lora.estimate.scratch == lora.scratch)
         #expect(fa.estimate.kept == fa.kept && fa.estimate.scratch == fa.scratch)
@@ -130,7 +130,7 @@ import Testing
 
         let fresh = try self.model()
         let loaded = try PEFTAdapter.load(dir: dir.path, into: fresh)
-        #expect(loaded.config.method == "lora")
+        #expect(loaded.config.method == .lora)
         let again = try fresh.logits(tokens: tokens).array
         #expect(again == trained, "a LoRA loaded from the LoRA-FA export computes the same logits")
     }

@@ -8,7 +8,7 @@ import Testing
     @Test func firstAdamStepMovesBRatioTimesFurtherThanA() throws {
         let c = ModelFixture.config()
         let model = try DecoderModel(config: c, weights: ModelFixture.weights(c))
-        let set = try AdapterSet(model: model, config: AdapterConfig(method: "lora-plus", rank: 3, targets: ["q", "v", "down"], seed: 2))
+        let set = try AdapterSet(model: model, config: AdapterConfig(method: .loraPlus, rank: 3, targets: ["q", "v", "down"], seed: 2))
         var rng = SeededGenerator(seed: 8)
         for slot in set.parameters.slots where slot.group == "lora_B" {  // so A gets gradient too
             rng.fillNormal(set.parameters.values.data + slot.offset, count: slot.count, std: 0.3)
@@ -40,15 +40,15 @@ import Testing
     }
 
     @Test func ratioDefaultsByMethodAndIsANoOpWithLoRAFA() throws {
-        #expect(TrainConfig(model: "m", data: "d", out: "o", adapter: AdapterConfig(method: "lora")).loraPlusRatio == 1)
-        #expect(TrainConfig(model: "m", data: "d", out: "o", adapter: AdapterConfig(method: "lora-plus")).loraPlusRatio == 16)
+        #expect(TrainConfig(model: "m", data: "d", out: "o", adapter: AdapterConfig(method: .lora)).loraPlusRatio == 1)
+        #expect(TrainConfig(model: "m", data: "d", out: "o", adapter: AdapterConfig(method: .loraPlus)).loraPlusRatio == 16)
         let c = ModelFixture.config()
-        let fa = try AdapterSet(model: DecoderModel(config: c, weights: ModelFixture.weights(c)), config: AdapterConfig(method: "lora-fa"))
+        let fa = try AdapterSet(model: DecoderModel(config: c, weights: ModelFixture.weights(c)), config: AdapterConfig(method: .loraFA))
         #expect(!LoRAPlus.applies(to: fa.parameters))
         #expect(LoRAPlus.groups(fa, ratio: 16, weightDecay: 0).allSatisfy { $0.lrScale == 1 })
-        #expect(LoRAPlus.note(ratio: 16, method: "lora-fa", parameters: fa.parameters)?.contains("no effect") == true)
-        let lora = try AdapterSet(model: DecoderModel(config: c, weights: ModelFixture.weights(c)), config: AdapterConfig(method: "lora"))
+        #expect(LoRAPlus.note(ratio: 16, method: .loraFA, parameters: fa.parameters)?.contains("no effect") == true)
+        let lora = try AdapterSet(model: DecoderModel(config: c, weights: ModelFixture.weights(c)), config: AdapterConfig(method: .lora))
         #expect(LoRAPlus.groups(lora, ratio: 4, weightDecay: 0).map(\.lrScale).contains(4))
-        #expect(LoRAPlus.note(ratio: 1, method: "lora", parameters: lora.parameters) == nil)
+        #expect(LoRAPlus.note(ratio: 1, method: .lora, parameters: lora.parameters) == nil)
     }
 }

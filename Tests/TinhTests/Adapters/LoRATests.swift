@@ -60,7 +60,7 @@ import Testing
         }
         #expect(throws: TinhError.self) { try AdapterSet(model: model, config: AdapterConfig(rank: 65)) }
         #expect(throws: TinhError.self) { try AdapterSet(model: model, config: AdapterConfig(layers: [2])) }
-        #expect(throws: TinhError.self) { try AdapterSet(model: model, config: AdapterConfig(method: "magic")) }
+        #expect(throws: TinhError.self) { try MethodID(parsing: "magic") }
         #expect(try AdapterConfig.parseLayers("0-2,5") == [0, 1, 2, 5])
         #expect(throws: TinhError.self) { try AdapterConfig.parseLayers("3-1") }
     }

@@ -11,7 +11,7 @@ import Testing
     }
 
     func pissa(rank: Int = 4, rsLoRA: Bool = false) -> AdapterConfig {
-        AdapterConfig(method: "lora", rank: rank, alpha: 6, rsLoRA: rsLoRA, targets: AdapterConfig.targetOrder, seed: 3, initialization: "pissa")
+        AdapterConfig(method: .lora, rank: rank, alpha: 6, rsLoRA: rsLoRA, targets: AdapterConfig.targetOrder, seed: 3, options: LoRAOptions(pissa: true))
     }
 
     @Test func svdReconstructsTheMatrixWithOrthonormalFactors() throws {
@@ -88,10 +88,12 @@ import Testing
     @Test func pissaOnOtherMethodsIsAClearError() throws {
         let model = try model()
         var config = pissa()
-        config.method = "dora"
+        config.method = .dora
         #expect(throws: TinhError.self) { try AdapterSet(model: model, config: config) }
-        config.method = "lora"
-        config.initialization = "olora"
-        #expect(throws: TinhError.self) { try AdapterSet(model: model, config: config) }
+        #expect(throws: TinhError.invalidInput("--init applies to --method lora, lora-plus only (this run uses dora)")) {
+            try AdapterConfig.fromFlags(method: .dora, rank: 4, alpha: 8, rsLoRA: false, targets: ["q"], layers: nil, seed: 0,
+                                        basePrecision: nil, flags: MethodFlagValues.parse(["--init", "pissa"]), steps: 2)
+        }
+        #expect(throws: TinhError.self) { try LoRAOptions(flags: MethodFlagValues.parse(["--init=olora"]), rank: 4, steps: 2) }
     }
 }

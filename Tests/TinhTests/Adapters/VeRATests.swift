@@ -13,7 +13,7 @@ import Testing
     /// tiny with VeRA on `targets`, b made non-zero (and d varied) so every path carries gradient.
     func adaptedModel(targets: [String] = AdapterConfig.targetOrder, rank: Int = 24) throws -> (DecoderModel, AdapterSet) {
         let model = try Self.model()
-        let set = try AdapterSet(model: model, config: AdapterConfig(method: "vera", rank: rank, targets: targets, seed: 9, veraSeed: 5))
+        let set = try AdapterSet(model: model, config: AdapterConfig(method: .vera, rank: rank, targets: targets, seed: 9, options: VeRAOptions(projectionSeed: 5)))
         var rng = SeededGenerator(seed: 77)
         for slot in set.parameters.slots {
             let p = set.parameters.values.data + slot.offset
@@ -41,8 +41,9 @@ import Testing
         let rows = 5, inF = 12, outF = 9
         let linear = Linear(name: "model.layers.0.mlp.down_proj", weight: data.tensor([outF, inF], std: 0.3))
         let params = AdapterParameters()
-        let config = AdapterConfig(method: "vera", rank: 16, targets: ["down"], veraSeed: 3, veraDInit: 0.5)
-        let vera = try VeRA(linear: linear, config: config, parameters: params)
+        let config = AdapterConfig(method: .vera, rank: 16, targets: ["down"], options: VeRAOptions(projectionSeed: 3, initialD: 0.5))
+        let vera = VeRA(linear: linear, rank: config.rank, initialD: config.options(VeRAOptions.self).initialD, parameters: params,
+                        shared: VeRAShared(rank: config.rank, seed: config.options(VeRAOptions.self).projectionSeed))
         params.seal()
         var rng = SeededGenerator(seed: 1)
         vera.initialize(rng: &rng)
@@ -74,7 +75,7 @@ import Testing
         // The flat buffer holds the vectors only: Σ (r + out).
         let expected = set.modules.reduce(0) { $0 + 40 + model.linear(named: $1.name)!.outFeatures }
         #expect(set.parameters.count == expected)
-        #expect(VeRA.expectedTrainableCount(config: set.config, model: c) == expected)
+        #expect(VeRA.trainableCount(config: set.config, model: c) == expected)
         #expect(set.parameters.slots.map(\.group).allSatisfy { $0 == "vera_lambda" })
         // PEFT's Kaiming-uniform bounds: √(6/maxIn) for A, √(6/r) for B.
         #expect(shared.a.array.allSatisfy { abs($0) <= (6 / Float(maxIn)).squareRoot() })
@@ -85,7 +86,7 @@ import Testing
         let model = try Self.model()
         let tokens: [Int32] = [5, 9, 200, 3, 77]
         let before = try model.logits(tokens: tokens).array
-        let set = try AdapterSet(model: model, config: AdapterConfig(method: "vera", rank: 32, targets: ["q", "v", "down"], veraDInit: 0.2))
+        let set = try AdapterSet(model: model, config: AdapterConfig(method: .vera, rank: 32, targets: ["q", "v", "down"], options: VeRAOptions(initialD: 0.2)))
         #expect(try model.logits(tokens: tokens).array == before, "b = 0 at start: the adapted model is the base")
         let d = set.parameters.slots.first { $0.name.hasSuffix("q_proj.vera_lambda_d") }!
         #expect(d.shape == [32] && set.parameters.values.array[d.range].allSatisfy { $0 == 0.2 })
@@ -93,7 +94,7 @@ import Testing
 
     @Test func projectionsDependOnlyOnTheVeRASeed() throws {
         func projections(seed: UInt64, veraSeed: UInt64) throws -> [Float] {
-            let set = try AdapterSet(model: Self.model(), config: AdapterConfig(method: "vera", rank: 16, seed: seed, veraSeed: veraSeed))
+            let set = try AdapterSet(model: Self.model(), config: AdapterConfig(method: .vera, rank: 16, seed: seed, options: VeRAOptions(projectionSeed: veraSeed)))
             let s = try #require(VeRA.projections(of: set))
             return s.a.array + s.b.array
         }
@@ -147,7 +148,7 @@ import Testing
         #expect(fresh.parameters.values.array == set.parameters.values.array)
 
         var other = set.config
-        other.veraSeed = 6
+        other.options = VeRAOptions(projectionSeed: 6)
         let wrong = try AdapterSet(model: Self.model(), config: other)
         #expect(throws: TinhError.self) { try Checkpoints.load(from: run, adapters: wrong, optimizer: AdamW(parameterCount: wrong.parameters.count)) }
     }
@@ -155,14 +156,16 @@ import Testing
     @Test func configsWithoutVeRAFieldsStillDecode() throws {
         let old = #"{"method":"lora","rank":8,"alpha":16,"rsLoRA":false,"targets":["q","v"],"seed":0}"#
         let c = try JSONDecoder().decode(AdapterConfig.self, from: Data(old.utf8))
-        #expect(c.veraSeed == nil && c.veraProjectionSeed == 0 && c.veraInitialD == 0.1)
+        #expect(c.method == .lora && c.options(VeRAOptions.self) == VeRAOptions())
+        let vera = try JSONDecoder().decode(AdapterConfig.self, from: Data(old.replacingOccurrences(of: #""lora""#, with: #""vera""#).utf8))
+        #expect(vera.options(VeRAOptions.self).seed == nil && vera.options(VeRAOptions.self).projectionSeed == 0 && vera.options(VeRAOptions.self).initialD == 0.1)
         #expect(!String(decoding: try JSONEncoder().encode(AdapterConfig()), as: UTF8.self).contains("vera"))
     }
 
     @Test func badSettingsAreClearErrors() throws {
         let model = try Self.model()
-        #expect(throws: TinhError.self) { try AdapterSet(model: model, config: AdapterConfig(method: "vera", rank: 100_000)) }
-        #expect(throws: TinhError.self) { try AdapterSet(model: model, config: AdapterConfig(method: "vera", veraDInit: .nan)) }
-        #expect(throws: TinhError.self) { try AdapterSet(model: model, config: AdapterConfig(method: "lora", veraSeed: 1)) }
+        #expect(throws: TinhError.self) { try AdapterSet(model: model, config: AdapterConfig(method: .vera, rank: 100_000)) }
+        #expect(throws: TinhError.self) { try AdapterSet(model: model, config: AdapterConfig(method: .vera, options: VeRAOptions(initialD: .nan))) }
+        #expect(throws: TinhError.self) { try AdapterSet(model: model, config: AdapterConfig(method: .lora, options: VeRAOptions(projectionSeed: 1))) }
     }
 }

@@ -5,7 +5,7 @@ import Testing
 @Suite struct VeRAExportTests {
     typealias F = CheckpointFixture
     let tokens: [Int32] = [1, 40, 7, 300, 12, 99, 5]
-    static let config = AdapterConfig(method: "vera", rank: 48, targets: ["q", "v", "down"], seed: 5, veraSeed: 42, veraDInit: 0.25)
+    static let config = AdapterConfig(method: .vera, rank: 48, targets: ["q", "v", "down"], seed: 5, options: VeRAOptions(projectionSeed: 42, initialD: 0.25))
 
     /// tiny with VeRA whose b is non-zero, so it changes the logits.
     func adaptedModel(config: AdapterConfig = config) throws -> (DecoderModel, AdapterSet) {

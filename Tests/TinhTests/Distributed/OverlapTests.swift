@@ -61,7 +61,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tinh-overlap-\(UUID().uuidString)")
         try DemoTask.write(to: dir, trainCount: 16, validCount: 0, seed: 1)
         var config = TrainConfig(model: "tiny:2", data: dir.appendingPathComponent("train.jsonl").path, out: dir.appendingPathComponent("out").path,
-                                 adapter: AdapterConfig(method: "lora", rank: 4, targets: ["q", "k", "v", "o", "gate", "up", "down"], seed: 5))
+                                 adapter: AdapterConfig(method: .lora, rank: 4, targets: ["q", "k", "v", "o", "gate", "up", "down"], seed: 5))
         config.steps = 2; config.batch = 4; config.gradAccum = 2; config.seq = 32; config.validFraction = 0
         config.bucketMB = 1e-6  // one bucket per layer
         let loaded = try ModelSource.load("tiny:2")

@@ -88,7 +88,7 @@ import Testing
     func loraOnABF16BaseTrainsLikeF32() throws {
         var results: [BasePrecision: (losses: [Double], eval: Double)] = [:]
         for precision in [BasePrecision.f32, .bf16] {
-            var config = QuantizedBaseTests.config("lora", precision: precision)
+            var config = QuantizedBaseTests.config(.lora, precision: precision)
             config.saveEvery = 0
             let trainer = try Trainer(config: config, comm: LocalCommunicator())
             #expect(trainer.loaded.model.basePrecision == precision)
@@ -115,7 +115,7 @@ import Testing
 
     @Test(.enabled(if: BF16GEMM.isSupported, "\(bf16Unavailable)"))
     func stepBenchmarkTimesBothPrecisions() throws {
-        let rows = try BasePrecisionBenchmark.run(spec: "tiny", adapter: AdapterConfig(method: "lora", rank: 2, targets: ["q", "v"]),
+        let rows = try BasePrecisionBenchmark.run(spec: "tiny", adapter: AdapterConfig(method: .lora, rank: 2, targets: ["q", "v"]),
                                                   batch: 1, seq: 8, iterations: 1, warmup: 0)
         #expect(rows.map(\.precision) == ["f32", "bf16"])
         #expect(rows.allSatisfy { $0.tokensPerSecond > 0 && $0.stepSeconds > 0 })
@@ -125,7 +125,7 @@ import Testing
     /// `tinh bench --base-precision bf16` runs the trainer's step on a bf16 base and says so.
     @Test(.enabled(if: BF16GEMM.isSupported, "\(bf16Unavailable)"))
     func trainingBenchmarkRunsOnABF16Base() throws {
-        var o = TrainingBenchmark.Options(model: "tiny:1", adapter: AdapterConfig(method: "lora", rank: 4, targets: ["q", "v"], basePrecision: .bf16))
+        var o = TrainingBenchmark.Options(model: "tiny:1", adapter: AdapterConfig(method: .lora, rank: 4, targets: ["q", "v"], basePrecision: .bf16))
         o.batch = 1; o.seq = 16; o.steps = 1; o.warmup = 0; o.threads = nil; o.probeSeconds = 0.01
         let r = try TrainingBenchmark.run(o, comm: LocalCommunicator())
         #expect(r.tokensPerSecond > 0)

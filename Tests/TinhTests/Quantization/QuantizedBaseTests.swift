@@ -74,7 +74,7 @@ import Testing
         GradCheck().check("\(format) linear dx", param: x.data, analytic: dx1.array.map { $0 - 0.5 }, loss: loss)
     }
 
-    static func config(_ method: String, precision: BasePrecision? = nil, out: String? = nil, steps: Int = 12) -> TrainConfig {
+    static func config(_ method: MethodID, precision: BasePrecision? = nil, out: String? = nil, steps: Int = 12) -> TrainConfig {
         let adapter = AdapterConfig(method: method, rank: 4, alpha: 8, targets: ["q", "k", "v", "o", "gate", "up", "down"], seed: 3,
                                     basePrecision: precision)
         var c = TrainConfig(model: "tiny:2", data: data, out: out ?? FileManager.default.temporaryDirectory
@@ -86,7 +86,7 @@ import Testing
     /// `--method qlora` trains LoRA on an nf4 base: the loss falls, the export is a PEFT LoRA plus
     /// the record of the base's quantization.
     @Test func qloraTrainsAndExportsPEFTLoRAWithItsBaseRecord() throws {
-        let config = Self.config("qlora")
+        let config = Self.config(.qlora)
         let trainer = try Trainer(config: config, comm: LocalCommunicator())
         #expect(trainer.loaded.model.basePrecision == .nf4)
         #expect(trainer.startSummary.contains("base nf4: projection weights"))
@@ -99,7 +99,7 @@ import Testing
         let peft = try PEFTAdapterConfig.read(path: adapter.appendingPathComponent(PEFTExport.configFile).path)
         #expect(peft.peftType == "LORA" && !peft.useDoRA && peft.r == 4)
         let record = try #require(try BaseQuantizationRecord.read(directory: adapter.path))
-        #expect(record.basePrecision == .nf4 && record.method == "qlora" && record.quantizedModules.count == 7)
+        #expect(record.basePrecision == .nf4 && record.method == MethodID.qlora.name && record.quantizedModules.count == 7)
         #expect(record.format["block_size"] == "64" && record.format["double_quant"] == "true")
         // The same adapter loads onto the nf4 base and gives the trained model's logits.
         let fresh = try ModelSource.load("tiny:2", basePrecision: .nf4)
@@ -110,7 +110,7 @@ import Testing
 
     /// The checkpoint records the base precision; resuming on another base is refused.
     @Test func resumeOnAnotherBasePrecisionIsRefused() throws {
-        let first = Self.config("lora", precision: .nf4, steps: 4)
+        let first = Self.config(.lora, precision: .nf4, steps: 4)
         try Trainer(config: first, comm: LocalCommunicator()).run()
         let state = try Checkpoints.read(URL(fileURLWithPath: first.out)).state
         #expect(state.adapter.resolvedBasePrecision == .nf4)
@@ -123,7 +123,7 @@ import Testing
                 try trainer.run(resumeFrom: URL(fileURLWithPath: first.out))
             } throws: { "\($0)".contains("base precision: checkpoint nf4, this run \(other)") }
         }
-        #expect(throws: TinhError.self) { try Self.config("qlora", precision: .q8).adapter.validate(for: TinyLlama.config) }
+        #expect(throws: TinhError.self) { try Self.config(.qlora, precision: .q8).adapter.validate(for: TinyLlama.config) }
     }
 
     /// Delta-LoRA writes W: on a quantized base the Linears it adapts get private f32 copies of
@@ -132,7 +132,7 @@ import Testing
         let model = try ModelSource.load("tiny:2", basePrecision: .nf4).model
         let q = model.blocks[1].projection("q_proj")!, k = model.blocks[1].projection("k_proj")!
         let before = q.weight.dequantized().array
-        _ = try AdapterSet(model: model, config: AdapterConfig(method: "delta-lora", rank: 2, targets: ["q"], layers: [1]))
+        _ = try AdapterSet(model: model, config: AdapterConfig(method: .deltaLoRA, rank: 2, targets: ["q"], layers: [1]))
         let copy = try #require(q.weight as? F32Weight)
         #expect(copy.tensor.array == before)
         #expect(k.weight is BlockQuantizedWeight && model.blocks[0].projection("q_proj")!.weight is BlockQuantizedWeight)
@@ -142,7 +142,7 @@ import Testing
 extension QuantizedBaseTests {
     /// `tinh bench --method qlora` loads the base in nf4, as training does.
     @Test func benchmarkOfQLoRARunsOnAnNF4Base() throws {
-        var o = TrainingBenchmark.Options(model: "tiny:1", adapter: AdapterConfig(method: "qlora", rank: 4, targets: ["q", "v"]))
+        var o = TrainingBenchmark.Options(model: "tiny:1", adapter: AdapterConfig(method: .qlora, rank: 4, targets: ["q", "v"]))
         o.batch = 2; o.seq = 32; o.steps = 1; o.warmup = 0; o.threads = nil; o.probeSeconds = 0.01
         let r = try TrainingBenchmark.run(o, comm: LocalCommunicator())
         #expect(r.tokensPerSecond > 0)

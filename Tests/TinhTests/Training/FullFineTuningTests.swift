@@ -10,9 +10,9 @@ import Testing
         let c = ModelFixture.config(tied: tied, kvHeads: 2, bias: !tied)
         let weights = ModelFixture.weights(c)
         let model = try DecoderModel(config: c, weights: weights)
-        let set = try AdapterSet(model: model, config: AdapterConfig(method: "full"))
+        let set = try AdapterSet(model: model, config: AdapterConfig(method: .full))
         let p = set.parameters
-        #expect(p.count == set.expectedTrainableCount)
+        #expect(p.count == set.method.expectedTrainableCount())
         #expect(p.slots.count == 2 + 9 * c.numLayers + (tied ? 0 : 1))
         for slot in p.slots { #expect(weights[slot.name].map { $0.array == Array(p.values.buffer[slot.range]) } == true, "\(slot.name) moved as is") }
         // Buffer order follows the layers, so buckets cut from the end hold finished layers.

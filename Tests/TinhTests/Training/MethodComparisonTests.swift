@@ -10,7 +10,7 @@ import Testing
                                adapter: AdapterConfig(rank: 2, targets: ["q", "v"]))
         base.valid = dir.appendingPathComponent("data/valid.jsonl").path
         base.steps = 4; base.batch = 2; base.seq = 40; base.evalEvery = 2
-        let methods = AdapterMethods.names
+        let methods = MethodComparison.allMethods
         let (rows, points) = try MethodComparison.run(base: base, methods: methods, comm: LocalCommunicator(),
                                                       exactMatchOn: base.valid, maxAnswerTokens: 2)
         #expect(rows.map(\.method) == methods)
@@ -30,11 +30,12 @@ import Testing
     @Test(arguments: [1, 2, 7, 20, 60]) func pissaQLoRAAndAdaLoRAFitAnyBudget(steps: Int) throws {
         var base = TrainConfig(model: "tiny", data: "train.jsonl", out: "cmp", adapter: AdapterConfig(rank: 8, targets: ["q", "v"]))
         base.steps = steps
-        let pissa = MethodComparison.config(for: "pissa", base: base)
-        #expect(pissa.adapter.method == "lora" && pissa.adapter.initialization == "pissa" && pissa.out.hasSuffix("runs/pissa"))
-        #expect(MethodComparison.config(for: "qlora", base: base).adapter.resolvedBasePrecision == .nf4)
-        let ada = MethodComparison.config(for: "adalora", base: base)
-        let schedule = try #require(ada.adapter.adaLoRA)
+        let pissa = try MethodComparison.config(for: "pissa", base: base)
+        #expect(pissa.adapter.method == .lora && pissa.adapter.options(LoRAOptions.self).pissa && pissa.out.hasSuffix("runs/pissa"))
+        #expect(try MethodComparison.config(for: "qlora", base: base).adapter.resolvedBasePrecision == .nf4)
+        let ada = try MethodComparison.config(for: "adalora", base: base)
+        #expect(ada.adapter.options is AdaLoRAOptions)
+        let schedule = ada.adapter.options(AdaLoRAOptions.self).settings
         #expect(ada.adapter.rank == 12 && schedule.targetR == 8 && schedule.totalStep == steps)
         try schedule.validate(initR: ada.adapter.rank)
     }

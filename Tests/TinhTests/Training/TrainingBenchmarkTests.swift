@@ -4,7 +4,7 @@ import Testing
 
 @Suite(.serialized) struct TrainingBenchmarkTests {
     func options(_ data: TrainingBenchmark.DataKind) -> TrainingBenchmark.Options {
-        var o = TrainingBenchmark.Options(model: "tiny:1", adapter: AdapterConfig(method: "lora", rank: 4, targets: ["q", "v"]))
+        var o = TrainingBenchmark.Options(model: "tiny:1", adapter: AdapterConfig(method: .lora, rank: 4, targets: ["q", "v"]))
         o.batch = 2; o.seq = 32; o.steps = 2; o.warmup = 1; o.threads = nil; o.data = data; o.probeSeconds = 0.01
         return o
     }
@@ -38,7 +38,7 @@ import Testing
     /// 4 heads × 16, 2 KV heads, vocab 512) with LoRA r4 on q (64→64) and v (64→32).
     @Test func flopCountMatchesTheShapes() throws {
         let loaded = try ModelSource.load("tiny:1")
-        let adapters = try AdapterSet(model: loaded.model, config: AdapterConfig(method: "lora", rank: 4, targets: ["q", "v"]))
+        let adapters = try AdapterSet(model: loaded.model, config: AdapterConfig(method: .lora, rank: 4, targets: ["q", "v"]))
         let f = TrainingBenchmark.flops(model: loaded.model, adapters: adapters, seq: 31, lossFraction: 0.5)
         let attentionWeights: Double = 64 * (64 + 32 + 32 + 64)
         let mlpWeights: Double = 3 * 64 * 128

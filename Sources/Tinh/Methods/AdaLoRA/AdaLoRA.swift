@@ -5,13 +5,13 @@ import Foundation
 /// with Q = lora_A [r, in], λ = lora_E [r, 1] and P = lora_B [out, r] trainable. λ starts at 0 and
 /// P, Q at N(0, 0.02²) (PEFT's init), so training starts from the base model.
 ///
-/// The rank budget (`AdaLoRABudget`, one per adapter set) prunes triplets (P[:,k], λ[k], Q[k,:])
+/// The rank budget (`AdaLoRABudget`, one per `AdaLoRAMethod`) prunes triplets (P[:,k], λ[k], Q[k,:])
 /// by importance after optimizer steps: a pruned λ[k] is set to 0 but stays in the flat buffer, so
 /// the all-reduced gradient never changes shape. The orthogonality regulariser
 ///     R = w / (2M) · Σ_modules (‖Q·Qᵀ − I‖_F + ‖PᵀP − I‖_F)
 /// (PEFT's: the Frobenius norms, not squared, averaged over the 2M matrices) is added to the mean
 /// loss; its gradient is added to the all-reduced mean gradient on every rank before clipping.
-public final class AdaLoRA: Adapter {
+public final class AdaLoRA: LinearAdapter {
     public let rank: Int
     public let scale: Float
     let inFeatures: Int
@@ -32,10 +32,11 @@ public final class AdaLoRA: Adapter {
 
     public static let initStd: Float = 0.02
 
-    public init(linear: Linear, config: AdapterConfig, parameters: AdapterParameters) throws {
-        let r = try LoRA.checkedRank(config, linear)
+    /// Reserves Q, λ, P for `linear` and registers them with the method's `budget`.
+    init(linear: Linear, rank r: Int, alpha: Float, parameters: AdapterParameters, budget: AdaLoRABudget) throws {
+        try LoRA.checkRank(r, linear)
         rank = r
-        scale = config.alpha / (Float(r) + 1e-5)
+        scale = alpha / (Float(r) + 1e-5)
         inFeatures = linear.inFeatures
         outFeatures = linear.outFeatures
         self.parameters = parameters
@@ -47,20 +48,12 @@ public final class AdaLoRA: Adapter {
         slotA = parameters.reserve(name: key + ".lora_A", shape: [r, inFeatures], group: "lora_A")
         slotE = parameters.reserve(name: key + ".lora_E", shape: [r, 1], group: "lora_E")
         slotB = parameters.reserve(name: key + ".lora_B", shape: [outFeatures, r], group: "lora_B")
-        let settings = config.adaLoRA ?? AdaLoRASettings()
-        budget = parameters.shared("adalora.budget") { AdaLoRABudget(settings: settings, initR: r, parameters: parameters) }
+        self.budget = budget
         index = budget.register(name: linear.name, slotA: slotA, slotE: slotE, slotB: slotB)
     }
 
-    /// Σ r·(in + out) + r over the adapted projections.
-    public static func expectedTrainableCount(config: AdapterConfig, shapes: [(in: Int, out: Int)]) -> Int? {
-        shapes.reduce(0) { $0 + config.rank * ($1.in + $1.out + 1) }
-    }
-
-    public static var hasRegularizer: Bool { true }
-
     /// λ = 0; Q, P ~ N(0, 0.02²), Q drawn first.
-    public func initialize(rng: inout SeededGenerator) {
+    func initialize(rng: inout SeededGenerator) {
         rng.fillNormal(parameters.value(slotA), count: rank * inFeatures, std: Self.initStd)
         parameters.value(slotE).update(repeating: 0, count: rank)
         rng.fillNormal(parameters.value(slotB), count: outFeatures * rank, std: Self.initStd)
@@ -99,7 +92,7 @@ public final class AdaLoRA: Adapter {
 
     /// Adds this module's share of ∇R to the gradients and returns its share of R:
     /// for Q, (w/2M)·2(Q·Qᵀ − I)·Q / ‖Q·Qᵀ − I‖_F; for P, (w/2M)·2·P(PᵀP − I) / ‖PᵀP − I‖_F.
-    public func addRegularizerGradient() -> Double {
+    func addRegularizerGradient() -> Double {
         let w = budget.settings.orthRegWeight
         guard w > 0 else { return 0 }
         let factor = w / Float(2 * budget.moduleCount)
@@ -142,12 +135,6 @@ public final class AdaLoRA: Adapter {
         let np = Self.subtractIdentity(gram.data, r) ?? 0
         return Double(w / Float(2 * budget.moduleCount)) * (nq + np)
     }
-
-    public func afterOptimizerStep(step: Int) { budget.afterOptimizerStep(step: step) }
-
-    /// The mask (1 kept, 0 pruned) and this module's importance EMAs, for a bit-exact resume.
-    public func extraState() -> [String: Tensor] { budget.state(of: index) }
-    public func restoreExtraState(_ tensors: [String: Tensor]) throws { try budget.restore(index, from: tensors) }
 
     /// The triplets kept (mask 1), in order.
     public var keptTriplets: [Int] { budget.kept(index) }

@@ -23,8 +23,7 @@ public final class AdaLoRABudget {
     private var uncertainty: Tensor?
     /// 1 = kept, 0 = pruned, per module [r].
     private var masks: [Tensor] = []
-    /// The last step processed (the hook runs once per module per step) and the last that masked.
-    private var lastStep = -1
+    /// The last step that masked.
     public private(set) var lastMaskingStep: Int?
 
     init(settings: AdaLoRASettings, initR: Int, parameters: AdapterParameters) {
@@ -57,10 +56,9 @@ public final class AdaLoRABudget {
         return (budget, t % settings.deltaT == 0)
     }
 
-    /// Runs once per step (the first module's hook does the work for all).
+    /// Runs once per step, after the optimizer (`AdaLoRAMethod.afterOptimizerStep`).
     func afterOptimizerStep(step t: Int) {
-        guard t != lastStep, let total = settings.totalStep else { return }
-        lastStep = t
+        guard let total = settings.totalStep else { return }
         let final = total - settings.tfinal
         if t < final {
             updateImportance()
@@ -170,12 +168,5 @@ public final class AdaLoRABudget {
             }
             if saved.data != target.data { target.data.update(from: saved.data, count: target.count) }
         }
-        // The next step continues after the saved one; a λ pruned before the save stays as saved.
-        lastStep = -1
     }
-}
-
-extension AdapterSet {
-    /// The AdaLoRA rank allocator of this set, if its method is AdaLoRA.
-    public var adaLoRABudget: AdaLoRABudget? { (modules.first?.adapter as? AdaLoRA)?.budget }
 }

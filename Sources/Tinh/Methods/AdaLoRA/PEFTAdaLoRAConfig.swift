@@ -33,7 +33,7 @@ public struct PEFTAdaLoRAConfig: Codable, Equatable {
         // PEFT's AdaLoraConfig requires layers_pattern beside layers_to_transform.
         common.layersPattern = config.layers == nil ? nil : "layers"
         common.baseModelNameOrPath = baseModelName
-        settings = config.adaLoRA ?? AdaLoRASettings()
+        settings = config.options(AdaLoRAOptions.self).settings
         initR = config.rank
         self.rankPattern = rankPattern
     }

@@ -55,11 +55,12 @@ extension PEFTAdapter {
         var settings = v.settings
         settings.totalStep = nil  // loaded for use, not to continue the schedule
         settings.targetR = min(settings.targetR, v.initR)
-        let config = AdapterConfig(method: "adalora", rank: v.initR, alpha: p.loraAlpha, targets: targets, layers: layers, adaLoRA: settings)
+        let config = AdapterConfig(method: .adalora, rank: v.initR, alpha: p.loraAlpha, targets: targets, layers: layers,
+                                   options: AdaLoRAOptions(settings))
         let weights = try SafeTensorsFile(path: weightsPath)
         let set = try attach(config, to: model, configPath: configPath)
         do {
-            guard let budget = set.adaLoRABudget else { throw TinhError.invalidInput("no AdaLoRA adapter attached") }
+            guard let budget = (set.method as? AdaLoRAMethod)?.budget else { throw TinhError.invalidInput("no AdaLoRA adapter attached") }
             var expected = Set<String>()
             for (index, (name, _)) in set.modules.enumerated() {
                 let key = PEFTNames.module(name)

@@ -1,7 +1,8 @@
-/// The adapter settings of a run: which method, which modules, what rank and scale. Saved in
-/// checkpoints and compared across ranks; `PEFTAdapterConfig` turns it into adapter_config.json.
+/// The adapter settings of a run: which method, which modules, what rank and scale, and the
+/// method's own options. Saved in checkpoints and compared across ranks; the method's PEFT mapping
+/// turns it into adapter_config.json.
 public struct AdapterConfig: Codable, Equatable, Sendable {
-    public var method: String
+    public var method: MethodID
     public var rank: Int
     public var alpha: Float
     /// Scale α/√r instead of α/r.
@@ -12,38 +13,17 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public var layers: [Int]?
     /// Seed of the adapter's initial values.
     public var seed: UInt64
-    /// VeRA: seed of the shared projections (PEFT's projection_prng_key); nil = 0. Optional, so
-    /// configs saved before VeRA existed still decode and other methods' JSON is unchanged.
-    public var veraSeed: UInt64?
-    /// VeRA: initial value of every d entry (PEFT's d_initial); nil = 0.1.
-    public var veraDInit: Float?
-
-    /// LoRA-FA: project B's gradient by (r/α)²·(A·Aᵀ)⁻¹ as PEFT's LoRA-FA optimizer does.
-    public var loraFAProjection: Bool
-
-    /// Delta-LoRA: W moves by λ·s·Δ(B·A) after each optimizer step from `deltaStart` (0-based) on.
-    public var deltaLambda: Float
-    public var deltaStart: Int
-
-    /// How the frozen base's projections are held (`BasePrecision`); nil = f32, or nf4 for
-    /// `--method qlora`. Optional, so older configs decode and other methods' JSON is unchanged.
+    /// How the frozen base's projections are held (`BasePrecision`); nil = the method's default
+    /// (nf4 for qlora, else f32). Optional, so older configs decode and other methods' JSON is unchanged.
     /// The adapter is trained against this base, so a checkpoint records it and resume refuses another.
     public var basePrecision: BasePrecision?
-    /// AdaLoRA's budget schedule and importance settings (nil for other methods; defaults then).
-    public var adaLoRA: AdaLoRASettings?
-    /// How A and B start: nil = the method's default (LoRA: Kaiming A, zero B); "pissa" = the top-r
-    /// singular triplets of W, with W replaced by its residual (`PiSSA`).
-    public var initialization: String?
+    /// The method's own settings, of its `optionsType` (`LoRAFAOptions`, `VeRAOptions`, ...).
+    public var options: any MethodOptions
 
-    /// Delta-LoRA's defaults: the paper's setting for GPT-2 on E2E (update ratio 2, start steps 500).
-    public static let defaultDeltaLambda: Float = 2
-    public static let defaultDeltaStart = 500
-
-    public init(method: String = "lora", rank: Int = 8, alpha: Float = 16, rsLoRA: Bool = false,
+    /// `options` nil: the method's defaults.
+    public init(method: MethodID = .lora, rank: Int = 8, alpha: Float = 16, rsLoRA: Bool = false,
                 targets: [String] = ["q", "v"], layers: [Int]? = nil, seed: UInt64 = 0,
-                veraSeed: UInt64? = nil, veraDInit: Float? = nil, loraFAProjection: Bool = false,
-                deltaLambda: Float = AdapterConfig.defaultDeltaLambda, deltaStart: Int = AdapterConfig.defaultDeltaStart,
-                basePrecision: BasePrecision? = nil, adaLoRA: AdaLoRASettings? = nil, initialization: String? = nil) {
+                basePrecision: BasePrecision? = nil, options: (any MethodOptions)? = nil) {
         self.method = method
         self.rank = rank
         self.alpha = alpha
@@ -51,48 +31,53 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         self.targets = targets
         self.layers = layers
         self.seed = seed
-        self.veraSeed = veraSeed
-        self.veraDInit = veraDInit
-        self.loraFAProjection = loraFAProjection
-        self.deltaLambda = deltaLambda
-        self.deltaStart = deltaStart
         self.basePrecision = basePrecision
-        self.adaLoRA = adaLoRA
-        self.initialization = initialization
+        self.options = options ?? method.type.optionsType.defaults
     }
+
+    /// The options as the method's own type (its defaults if they are another method's; `validate` refuses that).
+    public func options<T: MethodOptions>(_ type: T.Type) -> T { options as? T ?? T.defaults }
 
     enum CodingKeys: String, CodingKey {
-        case method, rank, alpha, rsLoRA, targets, layers, seed, veraSeed, veraDInit, loraFAProjection, deltaLambda, deltaStart, basePrecision
-        case adaLoRA, initialization
+        case method, rank, alpha, rsLoRA, targets, layers, seed, basePrecision
     }
 
-    /// Fields added after the first release are optional in older files.
+    /// The method's options share the top level with the common fields (as before they were typed),
+    /// so configs saved by every earlier version decode.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(method: try c.decode(String.self, forKey: .method), rank: try c.decode(Int.self, forKey: .rank),
+        let method = try c.decode(MethodID.self, forKey: .method)
+        self.init(method: method, rank: try c.decode(Int.self, forKey: .rank),
                   alpha: try c.decode(Float.self, forKey: .alpha), rsLoRA: try c.decode(Bool.self, forKey: .rsLoRA),
                   targets: try c.decode([String].self, forKey: .targets), layers: try c.decodeIfPresent([Int].self, forKey: .layers),
                   seed: try c.decode(UInt64.self, forKey: .seed),
-                  veraSeed: try c.decodeIfPresent(UInt64.self, forKey: .veraSeed),
-                  veraDInit: try c.decodeIfPresent(Float.self, forKey: .veraDInit),
-                  loraFAProjection: try c.decodeIfPresent(Bool.self, forKey: .loraFAProjection) ?? false,
-                  deltaLambda: try c.decodeIfPresent(Float.self, forKey: .deltaLambda) ?? Self.defaultDeltaLambda,
-                  deltaStart: try c.decodeIfPresent(Int.self, forKey: .deltaStart) ?? Self.defaultDeltaStart,
                   basePrecision: try c.decodeIfPresent(BasePrecision.self, forKey: .basePrecision),
-                  adaLoRA: try c.decodeIfPresent(AdaLoRASettings.self, forKey: .adaLoRA),
-                  initialization: try c.decodeIfPresent(String.self, forKey: .initialization))
+                  options: try method.type.optionsType.init(from: decoder))
     }
 
-    /// `--method qlora`: LoRA on an NF4 base (QLoRA, Dettmers et al., 2023).
-    public static let qloraMethod = "qlora"
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(method, forKey: .method)
+        try c.encode(rank, forKey: .rank)
+        try c.encode(alpha, forKey: .alpha)
+        try c.encode(rsLoRA, forKey: .rsLoRA)
+        try c.encode(targets, forKey: .targets)
+        try c.encodeIfPresent(layers, forKey: .layers)
+        try c.encode(seed, forKey: .seed)
+        try c.encodeIfPresent(basePrecision, forKey: .basePrecision)
+        try options.encode(to: encoder)
+    }
 
-    /// The base precision this run uses: the one given, else nf4 for qlora and f32 for the rest.
+    public static func == (a: AdapterConfig, b: AdapterConfig) -> Bool {
+        a.method == b.method && a.rank == b.rank && a.alpha.bitPattern == b.alpha.bitPattern && a.rsLoRA == b.rsLoRA
+            && a.targets == b.targets && a.layers == b.layers && a.seed == b.seed && a.basePrecision == b.basePrecision
+            && type(of: a.options) == type(of: b.options) && a.options.fields.elementsEqual(b.options.fields) { $0 == $1 }
+    }
+
+    /// The base precision this run uses: the one given, else the method's default.
     public var resolvedBasePrecision: BasePrecision {
-        basePrecision ?? (method == Self.qloraMethod ? .nf4 : .f32)
+        basePrecision ?? method.type.defaultBasePrecision
     }
-
-    public var veraProjectionSeed: UInt64 { veraSeed ?? 0 }
-    public var veraInitialD: Float { veraDInit ?? 0.1 }
 
     /// s in y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ.
     public var scale: Float { rsLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank) }
@@ -140,18 +125,16 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         return Array(Set(out)).sorted()
     }
 
-    /// Checks the settings against the model they will be attached to.
+    /// Checks the common settings against the model they will be attached to; the method checks
+    /// its own when it is created.
     public func validate(for config: DecoderConfig) throws {
-        if loraFAProjection, method != "lora-fa" {
-            throw TinhError.invalidInput("--lora-fa-projection applies to --method lora-fa only (this run uses \(method))")
-        }
-        if method == Self.qloraMethod, resolvedBasePrecision != .nf4 {
-            throw TinhError.invalidInput("--method qlora is LoRA on an nf4 base; for a \(resolvedBasePrecision) base use --method lora --base-precision \(resolvedBasePrecision)")
+        guard Swift.type(of: options) == method.type.optionsType else {
+            throw TinhError.invalidInput("the options given (\(Swift.type(of: options))) are not --method \(method.name)'s")
         }
         guard rank > 0 else { throw TinhError.invalidInput("--rank must be positive, got \(rank)") }
         guard alpha > 0, alpha.isFinite else { throw TinhError.invalidInput("--alpha must be positive, got \(alpha)") }
-        guard deltaLambda.isFinite, deltaLambda >= 0 else { throw TinhError.invalidInput("--delta-lambda must be a finite number ≥ 0, got \(deltaLambda)") }
-        guard deltaStart >= 0 else { throw TinhError.invalidInput("--delta-start must be ≥ 0, got \(deltaStart)") }
+        try options.validate(rank: rank)
+        try method.type.validate(self)
         let available = Self.targets(for: config.spec.projections)
         guard !targets.isEmpty else { throw TinhError.invalidInput("--targets is empty; choose from \(available.joined(separator: ","))") }
         for t in targets where Self.moduleNames[t] == nil {
@@ -166,20 +149,6 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
             }
             throw TinhError.invalidInput("--targets \(t): this model has no \(Self.moduleNames[t]!); choose from \(available.joined(separator: ","))")
         }
-        if method != "vera", veraSeed != nil || veraDInit != nil {
-            throw TinhError.invalidInput("--vera-seed and --vera-d-init apply to --method vera only")
-        }
-        if method != "adalora", adaLoRA != nil {
-            throw TinhError.invalidInput("--target-r, --tinit, --tfinal, --delta-t, --ipt-beta1, --ipt-beta2 and --orth-reg-weight apply to --method adalora only")
-        }
-        if let a = adaLoRA { try a.validate(initR: rank) }
-        if let i = initialization {
-            guard i == "pissa" else { throw TinhError.invalidInput("--init '\(i)': the only choice is pissa (default: the method's own init)") }
-            guard PiSSA.methods.contains(method) else {
-                throw TinhError.invalidInput("--init pissa applies to --method \(PiSSA.methods.sorted().joined(separator: ", ")) (this run uses \(method))")
-            }
-        }
-        if let d = veraDInit, !d.isFinite { throw TinhError.invalidInput("--vera-d-init must be finite, got \(d)") }
         if let layers {
             guard !layers.isEmpty else { throw TinhError.invalidInput("--layers selects no block") }
             if let bad = layers.first(where: { $0 >= config.numLayers }) {
@@ -188,5 +157,3 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         }
     }
 }
-
-import Foundation

@@ -17,7 +17,6 @@ public final class AdapterParameters {
     public private(set) var values = Tensor(shape: [0])
     public private(set) var grads = Tensor(shape: [0])
     private var sealed = false
-    private var sharedState: [String: AnyObject] = [:]
 
     public init() {}
 
@@ -41,14 +40,6 @@ public final class AdapterParameters {
     public var count: Int { values.count }
     public func value(_ slot: Int) -> UnsafeMutablePointer<Float> { values.data + slots[slot].offset }
     public func grad(_ slot: Int) -> UnsafeMutablePointer<Float> { grads.data + slots[slot].offset }
-
-    /// Frozen state the adapters of one set share (VeRA's projections), made by the first to ask.
-    public func shared<T: AnyObject>(_ key: String, make: () -> T) -> T {
-        if let existing = sharedState[key] as? T { return existing }
-        let made = make()
-        sharedState[key] = made
-        return made
-    }
 
     /// Contiguous ranges per optimizer group, in buffer order.
     public func groups() -> [(group: String, range: Range<Int>)] {

@@ -4,14 +4,9 @@
 ///
 /// The forward, backward, init and merge are LoRA's (this type wraps a `LoRA`). Every rank holds
 /// the same A, B before and after each step, so every rank makes the same W update without any
-/// communication; the trainer checks that at checkpoints (`AdapterSet.extraStateChecksum`).
+/// communication; the trainer checks that at checkpoints (`DeltaLoRAMethod.agreement`).
 /// The moved W is checkpoint state (`extraState`), so a resume restores it bit for bit.
-public final class DeltaLoRA: Adapter {
-    /// LoRA's count: A and B train, W moves without being a parameter.
-    public static func expectedTrainableCount(config: AdapterConfig, shapes: [(in: Int, out: Int)]) -> Int? {
-        LoRA.expectedTrainableCount(config: config, shapes: shapes)
-    }
-
+public final class DeltaLoRA: LinearAdapter {
     let lora: LoRA
     public let lambda: Float
     public let start: Int
@@ -21,10 +16,10 @@ public final class DeltaLoRA: Adapter {
     private let previousA: Tensor
     private let previousB: Tensor
 
-    public init(linear: Linear, config: AdapterConfig, parameters: AdapterParameters) throws {
-        lora = try LoRA(linear: linear, config: config, parameters: parameters)
-        lambda = config.deltaLambda
-        start = config.deltaStart
+    init(linear: Linear, rank: Int, scale: Float, parameters: AdapterParameters, lambda: Float, start: Int) throws {
+        lora = try LoRA(linear: linear, rank: rank, scale: scale, parameters: parameters)
+        self.lambda = lambda
+        self.start = start
         previousA = Tensor(shape: [lora.rank, lora.inFeatures])
         previousB = Tensor(shape: [lora.outFeatures, lora.rank])
         // W is written below, and the base may be a read-only (or copy-on-write, shared by all ranks
@@ -32,7 +27,7 @@ public final class DeltaLoRA: Adapter {
         weight = linear.makeWeightPrivate()
     }
 
-    public func initialize(rng: inout SeededGenerator) {
+    func initialize(rng: inout SeededGenerator) {
         lora.initialize(rng: &rng)
         rememberCurrentFactors()
     }
@@ -50,7 +45,7 @@ public final class DeltaLoRA: Adapter {
 
     /// W += λ·s·(B′A′ − BA), as two rank-r products into W (no out×in temporary):
     /// B′A′ − BA = (B′ − B)·A + B′·(A′ − A).
-    public func afterOptimizerStep(step: Int) {
+    func afterOptimizerStep(step: Int) {
         defer { rememberCurrentFactors() }
         guard step >= start, lambda != 0 else { return }
         let (r, n, m) = (lora.rank, lora.inFeatures, lora.outFeatures)
@@ -65,11 +60,11 @@ public final class DeltaLoRA: Adapter {
     }
 
     /// The moved W, under PEFT's name for a wrapped layer's own weight. A view, not a copy.
-    public func extraState() -> [String: Tensor] { ["base_layer.weight": weight] }
+    func extraState() -> [String: Tensor] { ["base_layer.weight": weight] }
 
     /// Sets W from `tensors` (checked by the caller) and takes the current A, B as the values
     /// before the next step: call it after the adapter values themselves were restored.
-    public func restoreExtraState(_ tensors: [String: Tensor]) throws {
+    func restoreExtraState(_ tensors: [String: Tensor]) throws {
         guard let saved = tensors["base_layer.weight"] else {
             throw TinhError.invalidInput("Delta-LoRA state: no base_layer.weight (the checkpoint holds \(tensors.keys.sorted()))")
         }
@@ -89,21 +84,4 @@ public final class DeltaLoRA: Adapter {
 extension DeltaLoRA: MergeableAdapter {
     /// The adapter's own term, s·B·A; the moved W is already in the Linear's weight.
     public func addDelta(to weight: UnsafeMutablePointer<Float>) { lora.addDelta(to: weight) }
-}
-
-extension AdapterSet {
-    /// Whether training moves the base weights themselves (Delta-LoRA): then the PEFT adapter
-    /// alone does not reproduce the fine-tuned model, and a merged model must be exported too.
-    public var movesBaseWeights: Bool { modules.contains { $0.adapter is DeltaLoRA } }
-
-    /// FNV-1a of every extra-state tensor's bytes (names in order), as hex: ranks compare it at
-    /// each checkpoint, since their moved weights must be bit-identical.
-    public func extraStateChecksum() -> String {
-        var sum = Fingerprint()
-        for (name, tensor) in extraState().sorted(by: { $0.key < $1.key }) {
-            sum.combine(name)
-            sum.combine(Checksum.fnv1a64(UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * 4)))
-        }
-        return sum.hex
-    }
 }

@@ -14,7 +14,7 @@ import Foundation
 /// (out·in·r) plus r-sized work, redone only when A or B changed (compared against a copy), so
 /// it runs once per optimizer step, not per forward or per generated token. ‖W‖² is cached.
 /// The price over LoRA is z, kept for dm: rows·out floats per adapted Linear.
-public final class DoRA: Adapter {
+public final class DoRA: LinearAdapter {
     let lora: LoRA
     let slotM: Int
     /// W [out, in] in its storage (never written by DoRA; read through `withFloats`) and the Linear's bias, if any.
@@ -43,17 +43,19 @@ public final class DoRA: Adapter {
     /// Whether this adapter reports the shared scratch in `activationFloats` (the first one made).
     private let reportsScratch: Bool
 
+    /// Owned by `DoRAMethod`, one for all its modules.
     final class SharedScratch {
         let buffer: GrowableBuffer
         var widest = 0
+        var users = 0
         init(_ memory: ActivationMemory) { buffer = GrowableBuffer(.scratch, in: memory) }
     }
 
     var outFeatures: Int { lora.outFeatures }
     var rank: Int { lora.rank }
 
-    public init(linear: Linear, config: AdapterConfig, parameters: AdapterParameters) throws {
-        lora = try LoRA(linear: linear, config: config, parameters: parameters)
+    init(linear: Linear, rank: Int, scale: Float, parameters: AdapterParameters, scratch: SharedScratch) throws {
+        lora = try LoRA(linear: linear, rank: rank, scale: scale, parameters: parameters)
         let (out, n, r) = (linear.outFeatures, linear.inFeatures, lora.rank)
         slotM = parameters.reserve(name: PEFTNames.module(linear.name) + ".lora_magnitude_vector", shape: [out], group: "lora_magnitude_vector")
         weight = linear.weight
@@ -77,19 +79,14 @@ public final class DoRA: Adapter {
         aAt = Tensor(shape: [r, r])
         bAAt = Tensor(shape: [out, r])
         unscaled = GrowableBuffer(.kept, in: linear.activationMemory)
-        var made = false
-        scratch = parameters.shared("dora.scaledGradient") { made = true; return SharedScratch(linear.activationMemory) }
+        self.scratch = scratch
         scratch.widest = max(scratch.widest, out)
-        reportsScratch = made
-    }
-
-    /// LoRA's count plus m: Σ r·(in + out) + out.
-    public static func expectedTrainableCount(config: AdapterConfig, shapes: [(in: Int, out: Int)]) -> Int? {
-        shapes.reduce(0) { $0 + config.rank * ($1.in + $1.out) + $1.out }
+        reportsScratch = scratch.users == 0
+        scratch.users += 1
     }
 
     /// LoRA's A and B = 0, and m = ‖W‖ per row: W′ = W exactly at the start.
-    public func initialize(rng: inout SeededGenerator) {
+    func initialize(rng: inout SeededGenerator) {
         lora.initialize(rng: &rng)
         let m = lora.parameters.value(slotM)
         for j in 0..<outFeatures { m[j] = weightNormSquared.data[j].squareRoot() }

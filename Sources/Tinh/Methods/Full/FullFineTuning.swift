@@ -6,9 +6,7 @@
 /// flat gradient buffer: one all-reduce machinery (buckets in backward order) for adapters and
 /// full weights alike. Checkpoints store the weights under their Hugging Face names; the run's
 /// export is the whole model (OUT/model/model.safetensors), not a PEFT adapter.
-public enum FullFineTuning {
-    public static let method = "full"
-
+enum FullFineTuning {
     /// Moves every trainable weight of `model` into slots of `parameters` (reserved and sealed
     /// here) and points the model's gradients at the matching slots of the gradient buffer.
     /// Returns which layer each stretch of the buffer belongs to (`AdapterSet.layerSegments`):

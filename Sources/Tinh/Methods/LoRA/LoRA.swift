@@ -1,7 +1,7 @@
 /// LoRA (Hu et al., 2021): y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ with A [r, in] and B [out, r] trainable and W
 /// frozen. A starts Kaiming-uniform and B at zero (PEFT's defaults), so training starts from the
 /// base model exactly. Forward keeps x·Aᵀ [rows, r] for backward; x itself is the Linear's.
-public final class LoRA: Adapter {
+public final class LoRA: LinearAdapter {
     public let rank: Int
     public let scale: Float
     let inFeatures: Int
@@ -15,10 +15,11 @@ public final class LoRA: Adapter {
     /// PiSSA (`--init pissa`): A₀ and B₀ from W's top-r singular triplets; W is then the residual.
     let pissaInitial: (a: Tensor, b: Tensor)?
 
-    public init(linear: Linear, config: AdapterConfig, parameters: AdapterParameters) throws {
-        let r = try LoRA.checkedRank(config, linear)
+    /// Reserves A and B for `linear` in `parameters`; with `pissa`, also splits W (`PiSSA`).
+    public init(linear: Linear, rank r: Int, scale: Float, parameters: AdapterParameters, pissa: Bool = false) throws {
+        try LoRA.checkRank(r, linear)
         rank = r
-        scale = config.scale
+        self.scale = scale
         inFeatures = linear.inFeatures
         outFeatures = linear.outFeatures
         self.parameters = parameters
@@ -28,27 +29,20 @@ public final class LoRA: Adapter {
         slotA = parameters.reserve(name: key + ".lora_A.weight", shape: [r, inFeatures], group: "lora_A")
         slotB = parameters.reserve(name: key + ".lora_B.weight", shape: [outFeatures, r], group: "lora_B")
         // PiSSA changes W: into a private copy of this Linear's weight, once, here (not in `initialize`).
-        pissaInitial = config.initialization == "pissa" ? try PiSSA.split(linear.makeWeightPrivate(), rank: r, scale: scale) : nil
+        pissaInitial = pissa ? try PiSSA.split(linear.makeWeightPrivate(), rank: r, scale: scale) : nil
     }
 
-    /// The rank, if the Linear can take it (r ≤ min(in, out)).
-    static func checkedRank(_ config: AdapterConfig, _ linear: Linear) throws -> Int {
-        let r = config.rank
+    /// Whether the Linear can take rank r (r ≤ min(in, out)).
+    static func checkRank(_ r: Int, _ linear: Linear) throws {
         guard r <= min(linear.inFeatures, linear.outFeatures) else {
             throw TinhError.invalidInput("--rank \(r) is larger than \(linear.name) allows (\(linear.outFeatures)×\(linear.inFeatures))")
         }
-        return r
     }
 
     /// PEFT's A init: kaiming_uniform_(a=√5) on A [r, in], i.e. U(-b, b) with b = 1/√in.
     static func drawA(_ a: UnsafeMutablePointer<Float>, rank: Int, inFeatures: Int, rng: inout SeededGenerator) {
         let bound = 1 / Float(inFeatures).squareRoot()
         rng.fillUniform(a, count: rank * inFeatures, lo: -bound, hi: bound)
-    }
-
-    /// Σ r·(in + out) over the adapted projections.
-    public static func expectedTrainableCount(config: AdapterConfig, shapes: [(in: Int, out: Int)]) -> Int? {
-        shapes.reduce(0) { $0 + config.rank * ($1.in + $1.out) }
     }
 
     public func initialize(rng: inout SeededGenerator) {

@@ -14,8 +14,8 @@ import Foundation
 /// with r and α doubled (α·√2 under rsLoRA), so s is unchanged and the adapter applies to the
 /// ORIGINAL base: W + ΔW = W_res + s·B·A, the trained model.
 public enum PiSSA {
-    /// The methods `--init pissa` applies to (plain LoRA's A and B; LoRA+ only changes the optimizer).
-    public static let methods: Set<String> = ["lora", "lora-plus"]
+    /// Its name as `--init` takes it (`LoRAOptions`, which lora and lora-plus share).
+    public static let name = "pissa"
 
     /// Names of A₀ and B₀ within a module, kept as frozen tensors (checkpoints, export).
     static let initialAKey = "lora_A_pissa_initial.weight"

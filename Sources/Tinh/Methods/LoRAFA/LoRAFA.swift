@@ -10,7 +10,7 @@
 /// With `loraFAProjection`, B's gradient is replaced before the optimizer step by
 /// (1/s²)·dB·(A·Aᵀ + δI)⁻¹, δ = 1e-8 — PEFT's `LoraFAOptimizer` (s = α/r, so (r/α)² for plain
 /// scaling). A is frozen, so the r × r inverse is computed once.
-public final class LoRAFA: Adapter {
+public final class LoRAFA: LinearAdapter {
     public let rank: Int
     public let scale: Float
     let inFeatures: Int
@@ -28,27 +28,22 @@ public final class LoRAFA: Adapter {
 
     public static let projectionRidge = 1e-8
 
-    public init(linear: Linear, config: AdapterConfig, parameters: AdapterParameters) throws {
-        let r = try LoRA.checkedRank(config, linear)
+    init(linear: Linear, rank r: Int, scale: Float, parameters: AdapterParameters, projects: Bool) throws {
+        try LoRA.checkRank(r, linear)
         rank = r
-        scale = config.scale
+        self.scale = scale
         inFeatures = linear.inFeatures
         outFeatures = linear.outFeatures
         self.parameters = parameters
         a = Tensor(shape: [r, inFeatures])
-        projection = config.loraFAProjection ? Tensor(shape: [r, r]) : nil
-        projected = config.loraFAProjection ? Tensor(shape: [outFeatures, r]) : nil
+        projection = projects ? Tensor(shape: [r, r]) : nil
+        projected = projects ? Tensor(shape: [outFeatures, r]) : nil
         xA = GrowableBuffer(.kept, in: linear.activationMemory)
         dxA = GrowableBuffer(.scratch, in: linear.activationMemory)
         slotB = parameters.reserve(name: PEFTNames.module(linear.name) + ".lora_B.weight", shape: [outFeatures, r], group: "lora_B")
     }
 
-    /// Σ r·out over the adapted projections: only B trains.
-    public static func expectedTrainableCount(config: AdapterConfig, shapes: [(in: Int, out: Int)]) -> Int? {
-        shapes.reduce(0) { $0 + config.rank * $1.out }
-    }
-
-    public func initialize(rng: inout SeededGenerator) {
+    func initialize(rng: inout SeededGenerator) {
         // The same draws as LoRA's (A first, B = 0), so one seed gives LoRA and LoRA-FA the same start.
         LoRA.drawA(a.data, rank: rank, inFeatures: inFeatures, rng: &rng)
         parameters.value(slotB).update(repeating: 0, count: outFeatures * rank)
@@ -59,7 +54,7 @@ public final class LoRAFA: Adapter {
 
     public func activationFloats(rows: Int) -> (kept: Int, scratch: Int) { (rows * rank, rows * rank) }
 
-    public func frozenTensors() -> [String: Tensor] { ["lora_A.weight": a] }
+    func frozenTensors() -> [String: Tensor] { ["lora_A.weight": a] }
 
     public func forward(linear: Linear, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, rows: Int, training: Bool) {
         let xa = xA.reserve(rows * rank)
@@ -77,7 +72,7 @@ public final class LoRAFA: Adapter {
     }
 
     /// PEFT's projection: dB ← dB·P with P = (1/s²)·(A·Aᵀ + δI)⁻¹.
-    public func beforeOptimizerStep() {
+    func projectGradient() {
         guard let projection, let projected else { return }
         let gB = parameters.grad(slotB)
         BLAS.gemm(.none, .none, m: outFeatures, n: rank, k: rank, a: gB, b: projection.data, c: projected.data)
@@ -100,37 +95,6 @@ public final class LoRAFA: Adapter {
         let inverse = SymmetricInverse.invert(m, size: r)
         let factor = 1 / (Double(scale) * Double(scale))
         for i in 0..<(r * r) { p.data[i] = Float(factor * inverse[i]) }
-    }
-}
-
-/// The inverse of a symmetric positive-definite matrix by Gauss–Jordan elimination with partial
-/// pivoting, in Double (small r × r matrices, computed once).
-enum SymmetricInverse {
-    static func invert(_ matrix: [Double], size r: Int) -> [Double] {
-        var m = matrix
-        var inv = [Double](repeating: 0, count: r * r)
-        for i in 0..<r { inv[i * r + i] = 1 }
-        for col in 0..<r {
-            var pivot = col
-            for row in (col + 1)..<r where abs(m[row * r + col]) > abs(m[pivot * r + col]) { pivot = row }
-            if pivot != col {
-                for k in 0..<r {
-                    m.swapAt(col * r + k, pivot * r + k)
-                    inv.swapAt(col * r + k, pivot * r + k)
-                }
-            }
-            let d = m[col * r + col]
-            for k in 0..<r { m[col * r + k] /= d; inv[col * r + k] /= d }
-            for row in 0..<r where row != col {
-                let f = m[row * r + col]
-                if f == 0 { continue }
-                for k in 0..<r {
-                    m[row * r + k] -= f * m[col * r + k]
-                    inv[row * r + k] -= f * inv[col * r + k]
-                }
-            }
-        }
-        return inv
     }
 }
 

@@ -4,9 +4,6 @@
 public enum LoRAPlus {
     public static let recommendedRatio: Float = 16
 
-    /// The ratio a method gets when `--loraplus-ratio` is not given.
-    public static func defaultRatio(method: String) -> Float { method == "lora-plus" ? recommendedRatio : 1 }
-
     /// Whether a ratio changes anything: it sets B's rate relative to A's, so A must train too
     /// (with LoRA-FA only B trains, and the ratio is a no-op).
     public static func applies(to parameters: AdapterParameters) -> Bool {
@@ -21,10 +18,10 @@ public enum LoRAPlus {
     }
 
     /// One line for the start of a run, when the ratio is not 1.
-    public static func note(ratio: Float, method: String, parameters: AdapterParameters) -> String? {
+    public static func note(ratio: Float, method: MethodID, parameters: AdapterParameters) -> String? {
         guard ratio != 1 else { return nil }
         return applies(to: parameters)
             ? "LoRA+: B learns at \(ratio) × A's learning rate"
-            : "LoRA+ ratio \(ratio) has no effect with \(method): only B trains, so there is no A rate to scale against"
+            : "LoRA+ ratio \(ratio) has no effect with \(method.name): only B trains, so there is no A rate to scale against"
     }
 }

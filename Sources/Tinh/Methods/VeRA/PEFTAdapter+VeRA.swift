@@ -15,8 +15,8 @@ extension PEFTAdapter {
         }
         guard p.r > 0 else { throw TinhError.badFile(path: configPath, reason: "r (\(p.r)) must be positive") }
         let (targets, layers) = try targetsAndLayers(p, model: model.config, path: configPath, kind: "VeRA")
-        let config = AdapterConfig(method: "vera", rank: p.r, targets: targets, layers: layers,
-                                   veraSeed: v.projectionPRNGKey, veraDInit: v.dInitial.isFinite ? v.dInitial : nil)
+        let config = AdapterConfig(method: .vera, rank: p.r, targets: targets, layers: layers,
+                                   options: VeRAOptions(projectionSeed: v.projectionPRNGKey, initialD: v.dInitial.isFinite ? v.dInitial : nil))
         let weights = try SafeTensorsFile(path: weightsPath)
         let set = try attach(config, to: model, configPath: configPath)
         do {

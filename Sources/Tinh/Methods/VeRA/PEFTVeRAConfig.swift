@@ -32,8 +32,9 @@ public struct PEFTVeRAConfig: Codable, Equatable {
         common.targetModules = .names(config.peftTargetModules)
         common.layersToTransform = config.layers
         common.baseModelNameOrPath = baseModelName
-        projectionPRNGKey = config.veraProjectionSeed
-        dInitial = config.veraInitialD
+        let options = config.options(VeRAOptions.self)
+        projectionPRNGKey = options.projectionSeed
+        dInitial = options.initialD
     }
 
     public init(from decoder: Decoder) throws {

@@ -8,7 +8,7 @@
 ///     forward   y  += u·Mᵀ
 ///     backward  G   = dyᵀ·u [out, r];  db += (B ⊙ G)·d;  dd += (B ⊙ G)ᵀ·b
 ///               du += dy·M  (summed over the input's adapters), then dx += du·A[:, :in] once.
-public final class VeRA: Adapter {
+public final class VeRA: LinearAdapter {
     public let rank: Int
     let inFeatures: Int
     let outFeatures: Int
@@ -26,16 +26,14 @@ public final class VeRA: Adapter {
     /// Far above VeRA's typical 256–1024; keeps a mistyped --rank from allocating gigabytes.
     public static let maxRank = 16384
 
-    public init(linear: Linear, config: AdapterConfig, parameters: AdapterParameters) throws {
-        guard config.rank <= Self.maxRank else {
-            throw TinhError.invalidInput("--rank \(config.rank) is too large for VeRA (at most \(Self.maxRank); typical: 256-1024)")
-        }
-        rank = config.rank
+    /// Registers with `shared` (the method's) and reserves d and b for `linear`.
+    init(linear: Linear, rank: Int, initialD: Float, parameters: AdapterParameters, shared: VeRAShared) {
+        self.rank = rank
         inFeatures = linear.inFeatures
         outFeatures = linear.outFeatures
-        initialD = config.veraInitialD
+        self.initialD = initialD
         self.parameters = parameters
-        shared = VeRAShared.of(parameters, config: config)
+        self.shared = shared
         input = shared.register(linear)
         leadsInput = input.readers == 1
         let key = PEFTNames.module(linear.name)
@@ -45,24 +43,19 @@ public final class VeRA: Adapter {
 
     /// The projections come from the VeRA seed, not `rng`, so they are a pure function of
     /// (seed, r, maxIn, maxOut) and need no storage.
-    public func initialize(rng: inout SeededGenerator) {
+    func initialize(rng: inout SeededGenerator) {
         shared.generateIfNeeded()
         parameters.value(slotD).update(repeating: initialD, count: rank)
         parameters.value(slotB).update(repeating: 0, count: outFeatures)
     }
 
     /// Trainable parameters of VeRA with `config` on `model`: Σ (r + out) over the adapted Linears.
-    public static func expectedTrainableCount(config: AdapterConfig, model: DecoderConfig) -> Int {
+    public static func trainableCount(config: AdapterConfig, model: DecoderConfig) -> Int {
         let qDim = model.numHeads * model.headDim, kvDim = model.numKVHeads * model.headDim
         let out = ["q": qDim, "k": kvDim, "v": kvDim, "o": model.hiddenSize,
                    "gate": model.intermediateSize, "up": model.intermediateSize, "down": model.hiddenSize]
         let blocks = config.layers?.count ?? model.numLayers
         return blocks * Set(config.targets).reduce(0) { $0 + config.rank + (out[$1] ?? 0) }
-    }
-
-    /// The same Σ (r + out), from the adapted Linears' shapes (shown at the start of a run).
-    public static func expectedTrainableCount(config: AdapterConfig, shapes: [(in: Int, out: Int)]) -> Int? {
-        shapes.reduce(0) { $0 + config.rank + $1.out }
     }
 
     /// M = diag(b)·B[:out, :]·diag(d) [out, r] into `shared.scaled`.
@@ -107,11 +100,6 @@ public final class VeRA: Adapter {
         }
     }
 
-    /// PEFT saves the projections once, as `base_model.vera_A` [r, maxIn] and `base_model.vera_B` [maxOut, r].
-    public func exportTensors() -> [String: Tensor] {
-        [Self.projectionAKey: shared.a, Self.projectionBKey: shared.b]
-    }
-
     public static let projectionAKey = "base_model.vera_A"
     public static let projectionBKey = "base_model.vera_B"
 }
@@ -128,6 +116,6 @@ extension VeRA {
     /// The shared projections of a VeRA adapter set (nil for other methods): tests check their
     /// identity, `PEFTAdapter` replaces them with an adapter file's own.
     static func projections(of set: AdapterSet) -> VeRAShared? {
-        (set.modules.first?.adapter as? VeRA)?.shared
+        (set.method as? VeRAMethod)?.shared
     }
 }

@@ -1,4 +1,4 @@
-/// What the VeRA adapters of one `AdapterSet` share:
+/// What the VeRA adapters of one `AdapterSet` share (owned by its `VeRAMethod`):
 /// - the frozen projections A [r, maxIn] and B [maxOut, r]: one buffer each for every layer,
 ///   regenerated from the VeRA seed (PEFT's init: Kaiming-uniform, bound √(6 / fan_in), A drawn
 ///   before B), never trained, never all-reduced, never stored in checkpoints;
@@ -29,11 +29,6 @@ final class VeRAShared {
     init(rank: Int, seed: UInt64) {
         self.rank = rank
         self.seed = seed
-    }
-
-    /// The shared state of the VeRA adapters in `parameters` (created by the first).
-    static func of(_ parameters: AdapterParameters, config: AdapterConfig) -> VeRAShared {
-        parameters.shared("vera") { VeRAShared(rank: config.rank, seed: config.veraProjectionSeed) }
     }
 
     /// Registers an adapter on `linear` (before the projections exist) and returns the input it
