@@ -211,4 +211,108 @@ import Testing
         }
         try Self.train(ref, model: model, set: set, hooks: hooks)
     }
+
+    /// PiSSA (PEFT's init_lora_weights="pissa", exact SVD): Tinh computes its OWN split of the
+    /// fixture's W (OpenBLAS's sgesdd; PEFT's is torch's, MKL's) and runs PEFT's 3 steps.
+    ///
+    /// The two SVDs may pair the singular vectors with opposite signs: (u_i, v_i) → (−u_i, −v_i)
+    /// flips row i of A₀ = diag(√(S/s))·Vᵀ and column i of B₀ = U·diag(√(S/s)) (the scale √(S_i/s)
+    /// is positive, the same for both), leaving B₀A₀, W_res and the forward unchanged; the
+    /// gradient's row i of A and column i of B flip with them (dA = s·Bᵀ·G, dB = s·G·Aᵀ), so their
+    /// norms do not change; Adam's update is odd in the gradient (m odd, v even), so A and B stay
+    /// flipped at every step and B·A, hence every loss, is the same.
+    ///
+    /// Beyond signs the SVDs differ by rounding. LAPACK's error bounds (Users' Guide §4.9): the
+    /// computed SVD is exact for W + E, ‖E‖₂ ≤ p(m, n)·u·‖W‖₂; with p = √max(m, n) (the random-sign
+    /// growth over the bidiagonalization's Householder steps, as elsewhere in these bounds) and two
+    /// sides, e = 2·√max(m, n)·u·s₁. Singular values then move by ≤ e and the i-th singular vectors
+    /// turn by θ_i ≤ e / gap_i (gap_i the distance from s_i to the nearest other singular value;
+    /// for i = r that includes s_{r+1}). So each row of A₀ and column of B₀ must match PEFT's up to
+    /// sign within θ_i + e/s_i + 4u, and s·B₀A₀ (W's top-r part) within
+    /// √(2r)·(e + 2·s₁·e/(s_r − s_{r+1})) (the projector onto the top-r subspace turns by
+    /// e/(s_r − s_{r+1}), on both sides of W).
+    ///
+    /// What a turn does to training: turning rows i, j of A (columns of B) within the top-r
+    /// subspace is a rotation, which leaves every gradient norm as it is (only the top-r subspace
+    /// itself turning, by e/(s_r − s_{r+1}), and the scales' e/s_r move them); but Adam's update is
+    /// elementwise, so the two updates differ by up to θ_i of each element's step (≤ lr), and the
+    /// loss by the gradient times that: a random-sign estimate lr·Σ_i θ_i·(‖dA[i,:]‖₂ + ‖dB[:,i]‖₂)
+    /// per step, summed over the steps so far (from Tinh's own gradients) and added to the
+    /// forward's bound, which must still lie below 1e-5.
+    @Test func pissaMatchesPEFT() throws {
+        let (ref, model, initial) = try Self.load("pissa")
+        defer { try? FileManager.default.removeItem(at: initial) }
+        let configPath = initial.appendingPathComponent(PEFTExport.configFile).path
+        var config = try PEFTAdapter.adapterConfig(PEFTAdapterConfig.read(path: configPath), model: model.config, path: configPath)
+        config.initialization = "pissa"
+        let originals = Dictionary(uniqueKeysWithValues: model.blocks.flatMap(\.linears).map { ($0.name, $0.weight.dequantized()) })
+        let set = try AdapterSet(model: model, config: config)
+        let peft = try SafeTensorsFile(path: initial.appendingPathComponent(PEFTExport.weightsFile).path)
+        let u = RoundingBound.u
+        var turns: [(lora: LoRA, theta: [Double])] = []
+        var gradientBound = 0.0
+        for (name, adapter) in set.modules {
+            let lora = try #require(adapter as? LoRA)
+            let (a0, b0) = try #require(lora.pissaInitial)
+            let w = try #require(originals[name])
+            let (out, n, r) = (w.shape[0], w.shape[1], lora.rank)
+            let s = try SVD.thin(w.data, rows: out, cols: n).s.map(Double.init)
+            let e = 2 * Double(max(out, n)).squareRoot() * u * s[0]
+            let key = PEFTNames.module(name)
+            let pa = try peft.tensor(key + ".lora_A.weight"), pb = try peft.tensor(key + ".lora_B.weight")
+            try #require(pa.shape == a0.shape && pb.shape == b0.shape)
+            var theta: [Double] = []
+            for i in 0..<r {
+                let gap = min(i > 0 ? s[i - 1] - s[i] : .infinity, s[i] - s[i + 1])
+                theta.append(e / gap)
+                let bound = e / gap + e / s[i] + 4 * u
+                let dot = (0..<n).reduce(0.0) { $0 + Double(a0.data[i * n + $1]) * Double(pa.data[i * n + $1]) }
+                let sign: Double = dot < 0 ? -1 : 1
+                func distance(_ count: Int, _ mine: (Int) -> Float, _ theirs: (Int) -> Float) -> Double {
+                    var d = 0.0, t = 0.0
+                    for j in 0..<count { let x = Double(mine(j)) - sign * Double(theirs(j)); d += x * x; t += Double(theirs(j)) * Double(theirs(j)) }
+                    return (d / t).squareRoot()
+                }
+                let dA = distance(n, { a0.data[i * n + $0] }, { pa.data[i * n + $0] })
+                let dB = distance(out, { b0.data[$0 * r + i] }, { pb.data[$0 * r + i] })
+                #expect(dA <= bound && dB <= bound, "\(name) triplet \(i): A₀ row off by \(dA), B₀ column by \(dB) (relative, up to sign), bound \(bound)")
+            }
+            turns.append((lora, theta))
+            gradientBound = max(gradientBound, e / (s[r - 1] - s[r]) + e / s[r - 1])
+            // s·B₀A₀ against PEFT's, in Double.
+            var diff = 0.0, total = 0.0
+            for o in 0..<out {
+                for j in 0..<n {
+                    var mine = 0.0, theirs = 0.0
+                    for k in 0..<r {
+                        mine += Double(b0.data[o * r + k]) * Double(a0.data[k * n + j])
+                        theirs += Double(pb.data[o * r + k]) * Double(pa.data[k * n + j])
+                    }
+                    diff += (mine - theirs) * (mine - theirs)
+                    total += theirs * theirs
+                }
+            }
+            let scale = Double(config.scale)
+            let product = (diff / total).squareRoot()
+            let bound = Double(2 * r).squareRoot() * (e + 2 * s[0] * e / (s[r - 1] - s[r])) / (scale * total.squareRoot())
+            #expect(product <= bound, "\(name): s·B₀A₀ differs from PEFT's by \(product) relative, bound \(bound)")
+        }
+        #expect(gradientBound <= Self.gradientTolerance, "the SVDs' rounding allows the gradient norms to move by \(gradientBound)")
+        var drift = 0.0
+        var hooks = Hooks()
+        hooks.afterBackward = {
+            let p = set.parameters
+            for (lora, theta) in turns {
+                let (r, n, out) = (lora.rank, lora.inFeatures, lora.outFeatures)
+                let gA = p.grad(lora.slotA), gB = p.grad(lora.slotB)
+                for i in 0..<r {
+                    let row = Self.norm(gA + i * n, n)
+                    let column = (0..<out).reduce(0.0) { $0 + Double(gB[$1 * r + i]) * Double(gB[$1 * r + i]) }.squareRoot()
+                    drift += Double(ref.lr) * theta[i] * (row + column)
+                }
+            }
+        }
+        hooks.extraLossBound = { _, loss in drift / loss }
+        try Self.train(ref, model: model, set: set, hooks: hooks)
+    }
 }
