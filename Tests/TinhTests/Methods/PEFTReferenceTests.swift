@@ -315,4 +315,47 @@ import Testing
         hooks.extraLossBound = { _, loss in drift / loss }
         try Self.train(ref, model: model, set: set, hooks: hooks)
     }
+
+    /// AdaLoRA with PEFT's schedule over 3 steps (init_r 4 → target_r 2, tinit 0, deltaT 1), so the
+    /// budget masks after steps 2 and 3 (0-based 1, 2) and the masked λ enter step 3's loss and the
+    /// final one. Both losses are compared: the cross-entropy, which both sides define identically,
+    /// and PEFT's training loss, cross-entropy + orth_reg_weight·R; the step-1 gradients are of
+    /// the latter (PEFT's .grad), so they include R's. The masks must be PEFT's exactly: the
+    /// triplet scores are products of EMAs of |θ·∇θ|, each entry's relative rounding about
+    /// `forwardEstimate` (δ), the products 2δ, for each side: the score the budget cuts at must be
+    /// separated from the next by more than 4δ relative, or the test would not be deciding anything.
+    @Test func adaLoRAMatchesPEFT() throws {
+        let (ref, model, initial) = try Self.load("adalora")
+        defer { try? FileManager.default.removeItem(at: initial) }
+        let loaded = try PEFTAdapter.load(dir: initial.path, into: model)
+        loaded.detach()
+        var config = loaded.config
+        #expect(config.rank == ref.peft_config.init_r && config.adaLoRA?.targetR == ref.peft_config.target_r)
+        config.adaLoRA?.totalStep = ref.peft_config.total_step   // the import leaves it out (loaded for use)
+        let set = try AdapterSet(model: model, config: config)
+        try Self.copyValues(from: loaded, into: set)
+        let budget = try #require(set.adaLoRABudget)
+        let delta = RoundingBound.forwardEstimate(model.config)
+        let budgets = try #require(ref.budgets), masks = try #require(ref.masks)
+        var hooks = Hooks()
+        hooks.afterStep = { step in
+            let (b, masking) = budget.schedule(step: step)
+            #expect(masking == (budgets[String(step)] != nil), "step \(step + 1): Tinh masks: \(masking)")
+            guard let want = masks[String(step)] else {
+                #expect(budget.totalRank == budget.initialBudget, "step \(step + 1): nothing masked yet")
+                return
+            }
+            #expect(b == budgets[String(step)] && budget.lastMaskingStep == step && budget.totalRank == b, "step \(step + 1): budget \(b)")
+            for (name, adapter) in set.modules {
+                let kept = try #require(adapter as? AdaLoRA).keptTriplets
+                let mine = (0..<budget.initR).map(kept.contains)
+                #expect(mine == want[PEFTNames.module(name) + ".lora_E"], "step \(step + 1) \(name): kept \(mine)")
+            }
+            let scores = budget.tripletScores().flatMap { $0 }.map(Double.init).sorted()
+            let k = budget.initialBudget - b
+            let gap = (scores[k] - scores[k - 1]) / scores[k]
+            #expect(gap > 4 * delta, "step \(step + 1): the cut's scores are \(gap) apart (relative), within the rounding 4δ = \(4 * delta)")
+        }
+        try Self.train(ref, model: model, set: set, hooks: hooks)
+    }
 }
