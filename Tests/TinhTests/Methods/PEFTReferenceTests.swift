@@ -358,4 +358,44 @@ import Testing
         }
         try Self.train(ref, model: model, set: set, hooks: hooks)
     }
+
+    /// Delta-LoRA against the script's PEFT LoRA plus the paper's W ← W + λ·s·(B′A′ − BA) (NumPy)
+    /// after each step t ≥ deltaStart (0-based on both sides: with 1, W is still W₀ after the first
+    /// step and moves after the second): the losses, and ‖W − W₀‖_F of every adapted module at the
+    /// end. That norm differs between the sides by the trajectories of A and B (their motion's
+    /// relative rounding about the gradients', `forwardEstimate`) and by rounding W's additions in
+    /// float32, ≤ u·‖W‖_F per update and side.
+    @Test func deltaLoRAMatchesThePapersUpdate() throws {
+        let (ref, model, initial) = try Self.load("deltalora")
+        defer { try? FileManager.default.removeItem(at: initial) }
+        let loaded = try PEFTAdapter.load(dir: initial.path, into: model)
+        loaded.detach()
+        var config = loaded.config
+        config.method = "delta-lora"
+        config.deltaLambda = try #require(ref.delta_lambda)
+        config.deltaStart = try #require(ref.delta_start)
+        let set = try AdapterSet(model: model, config: config)
+        try Self.copyValues(from: loaded, into: set)
+        try set.restoreExtraState(set.extraState())   // W as it is; the copied A, B are the "before" of step 1
+        let deltas = try set.modules.map { ($0.name, try #require($0.adapter as? DeltaLoRA)) }
+        let w0 = deltas.map { $0.1.weight.array }
+        var hooks = Hooks()
+        hooks.afterStep = { step in
+            for ((name, d), w) in zip(deltas, w0) {
+                #expect((d.weight.array != w) == (step >= config.deltaStart), "\(name) after step \(step + 1)")
+            }
+        }
+        try Self.train(ref, model: model, set: set, hooks: hooks)
+        let want = try #require(ref.delta_w_norms)
+        #expect(Set(want.keys) == Set(deltas.map { PEFTNames.module($0.0) }))
+        let updates = Double(ref.losses.count - config.deltaStart)
+        for ((name, d), w) in zip(deltas, w0) {
+            let moved = zip(d.weight.array, w).map { Double($0) - Double($1) }
+            let norm = moved.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            let size = w.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() + norm
+            let expected = try #require(want[PEFTNames.module(name)])
+            let bound = RoundingBound.forwardEstimate(model.config) + 2 * updates * RoundingBound.u * size / expected
+            #expect(abs(norm - expected) <= bound * expected, "\(name): ‖W − W₀‖ \(norm) vs PEFT's \(expected), bound \(bound) relative")
+        }
+    }
 }
