@@ -50,6 +50,13 @@ public final class LoRAFA: LinearAdapter {
         if let projection { fillProjection(projection) }
     }
 
+    /// Replaces the frozen A [r, in] (e.g. with the lora_A of an adapter PEFT saved) and recomputes
+    /// the projection from it.
+    func setFrozenA(_ values: UnsafePointer<Float>) {
+        a.data.update(from: values, count: a.count)
+        if let projection { fillProjection(projection) }
+    }
+
     public var needsInputForBackward: Bool { false }
 
     public func activationFloats(rows: Int) -> (kept: Int, scratch: Int) { (rows * rank, rows * rank) }
