@@ -36,6 +36,8 @@ public struct PEFTAdapterConfig: Codable, Equatable {
     /// PEFT also allows a string naming an init scheme ("gaussian", "pissa", ...); it only
     /// describes how training started, so Tinh reads any string as true.
     public var initLoraWeights = true
+    /// The init scheme when init_lora_weights names one ("pissa", "gaussian", ...); nil for a Bool.
+    public var initScheme: String?
     public var layersToTransform: [Int]?
     public var layersPattern: String?
     public var modulesToSave: [String]?
@@ -89,7 +91,8 @@ public struct PEFTAdapterConfig: Codable, Equatable {
         if let flag = try? c.decodeIfPresent(Bool.self, forKey: .initLoraWeights) {
             initLoraWeights = flag
         } else {
-            initLoraWeights = try c.decodeIfPresent(String.self, forKey: .initLoraWeights) != nil || initLoraWeights
+            initScheme = try c.decodeIfPresent(String.self, forKey: .initLoraWeights)
+            initLoraWeights = initScheme != nil || initLoraWeights
         }
         if let one = try? c.decodeIfPresent(Int.self, forKey: .layersToTransform) {
             layersToTransform = [one]

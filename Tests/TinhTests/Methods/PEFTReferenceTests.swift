@@ -117,7 +117,7 @@ import Testing
         let p = set.parameters
         let groups = groups ?? set.optimizerGroups(weightDecay: ref.weight_decay)
         let adam = AdamW(parameterCount: p.count, beta1: ref.betas[0], beta2: ref.betas[1], epsilon: ref.eps)
-        let regularized = set.method?.hasRegularizer == true
+        let regularized = set.method.hasRegularizer
         // R's relative rounding on each side: Gram matrices of ≤ n-term dot products (random-sign √n·u), then norms.
         let n = max(model.config.hiddenSize, model.config.intermediateSize)
         let regularizerRounding = 2 * 2 * Double(n).squareRoot() * RoundingBound.u
@@ -134,17 +134,17 @@ import Testing
             check(l.mean, ref.losses[step], bound: bound, "step \(step + 1)")
             model.backward(lossScale: 1 / Float(l.count))
             if regularized {
-                let r = set.addRegularizerGradient()
+                let r = set.method.addRegularizerGradient()
                 let want = try #require(ref.regularized_losses?[step])
                 check(l.mean + r, want, bound: (bound * ref.losses[step] + regularizerRounding * r) / want, "step \(step + 1) with the regulariser")
             }
             if step == 0 { try checkGradientNorms(p, ref.grad_norms_after_step_1, method) }
             hooks.afterBackward()
-            set.beforeOptimizerStep()
+            set.method.beforeOptimizerStep()
             if step == 0 { try hooks.afterProjection() }
             if let epsilon = hooks.epsilon { adam.epsilon = epsilon(step) }
             adam.step(params: p.values.data, grads: p.grads.data, groups: groups, lr: ref.lr)
-            set.afterOptimizerStep(step: step)
+            set.method.afterOptimizerStep(step: step)
             try hooks.afterStep(step)
         }
         let final = try loss().mean
@@ -181,8 +181,8 @@ import Testing
         let loaded = try PEFTAdapter.load(dir: initial.path, into: model)
         loaded.detach()
         var config = loaded.config
-        config.method = "lora-fa"
-        config.loraFAProjection = true
+        config.method = .loraFA
+        config.options = LoRAFAOptions(projection: true)
         let set = try AdapterSet(model: model, config: config)
         try Self.copyValues(from: loaded, into: set)
         var conditionBound = 0.0
@@ -239,12 +239,27 @@ import Testing
     /// loss by the gradient times that: a random-sign estimate lr·Σ_i θ_i·(‖dA[i,:]‖₂ + ‖dB[:,i]‖₂)
     /// per step, summed over the steps so far (from Tinh's own gradients) and added to the
     /// forward's bound, which must still lie below 1e-5.
+    /// An adapter saved right after PEFT's PiSSA init holds A₀, B₀ for the residual: loaded (which
+    /// redoes the split, as PEFT's load does) it gives the base model's logits, within the
+    /// rounding of two float32 forwards; as plain LoRA on the original W it would add s·B₀A₀ twice.
+    @Test func unconvertedPiSSAAdapterLoadsOntoItsResidual() throws {
+        let (_, model, initial) = try Self.load("pissa")
+        defer { try? FileManager.default.removeItem(at: initial) }
+        let tokens: [Int32] = (0..<12).map { Int32($0 * 7 % model.config.vocabSize) }
+        let base = try model.logits(tokens: tokens, batch: 1, seq: tokens.count).array
+        let set = try PEFTAdapter.load(dir: initial.path, into: model)
+        #expect(set.config.method == .lora && set.config.options(LoRAOptions.self).pissa)
+        let agree = RoundingBound.logitsAgree(try model.logits(tokens: tokens, batch: 1, seq: tokens.count).array, base, model.config)
+        #expect(agree.ok, "PiSSA adapter on its residual vs the base: \(agree.relative) of the largest logit")
+    }
+
     @Test func pissaMatchesPEFT() throws {
         let (ref, model, initial) = try Self.load("pissa")
         defer { try? FileManager.default.removeItem(at: initial) }
         let configPath = initial.appendingPathComponent(PEFTExport.configFile).path
-        var config = try PEFTAdapter.adapterConfig(PEFTAdapterConfig.read(path: configPath), model: model.config, path: configPath)
-        config.initialization = "pissa"
+        // init_lora_weights "pissa": the import itself asks for the split, as PEFT's load does.
+        let config = try PEFTAdapter.adapterConfig(PEFTAdapterConfig.read(path: configPath), model: model.config, path: configPath)
+        #expect(config.options(LoRAOptions.self).pissa)
         let originals = Dictionary(uniqueKeysWithValues: model.blocks.flatMap(\.linears).map { ($0.name, $0.weight.dequantized()) })
         let set = try AdapterSet(model: model, config: config)
         let peft = try SafeTensorsFile(path: initial.appendingPathComponent(PEFTExport.weightsFile).path)
@@ -330,8 +345,10 @@ import Testing
         let loaded = try PEFTAdapter.load(dir: initial.path, into: model)
         loaded.detach()
         var config = loaded.config
-        #expect(config.rank == ref.peft_config.init_r && config.adaLoRA?.targetR == ref.peft_config.target_r)
-        config.adaLoRA?.totalStep = ref.peft_config.total_step   // the import leaves it out (loaded for use)
+        #expect(config.rank == ref.peft_config.init_r && config.options(AdaLoRAOptions.self).settings.targetR == ref.peft_config.target_r)
+        var settings = config.options(AdaLoRAOptions.self).settings
+        settings.totalStep = ref.peft_config.total_step   // the import leaves it out (loaded for use)
+        config.options = AdaLoRAOptions(settings)
         let set = try AdapterSet(model: model, config: config)
         try Self.copyValues(from: loaded, into: set)
         let budget = try #require(set.adaLoRABudget)
@@ -371,9 +388,9 @@ import Testing
         let loaded = try PEFTAdapter.load(dir: initial.path, into: model)
         loaded.detach()
         var config = loaded.config
-        config.method = "delta-lora"
-        config.deltaLambda = try #require(ref.delta_lambda)
-        config.deltaStart = try #require(ref.delta_start)
+        config.method = .deltaLoRA
+        let delta = DeltaLoRAOptions(lambda: try #require(ref.delta_lambda), start: try #require(ref.delta_start))
+        config.options = delta
         let set = try AdapterSet(model: model, config: config)
         try Self.copyValues(from: loaded, into: set)
         try set.restoreExtraState(set.extraState())   // W as it is; the copied A, B are the "before" of step 1
@@ -382,13 +399,13 @@ import Testing
         var hooks = Hooks()
         hooks.afterStep = { step in
             for ((name, d), w) in zip(deltas, w0) {
-                #expect((d.weight.array != w) == (step >= config.deltaStart), "\(name) after step \(step + 1)")
+                #expect((d.weight.array != w) == (step >= delta.start), "\(name) after step \(step + 1)")
             }
         }
         try Self.train(ref, model: model, set: set, hooks: hooks)
         let want = try #require(ref.delta_w_norms)
         #expect(Set(want.keys) == Set(deltas.map { PEFTNames.module($0.0) }))
-        let updates = Double(ref.losses.count - config.deltaStart)
+        let updates = Double(ref.losses.count - delta.start)
         for ((name, d), w) in zip(deltas, w0) {
             let moved = zip(d.weight.array, w).map { Double($0) - Double($1) }
             let norm = moved.reduce(0) { $0 + $1 * $1 }.squareRoot()

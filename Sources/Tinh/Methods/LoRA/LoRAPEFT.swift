@@ -25,7 +25,16 @@ extension PEFTAdapter {
             throw TinhError.badFile(path: path, reason: "r (\(p.r)) and lora_alpha (\(p.loraAlpha)) must be positive")
         }
         let (targets, layers) = try targetsAndLayers(p, model: model, path: path)
-        return AdapterConfig(method: p.useDoRA ? .dora : .lora, rank: p.r, alpha: p.loraAlpha, rsLoRA: p.useRSLoRA, targets: targets, layers: layers)
+        // An adapter saved right after a PiSSA init (not converted) holds A, B for the residual of
+        // W: PEFT redoes the exact SVD split on load, and so does `--init pissa`. Schemes that change
+        // W in other ways on load would silently give another model: refused.
+        let pissa = p.initScheme == PiSSA.name
+        if let scheme = p.initScheme, !pissa, !["gaussian", "orthogonal", "eva"].contains(scheme) {
+            throw unsupported("init_lora_weights '\(scheme)' (it changes the base weights when PEFT loads the adapter)")
+        }
+        if pissa, p.useDoRA { throw unsupported("init_lora_weights 'pissa' with use_dora") }
+        return AdapterConfig(method: p.useDoRA ? .dora : .lora, rank: p.r, alpha: p.loraAlpha, rsLoRA: p.useRSLoRA, targets: targets, layers: layers,
+                             options: pissa ? LoRAOptions(pissa: true) : nil)
     }
 
 }
