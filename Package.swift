@@ -55,13 +55,15 @@ let package = Package(
             name: "Tinh",
             dependencies: ["CMPI", "CBLAS", "CBF16", .product(name: "Yams", package: "Yams")],
             swiftSettings: [.unsafeFlags(cpuFlags)]),
+        // What is not training: sweeps, method comparisons, benchmarks, scaling models, doctor.
+        .target(name: "TinhTools", dependencies: ["Tinh"], swiftSettings: [.unsafeFlags(cpuFlags)]),
         .executableTarget(
             name: "tinh",
-            dependencies: ["Tinh", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Tinh", "TinhTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: [.unsafeFlags(cpuFlags)]),
         // Fixtures/ holds reference figures (JSON) and the scripts that make them; the tests read them
         // from the source tree, so they are not bundle resources.
-        .testTarget(name: "TinhTests", dependencies: ["Tinh", "tinh"], exclude: ["Fixtures"]),
+        .testTarget(name: "TinhTests", dependencies: ["Tinh", "TinhTools", "tinh"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Tinh
+import TinhTools
 
 struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

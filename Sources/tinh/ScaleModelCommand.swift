@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Tinh
+import TinhTools
 
 struct ScaleModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

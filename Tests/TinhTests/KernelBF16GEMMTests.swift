@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tinh
+@testable import TinhTools
 
 /// Tests that need oneDNN with native bf16 skip with this reason elsewhere.
 let bf16Unavailable = "needs oneDNN with AVX512-BF16 (BF16GEMM.isSupported is false: ISA \(BF16GEMM.isa))"

@@ -354,7 +354,7 @@ public final class Trainer {
     }
 
     /// One optimizer step over the global batch `step`.
-    func trainStep(_ step: Int) throws -> StepMetrics {
+    public func trainStep(_ step: Int) throws -> StepMetrics {
         let start = comm.wallTime()
         let grads = adapters.parameters.grads
         grads.zero()
@@ -585,7 +585,7 @@ public final class Trainer {
 
 extension JSONEncoder {
     static var sorted: JSONEncoder { let e = JSONEncoder(); e.outputFormatting = [.sortedKeys]; return e }
-    static var pretty: JSONEncoder { let e = JSONEncoder(); e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]; return e }
+    public static var pretty: JSONEncoder { let e = JSONEncoder(); e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]; return e }
     static var compact: JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tinh
+@testable import TinhTools
 
 /// The JSON `tinh doctor --json` prints (the CLI's DoctorJSON), decoded on the test side.
 struct DoctorOutput: Decodable {

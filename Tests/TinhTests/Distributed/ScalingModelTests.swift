@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tinh
+@testable import TinhTools
 
 /// The α–β all-reduce cost, its fit, the step-time model and the simulated-latency communicator.
 struct ScalingModelTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tinh
+@testable import TinhTools
 
 /// launch/scaling --quick on this node: the sweep's CSV, table and projection are complete and sane.
 @Suite(.serialized) struct ScalingSweepTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tinh
+@testable import TinhTools
 
 /// A bf16 frozen base (`--base-precision bf16`): projections and LM head held in bf16 and
 /// multiplied by oneDNN. Close to f32, exact in the sense of the bf16 error bound against an f32

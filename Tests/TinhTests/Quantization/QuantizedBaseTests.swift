@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tinh
+@testable import TinhTools
 
 /// A model whose frozen projections are quantized: close to f32, trainable with LoRA on top,
 /// exact against an f32 model holding the dequantized weights, and small in memory.

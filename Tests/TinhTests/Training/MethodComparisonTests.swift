@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tinh
+@testable import TinhTools
 
 @Suite struct MethodComparisonTests {
     @Test func tabulatesEveryMethodOnTheSameBudget() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tinh
+@testable import TinhTools
 
 /// `tinh sweep`: planning, the median rule, resuming without rerunning finished trials, and plots.
 @Suite struct SweepTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tinh
+@testable import TinhTools
 
 @Suite(.serialized) struct TrainingBenchmarkTests {
     func options(_ data: TrainingBenchmark.DataKind) -> TrainingBenchmark.Options {

@@ -1,3 +1,4 @@
+import Tinh
 import Foundation
 
 /// Trains several methods on the same model, data, seed and token budget, one after the other in

@@ -1,3 +1,4 @@
+import Tinh
 import Foundation
 
 /// Times `allreduceSum` of Float buffers on the current communicator, for the α–β fit.

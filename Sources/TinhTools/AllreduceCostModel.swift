@@ -1,3 +1,4 @@
+import Tinh
 import Foundation
 
 /// One measured all-reduce: `ranks` processes summed `bytes` per rank in `seconds` (median).

@@ -1,3 +1,4 @@
+import Tinh
 import Foundation
 
 /// Training-step speed of the same model with a Float32 and a bf16 frozen base, in one process:

@@ -1,3 +1,4 @@
+import Tinh
 import Foundation
 
 /// `tinh bench`: times real training steps (the Trainer's own step: forward, backward, all-reduce,

@@ -1,3 +1,4 @@
+import Tinh
 import Foundation
 
 /// Fits the α–β all-reduce cost, checks it against measured training runs, and predicts weak

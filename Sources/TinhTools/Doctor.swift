@@ -1,3 +1,4 @@
+import Tinh
 import Foundation
 
 /// What `tinh doctor` learns about one rank: the first thing to run on a new machine or cluster.

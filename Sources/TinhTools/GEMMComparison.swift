@@ -1,3 +1,4 @@
+import Tinh
 import Foundation
 
 /// OpenBLAS sgemm against oneDNN's bf16 GEMM on the frozen-weight products y = x·Wᵀ (W [out, in]),

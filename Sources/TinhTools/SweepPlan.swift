@@ -1,3 +1,4 @@
+import Tinh
 import Foundation
 
 /// The values a sweep tries for each hyper-parameter.

@@ -1,3 +1,4 @@
+import Tinh
 import Foundation
 
 /// Speed of the model's forward and training (forward + backward, dX only) passes on random weights,

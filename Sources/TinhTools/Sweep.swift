@@ -1,3 +1,4 @@
+import Tinh
 import Foundation
 
 /// What became of one trial (OUT/trials/NAME/result.json).

@@ -1,3 +1,4 @@
+import Tinh
 import Foundation
 
 /// A data-parallel step as the scaling projection models it: per-rank compute (forward, backward,
