@@ -163,7 +163,7 @@ import Testing
 
     @Test func settingsThatCannotWorkAreClearErrors() throws {
         let model = try model()
-        #expect(throws: TinhError.self) { try AdapterSet(model: model, config: config(settings: AdaLoRASettings(targetR: 5))) }
+        #expect(throws: TinhError.self) { try AdapterSet(model: model, config: config(settings: AdaLoRASettings(targetR: 5, totalStep: 10))) }
         #expect(throws: TinhError.self) { try AdapterSet(model: model, config: config(settings: AdaLoRASettings(tinit: 5, tfinal: 5, totalStep: 10))) }
         var lora = AdapterConfig(method: .lora)
         lora.options = AdaLoRAOptions()

@@ -45,7 +45,8 @@ public struct AdaLoRASettings: Codable, Equatable, Sendable, CustomStringConvert
         func need(_ ok: Bool, _ message: @autoclosure () -> String) throws {
             if !ok { throw TinhError.invalidInput(message()) }
         }
-        try need(targetR >= 1 && targetR <= initR, "--target-r must be between 1 and --init-r (\(initR)), got \(targetR)")
+        // Without a schedule (no total steps: an adapter used as it is) the target is never reached for.
+        try need(totalStep == nil || (targetR >= 1 && targetR <= initR), "--target-r must be between 1 and --init-r (\(initR)), got \(targetR)")
         try need(tinit >= 0 && tfinal >= 0, "--tinit and --tfinal must be ≥ 0")
         try need(deltaT >= 1, "--delta-t must be ≥ 1, got \(deltaT)")
         try need(beta1 > 0 && beta1 < 1 && beta2 > 0 && beta2 < 1, "--ipt-beta1 and --ipt-beta2 must lie in (0, 1)")
