@@ -380,6 +380,7 @@ public final class Trainer {
         doing("the gradient all-reduce of step \(step)")
         reducer.begin()
         let model = loaded.model
+        let phases = model.phaseTimer
         let mine = try sampler.indices(step: step, rank: comm.rank, worldSize: comm.size)
         let micro = config.microBatch(worldSize: comm.size)
         var forwardTime = 0.0, backwardTime = 0.0, commTime = 0.0
@@ -415,8 +416,8 @@ public final class Trainer {
         }
         let inBackward = reducer.commSeconds
         let t2 = comm.wallTime()
-        let outer = PhaseTimer.enter(.allreduce)
-        defer { PhaseTimer.leave(outer) }
+        let outer = phases.enter(.allreduce)
+        defer { phases.leave(outer) }
         if config.overlap {
             try reducer.finish()  // adds the earlier micro-batches bucket by bucket (beforeBucket)
         } else {
@@ -430,7 +431,7 @@ public final class Trainer {
         let computeTime = forwardTime + backwardTime - inBackward
 
         let t3 = comm.wallTime()
-        _ = PhaseTimer.enter(.optimizer)
+        _ = phases.enter(.optimizer)
         let tokens = sums[1]
         let loss = tokens > 0 ? sums[0] / tokens : .nan
         // Mean over the global loss tokens and clipping, in one pass over the gradients.

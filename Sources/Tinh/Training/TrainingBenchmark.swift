@@ -183,8 +183,9 @@ public enum TrainingBenchmark {
         let rssAfterLoad = currentRSSMegabytes()
         resetPeakRSS()
         var times: [Double] = [], cpuTimes: [Double] = [], lossTokens = 0, positions = 0
+        let timer = PhaseTimer()
         for step in 0..<steps {
-            if step == o.warmup { PhaseTimer.start() }
+            if step == o.warmup { timer.reset(); loaded.model.phaseTimer = timer }
             let cpu0 = processCPUSeconds()
             let m = try trainer.trainStep(step)
             if step >= o.warmup {
@@ -194,8 +195,9 @@ public enum TrainingBenchmark {
                 positions += m.tokens
             }
         }
-        var phases = PhaseTimer.seconds
-        PhaseTimer.stop()
+        var phases = timer.seconds
+        timer.stop()
+        loaded.model.phaseTimer = nil
         let rss = peakRSSMegabytes()
         let lossFraction = Double(lossTokens) / Double(max(positions, 1))
         let flops = Self.flops(model: loaded.model, adapters: trainer.adapters, seq: o.seq, lossFraction: lossFraction)
