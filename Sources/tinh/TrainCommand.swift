@@ -119,8 +119,8 @@ struct TrainCommand: ParsableCommand {
                 if !Checkpoints.complete(in: Checkpoints.checkpointsDirectory(run: run)).isEmpty { from = run }
                 else if comm.isRoot { print("--resume: no checkpoint in \(out) yet; starting from step 1") }
             }
-            StopSignal.install()
-            try trainer.run(resumeFrom: from) { event in
+            let stop = StopSignals.install()
+            try trainer.run(resumeFrom: from, stop: stop) { event in
                 if interactive, case .step = event {
                     print("\r\u{1B}[K" + event.description, terminator: "")
                     fflush(stdout)

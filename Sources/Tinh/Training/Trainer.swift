@@ -17,7 +17,9 @@ public final class Trainer {
     let outDirectory: URL
     /// The next optimizer step to run (0-based).
     public internal(set) var step = 0
-    /// Some rank received SIGTERM/SIGINT before the last step's all-reduce (all ranks see the same).
+    /// Polled once per step: whether this rank asks the run to stop (`run`'s).
+    private(set) var stop = StopRequest.never
+    /// Some rank asked to stop (SIGTERM/SIGINT) before the last step's all-reduce (all ranks see the same).
     var stopAgreed = false
     /// Set when `run` finishes: what the run achieved (also the last event and OUT/summary.json).
     public private(set) var summary: TrainingSummary?
@@ -116,7 +118,9 @@ public final class Trainer {
 
     /// Trains from `step` to `config.steps`, reporting on rank 0 through `onEvent`. With
     /// `resumeFrom` (a checkpoint, or a run directory meaning its latest), continues that run.
-    public func run(resumeFrom: URL? = nil, onEvent: (TrainingEvent) -> Void = { _ in }) throws {
+    /// `stop` is polled each step; once a rank asks, every rank stops after a checkpoint.
+    public func run(resumeFrom: URL? = nil, stop: StopRequest = .never, onEvent: (TrainingEvent) -> Void = { _ in }) throws {
+        self.stop = stop
         if let resumeFrom {
             let note = try resume(from: resumeFrom)
             if comm.isRoot { onEvent(.message(note)) }
@@ -399,7 +403,7 @@ public final class Trainer {
             let lastMicro = first + micro >= mine.count
             if lastMicro {
                 if let signalAt = Trainer.testSignal, signalAt.step == step, signalAt.rank == comm.rank { raise(SIGTERM) }
-                sums[2] = StopSignal.requested ? 1 : 0
+                sums[2] = stop.isRequested ? 1 : 0
                 small = try comm.startAllreduceSum(sums)
                 // Only the last micro-batch's backward finishes the gradients: its layers start buckets.
                 if config.overlap { model.onLayerBackwardDone = layerHook }
