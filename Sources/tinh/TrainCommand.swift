@@ -100,7 +100,13 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var communicator: CommunicatorOptions
 
+    /// `tinh train` runs through `TrainArguments.expandAndRun`, which calls `run(flags:)`.
     func run() throws {
+        fail("internal error: tinh train runs through TrainArguments.expandAndRun")
+    }
+
+    /// Trains; `flags` are the flags this run was given (config file merged with the command line).
+    func run(flags: [String]) throws {
         let comm: Communicator
         do { comm = try communicator.make() } catch { fail("cannot start: \(error)") }
         guard collectiveTimeout > 0, collectiveTimeout.isFinite else { fail("--collective-timeout must be a positive number of seconds, got \(collectiveTimeout)", comm: comm) }
@@ -110,7 +116,7 @@ struct TrainCommand: ParsableCommand {
             if comm.isRoot { dataNotes.forEach { print($0) } }
             let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank), comm: watched, gemm: RunEnvironment.frozenGEMM())
             trainer.debug = debug
-            if comm.isRoot { try saveFlags() }
+            if comm.isRoot { try saveFlags(flags) }
             // Under mpirun, stdout is a pseudo-terminal even when redirected: print plain lines there.
             let interactive = comm.isRoot && isatty(STDOUT_FILENO) == 1 && !Communicators.launchedByMPI
             var from = resumeFrom.map { URL(fileURLWithPath: $0) }
@@ -143,8 +149,8 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// OUT/config.yaml: the flags this run was given (config file merged with the command line).
-    func saveFlags() throws {
-        let yaml = try ConfigFile.yaml(arguments: TrainArguments.resolved, skip: ["--config"])
+    func saveFlags(_ flags: [String]) throws {
+        let yaml = try ConfigFile.yaml(arguments: flags, skip: ["--config"])
         try AtomicFile.write(Data(("# tinh train flags; rerun with: tinh train --config THIS_FILE\n" + yaml).utf8),
                              to: URL(fileURLWithPath: out).appendingPathComponent("config.yaml").path)
     }
