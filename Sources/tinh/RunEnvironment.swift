@@ -14,8 +14,21 @@ enum RunEnvironment {
         return gemm
     }()
 
+    /// TINH_HEAD_CHUNK_ROWS=N, when set: loss rows per chunk of the fused loss path (0: unfused;
+    /// `DecoderModel.headChunkRows`, default `DecoderModel.defaultHeadChunkRows`).
+    static let headChunkRows: Int? = {
+        guard let value = ProcessInfo.processInfo.environment["TINH_HEAD_CHUNK_ROWS"], !value.isEmpty else { return nil }
+        guard let rows = Int(value), rows >= 0 else { fail("TINH_HEAD_CHUNK_ROWS=\(value): expected a number of rows (0: no fused loss path)") }
+        return rows
+    }()
+
     /// The library of the frozen Float32 products for a run at `blasThreads` threads per rank.
     static func frozenGEMM(blasThreads: Int = BLAS.threads) -> FrozenGEMM {
         FrozenGEMM.preferred(blasThreads: blasThreads, requested: requestedGEMM)
+    }
+
+    /// Applies the environment's model settings to a model the command loaded.
+    static func configure(_ model: DecoderModel) {
+        if let headChunkRows { model.headChunkRows = headChunkRows }
     }
 }

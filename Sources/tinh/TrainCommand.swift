@@ -114,7 +114,8 @@ struct TrainCommand: ParsableCommand {
         do {
             let dataNotes = try DataGate.check(paths: [data] + (valid.map { [$0] } ?? []), allowErrors: allowDataErrors)
             if comm.isRoot { dataNotes.forEach { print($0) } }
-            let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank), comm: watched, gemm: RunEnvironment.frozenGEMM())
+            let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank), comm: watched, gemm: RunEnvironment.frozenGEMM(),
+                                      headChunkRows: RunEnvironment.headChunkRows)
             trainer.debug = debug
             if comm.isRoot { try saveFlags(flags) }
             // Under mpirun, stdout is a pseudo-terminal even when redirected: print plain lines there.

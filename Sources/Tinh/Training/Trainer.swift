@@ -42,8 +42,10 @@ public final class Trainer {
     private var evalFile: FileHandle?
 
     /// `loaded` is a model already loaded (it keeps its `frozenGEMM`); otherwise the trainer loads
-    /// `config.model` with its frozen Float32 products on `gemm`.
-    public init(config: TrainConfig, comm: Communicator, loaded: LoadedModel? = nil, gemm: FrozenGEMM = .openblas) throws {
+    /// `config.model` with its frozen Float32 products on `gemm`. `headChunkRows` sets the model's
+    /// fused loss-path chunk (nil: leave it).
+    public init(config: TrainConfig, comm: Communicator, loaded: LoadedModel? = nil, gemm: FrozenGEMM = .openblas,
+                headChunkRows: Int? = nil) throws {
         try config.validate(worldSize: comm.size)
         self.config = config
         self.comm = comm
@@ -75,6 +77,7 @@ public final class Trainer {
         self.loaded = model
         self.data = dataset
         self.adapters = adapterSet
+        if let headChunkRows { model.model.headChunkRows = headChunkRows }
         model.model.setRecomputesBlocks(config.gradientCheckpointing)
         model.model.needsInputGradient = false
         var initial = Fingerprint()

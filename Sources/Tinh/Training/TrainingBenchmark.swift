@@ -25,6 +25,8 @@ public enum TrainingBenchmark {
         public var gradientCheckpointing = false
         /// The library of the frozen Float32 products (`tinh bench` passes `FrozenGEMM.preferred` for its threads).
         public var frozenGEMM = FrozenGEMM.openblas
+        /// Loss rows per chunk of the fused loss path (`DecoderModel.headChunkRows`); nil: the model's default.
+        public var headChunkRows: Int?
 
         public init(model: String, adapter: AdapterConfig = AdapterConfig()) {
             self.model = model
@@ -173,7 +175,7 @@ public enum TrainingBenchmark {
         config.seed = o.seed
         config.lr = 1e-4
         config.gradientCheckpointing = o.gradientCheckpointing
-        let trainer = try Trainer(config: config, comm: comm, loaded: loaded)
+        let trainer = try Trainer(config: config, comm: comm, loaded: loaded, headChunkRows: o.headChunkRows)
 
         // The roofline: sgemm on this rank's threads, measured while the other ranks do the same.
         try comm.barrier()
