@@ -4,9 +4,11 @@ import Tinh
 /// What the `tinh` command takes from the environment, read here at the edge and passed on as
 /// values (the library reads none of it).
 enum RunEnvironment {
+    static let variables = ProcessInfo.processInfo.environment
+
     /// TINH_F32_GEMM=openblas|onednn, when set: the library of the frozen Float32 products.
     static let requestedGEMM: FrozenGEMM? = {
-        guard let value = ProcessInfo.processInfo.environment["TINH_F32_GEMM"], !value.isEmpty else { return nil }
+        guard let value = variables["TINH_F32_GEMM"], !value.isEmpty else { return nil }
         guard let gemm = FrozenGEMM(rawValue: value.lowercased()) else {
             fail("TINH_F32_GEMM=\(value): expected one of \(FrozenGEMM.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -17,7 +19,7 @@ enum RunEnvironment {
     /// TINH_HEAD_CHUNK_ROWS=N, when set: loss rows per chunk of the fused loss path (0: unfused;
     /// `DecoderModel.headChunkRows`, default `DecoderModel.defaultHeadChunkRows`).
     static let headChunkRows: Int? = {
-        guard let value = ProcessInfo.processInfo.environment["TINH_HEAD_CHUNK_ROWS"], !value.isEmpty else { return nil }
+        guard let value = variables["TINH_HEAD_CHUNK_ROWS"], !value.isEmpty else { return nil }
         guard let rows = Int(value), rows >= 0 else { fail("TINH_HEAD_CHUNK_ROWS=\(value): expected a number of rows (0: no fused loss path)") }
         return rows
     }()

@@ -119,7 +119,7 @@ struct TrainCommand: ParsableCommand {
             trainer.debug = debug
             if comm.isRoot { try saveFlags(flags) }
             // Under mpirun, stdout is a pseudo-terminal even when redirected: print plain lines there.
-            let interactive = comm.isRoot && isatty(STDOUT_FILENO) == 1 && !Communicators.launchedByMPI
+            let interactive = comm.isRoot && isatty(STDOUT_FILENO) == 1 && !Communicators.launchedByMPI(environment: RunEnvironment.variables)
             var from = resumeFrom.map { URL(fileURLWithPath: $0) }
             if resume, from == nil {
                 let run = URL(fileURLWithPath: out)
