@@ -2,7 +2,8 @@ import Foundation
 import Tinh
 
 /// What the `tinh` command takes from the environment, read here at the edge and passed on as
-/// values (the library reads none of it).
+/// values (the library reads none of it). The TINH_TEST_* fault hooks are `FaultPlan`'s, read by
+/// `tinh train`.
 enum RunEnvironment {
     static let variables = ProcessInfo.processInfo.environment
 

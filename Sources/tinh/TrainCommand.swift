@@ -112,12 +112,14 @@ struct TrainCommand: ParsableCommand {
         guard collectiveTimeout > 0, collectiveTimeout.isFinite else { fail("--collective-timeout must be a positive number of seconds, got \(collectiveTimeout)", comm: comm) }
         let watched = CollectiveWatchdog(comm, timeout: collectiveTimeout)
         do {
+            // Test fault injection (tests, launch/chaos): read once, here.
+            let faults = try FaultPlan(environment: RunEnvironment.variables)
             let dataNotes = try DataGate.check(paths: [data] + (valid.map { [$0] } ?? []), allowErrors: allowDataErrors)
             if comm.isRoot { dataNotes.forEach { print($0) } }
-            let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank), comm: watched, gemm: RunEnvironment.frozenGEMM(),
-                                      headChunkRows: RunEnvironment.headChunkRows)
+            let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank, faults: faults), comm: watched, gemm: RunEnvironment.frozenGEMM(),
+                                      headChunkRows: RunEnvironment.headChunkRows, faults: faults)
             trainer.debug = debug
-            if comm.isRoot { try saveFlags(flags) }
+            if comm.isRoot { try saveFlags(flags, budget: trainer.writeBudget) }
             // Under mpirun, stdout is a pseudo-terminal even when redirected: print plain lines there.
             let interactive = comm.isRoot && isatty(STDOUT_FILENO) == 1 && !Communicators.launchedByMPI(environment: RunEnvironment.variables)
             var from = resumeFrom.map { URL(fileURLWithPath: $0) }
@@ -149,11 +151,12 @@ struct TrainCommand: ParsableCommand {
         MPICommunicator.finalizeIfStarted()
     }
 
-    /// OUT/config.yaml: the flags this run was given (config file merged with the command line).
-    func saveFlags(_ flags: [String]) throws {
+    /// OUT/config.yaml: the flags this run was given (config file merged with the command line),
+    /// counted against the run's write budget (`FaultPlan.failWritesAfterBytes`).
+    func saveFlags(_ flags: [String], budget: WriteBudget?) throws {
         let yaml = try ConfigFile.yaml(arguments: flags, skip: ["--config"])
         try AtomicFile.write(Data(("# tinh train flags; rerun with: tinh train --config THIS_FILE\n" + yaml).utf8),
-                             to: URL(fileURLWithPath: out).appendingPathComponent("config.yaml").path)
+                             to: URL(fileURLWithPath: out).appendingPathComponent("config.yaml").path, budget: budget)
     }
 
     /// The rank: AdaLoRA's is --init-r (or --rank; PEFT's default 12), every other method's --rank (default 8).
@@ -183,7 +186,7 @@ struct TrainCommand: ParsableCommand {
                                totalStep: steps)
     }
 
-    func resolvedConfig(rank: Int) throws -> TrainConfig {
+    func resolvedConfig(rank: Int, faults: FaultPlan = .none) throws -> TrainConfig {
         if method != "delta-lora", deltaLambda != nil || deltaStart != nil {
             throw TinhError.invalidInput("--delta-lambda and --delta-start apply to --method delta-lora only (this run uses \(method))")
         }
@@ -207,13 +210,10 @@ struct TrainCommand: ParsableCommand {
         c.evalEvery = evalEvery; c.saveEvery = saveEvery; c.keepLast = keepLast; c.logEvery = logEvery; c.maxBadSteps = maxBadSteps
         // Testing aid: TINH_TEST_RANK_SEED="RANK:SEED" gives one rank another seed, to show that
         // ranks which disagree fail at start with a clear error.
-        if let spec = ProcessInfo.processInfo.environment["TINH_TEST_RANK_SEED"] {
-            let parts = spec.split(separator: ":").compactMap { UInt64($0) }
-            if parts.count == 2, parts[0] == UInt64(rank) {
-                c.seed = parts[1]
-                adapter.seed = parts[1]
-                c.adapter = adapter
-            }
+        if let seed = faults.seed(forRank: rank) {
+            c.seed = seed
+            adapter.seed = seed
+            c.adapter = adapter
         }
         return c
     }

@@ -10,15 +10,15 @@ public enum PEFTExport {
     public static let configFile = "adapter_config.json"
     public static let weightsFile = "adapter_model.safetensors"
 
-    /// Exports the adapters attached to a model.
-    public static func write(adapters: AdapterSet, baseModelName: String?, to directory: URL) throws {
+    /// Exports the adapters attached to a model; the files count against `budget`, if any.
+    public static func write(adapters: AdapterSet, baseModelName: String?, to directory: URL, budget: WriteBudget? = nil) throws {
         let p = adapters.parameters
         // The trainable slots, each module's frozen tensors (LoRA-FA's A) and tensors the modules share (VeRA's projections).
         var tensors = AdapterTensors.views(of: p.values, slots: p.slots).merging(adapters.frozenTensors()) { a, _ in a }
         for (_, adapter) in adapters.modules {
             tensors.merge(adapter.exportTensors()) { first, _ in first }
         }
-        try write(config: adapters.config, tensors: tensors, baseModelName: baseModelName, to: directory, extra: adapters.extraState())
+        try write(config: adapters.config, tensors: tensors, baseModelName: baseModelName, to: directory, extra: adapters.extraState(), budget: budget)
     }
 
     /// Exports a saved checkpoint (verified first) without loading the model. A nil
@@ -54,7 +54,7 @@ public enum PEFTExport {
     /// AdaLoRA keeps only the triplets its masks (in `extra`, the adapters' extra state) keep; a
     /// PiSSA-initialised LoRA becomes the rank-2r LoRA for the original base (`PiSSA`).
     static func write(config: AdapterConfig, tensors: [String: Tensor], baseModelName: String?, to directory: URL,
-                      extra: [String: Tensor] = [:]) throws {
+                      extra: [String: Tensor] = [:], budget: WriteBudget? = nil) throws {
         var tensors = tensors
         let json: Data
         if config.method == "vera" {
@@ -73,9 +73,9 @@ public enum PEFTExport {
             json = try PEFTAdapterConfig(config, baseModelName: baseModelName).encoded()
         }
         try AtomicDirectory.createDirectory(directory)
-        try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent(weightsFile).path)
-        try BaseQuantizationRecord.write(config, to: directory)
-        try AtomicFile.write(json, to: directory.appendingPathComponent(configFile).path)
+        try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent(weightsFile).path, budget: budget)
+        try BaseQuantizationRecord.write(config, to: directory, budget: budget)
+        try AtomicFile.write(json, to: directory.appendingPathComponent(configFile).path, budget: budget)
     }
 
     /// A VeRA checkpoint holds the vectors and the seed; the projections' shapes come from the

@@ -15,6 +15,11 @@ public final class Trainer {
     let sampler: BatchSampler
     let groups: [ParameterGroup]
     let outDirectory: URL
+    /// Faults to inject (tests, launch/chaos; `.none` in a normal run).
+    let faults: FaultPlan
+    /// The run's allowance for atomic writes (`FaultPlan.failWritesAfterBytes`), for every file the
+    /// run writes, and for files the caller writes into OUT itself (`tinh train`'s config.yaml); nil without one.
+    public let writeBudget: WriteBudget?
     /// The next optimizer step to run (0-based).
     public internal(set) var step = 0
     /// Polled once per step: whether this rank asks the run to stop (`run`'s).
@@ -43,12 +48,14 @@ public final class Trainer {
 
     /// `loaded` is a model already loaded (it keeps its `frozenGEMM`); otherwise the trainer loads
     /// `config.model` with its frozen Float32 products on `gemm`. `headChunkRows` sets the model's
-    /// fused loss-path chunk (nil: leave it).
+    /// fused loss-path chunk (nil: leave it). `faults` are injected (tests and launch/chaos).
     public init(config: TrainConfig, comm: Communicator, loaded: LoadedModel? = nil, gemm: FrozenGEMM = .openblas,
-                headChunkRows: Int? = nil) throws {
+                headChunkRows: Int? = nil, faults: FaultPlan = .none) throws {
         try config.validate(worldSize: comm.size)
         self.config = config
         self.comm = comm
+        self.faults = faults
+        writeBudget = faults.makeWriteBudget()
         let out = URL(fileURLWithPath: config.out, isDirectory: true)
         outDirectory = out
         // Rank 0 owns the output directory; every rank learns whether it is usable.
@@ -63,7 +70,7 @@ public final class Trainer {
         let precision = config.adapter.resolvedBasePrecision
         // Full fine-tuning copies every weight into its trainable buffer: nothing would stay shared.
         let sharing = config.adapter.method == FullFineTuning.method ? .off : config.sharedBase
-        model = try loaded ?? BaseMemory.load(Trainer.testRankModel(rank: comm.rank) ?? config.model, policy: sharing, basePrecision: precision, gemm: gemm, comm: comm)
+        model = try loaded ?? BaseMemory.load(faults.model(forRank: comm.rank) ?? config.model, policy: sharing, basePrecision: precision, gemm: gemm, comm: comm)
         try comm.together("loading the data and adapters") {
             guard model.model.basePrecision == precision else {
                 throw TinhError.invalidInput("the model was loaded with a \(model.model.basePrecision) base, but the run asks for \(precision)")
@@ -130,7 +137,7 @@ public final class Trainer {
         }
         try comm.together("opening the output files") {
             guard comm.isRoot else { return }
-            try AtomicFile.write(try JSONEncoder.pretty.encode(config), to: outDirectory.appendingPathComponent("config.json").path)
+            try AtomicFile.write(try JSONEncoder.pretty.encode(config), to: outDirectory.appendingPathComponent("config.json").path, budget: writeBudget)
             metricsFile = try openMetrics(keepingStepsBefore: step)
             evalFile = try openMetrics(keepingStepsBefore: step, name: "eval.jsonl")
         }
@@ -177,12 +184,7 @@ public final class Trainer {
                     if let agreed { onEvent(.message("all \(comm.size) ranks hold identical \(config.adapter.method) weights (FNV-1a \(agreed))")) }
                 }
             }
-            if let kill = Trainer.testKillAfterStep, kill == step { raise(SIGKILL) }
-            if let kill = TestHooks.killRank, kill.step == step, kill.rank == comm.rank {
-                // The time lets launch/chaos measure how long the job takes to notice.
-                FileHandle.standardError.write(Data("tinh: test hook: rank \(comm.rank) SIGKILLs itself after step \(step) at unix time \(String(format: "%.3f", Date().timeIntervalSince1970))\n".utf8))
-                raise(SIGKILL)
-            }
+            faults.afterSteps(step, rank: comm.rank)
             if stopAgreed && !last {
                 let latest = Checkpoints.checkpointsDirectory(run: outDirectory).appendingPathComponent(Checkpoints.directoryName(step: step))
                 throw TrainingStopped(stepsDone: step, checkpoint: latest.path)
@@ -196,7 +198,7 @@ public final class Trainer {
                 return
             }
             try PEFTExport.write(adapters: adapters, baseModelName: PEFTExport.baseModelName(forSpec: loaded.spec),
-                                 to: outDirectory.appendingPathComponent("adapter"))
+                                 to: outDirectory.appendingPathComponent("adapter"), budget: writeBudget)
             if adapters.movesBaseWeights { mergedNote = try exportMerged() }
         }
         func median(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.sorted()[values.count / 2] }
@@ -211,22 +213,12 @@ public final class Trainer {
         summary.simulatedLatencyMs = simulatedLatency.map { $0.latencySeconds * 1000 }
         self.summary = summary
         if comm.isRoot {
-            try AtomicFile.write(try JSONEncoder.pretty.encode(summary), to: outDirectory.appendingPathComponent("summary.json").path)
+            try AtomicFile.write(try JSONEncoder.pretty.encode(summary), to: outDirectory.appendingPathComponent("summary.json").path, budget: writeBudget)
             if !adapters.isFullFineTuning { onEvent(.message("adapter (PEFT format): \(outDirectory.appendingPathComponent("adapter").path)")) }
             if let mergedNote { onEvent(.message(mergedNote)) }
             onEvent(.finished(summary))
         }
     }
-
-    /// Testing aid: TINH_TEST_KILL_AFTER_STEP=N kills the process (SIGKILL, no clean-up) once N steps are done.
-    static let testKillAfterStep: Int? = ProcessInfo.processInfo.environment["TINH_TEST_KILL_AFTER_STEP"].flatMap(Int.init)
-
-    /// Testing aid: TINH_TEST_SIGNAL="STEP:RANK" makes that rank send itself SIGTERM during step STEP (0-based).
-    static let testSignal: (step: Int, rank: Int)? = {
-        guard let spec = ProcessInfo.processInfo.environment["TINH_TEST_SIGNAL"] else { return nil }
-        let parts = spec.split(separator: ":").compactMap { Int($0) }
-        return parts.count == 2 ? (parts[0], parts[1]) : nil
-    }()
 
     var trainerState: TrainerState {
         TrainerState(model: loaded.spec, config: config, nextStep: step, badSteps: badSteps, worldSize: comm.size, badStreak: badStreak)
@@ -236,7 +228,8 @@ public final class Trainer {
     /// fine-tuned model itself to OUT/merged/ (moved W + s·B·A). Returns a line saying so.
     func exportMerged() throws -> String {
         let directory = outDirectory.appendingPathComponent("merged", isDirectory: true)
-        let (_, note) = try Merge.write(loaded: loaded, adapters: adapters, to: directory.appendingPathComponent("model.safetensors").path)
+        let (_, note) = try Merge.write(loaded: loaded, adapters: adapters, to: directory.appendingPathComponent("model.safetensors").path,
+                                        budget: writeBudget)
         return "merged model: \(directory.path) (\(config.adapter.method) moved the base weights, so OUT/adapter alone does not reproduce the fine-tuned model)"
             + (note.map { "; " + $0 } ?? "")
     }
@@ -244,20 +237,17 @@ public final class Trainer {
     /// Full fine-tuning: the trained model, every weight under its Hugging Face name, to OUT/model/.
     func exportFullModel() throws -> String {
         let directory = outDirectory.appendingPathComponent("model", isDirectory: true)
-        let (_, note) = try Merge.write(loaded: loaded, adapters: adapters, to: directory.appendingPathComponent("model.safetensors").path)
+        let (_, note) = try Merge.write(loaded: loaded, adapters: adapters, to: directory.appendingPathComponent("model.safetensors").path,
+                                        budget: writeBudget)
         return "fine-tuned model (every weight, safetensors): \(directory.path)" + (note.map { "; " + $0 } ?? "")
     }
-
-    /// Testing aid: TINH_TEST_PERTURB_EXTRA_STATE_RANK=R changes one value of rank R's extra state
-    /// before the checkpoint agreement check, to show that the check catches diverged ranks.
-    static let testPerturbRank: Int? = ProcessInfo.processInfo.environment["TINH_TEST_PERTURB_EXTRA_STATE_RANK"].flatMap(Int.init)
 
     /// Every rank hashes its extra state (Delta-LoRA's moved weights, updated on each rank without
     /// communication) and the ranks compare the hashes: a difference is an error on every rank.
     /// Returns the agreed checksum, or nil when there is nothing to compare.
     func checkExtraStateAgreement() throws -> String? {
         guard comm.size > 1, !adapters.extraState().isEmpty else { return nil }
-        if let r = Trainer.testPerturbRank, r == comm.rank, let t = adapters.extraState().min(by: { $0.key < $1.key })?.value {
+        if faults.perturbs(rank: comm.rank), let t = adapters.extraState().min(by: { $0.key < $1.key })?.value {
             t.data[0] = t.data[0].nextUp
         }
         let sum = adapters.extraStateChecksum()
@@ -271,7 +261,7 @@ public final class Trainer {
     func checkMaskAgreement(step: Int) throws {
         guard let budget = adapters.adaLoRABudget, budget.lastMaskingStep == step else { return }
         var fingerprint = budget.maskFingerprint
-        if let r = Trainer.testPerturbRank, r == comm.rank { fingerprint += "-perturbed" }
+        if faults.perturbs(rank: comm.rank) { fingerprint += "-perturbed" }
         try RankAgreement.check(["AdaLoRA masks after step \(step + 1) (computed from all-reduced gradients, so they must be identical)": fingerprint], comm: comm)
         if let total = budget.settings.totalStep, step == total - budget.settings.tfinal {
             stepNotes.append("AdaLoRA: final rank budget after step \(step + 1): \(budget.totalRank) of \(budget.initialBudget) triplets kept "
@@ -288,7 +278,7 @@ public final class Trainer {
             do {
                 path = try Checkpoints.save(step: step, adapters: adapters, optimizer: optimizer,
                                             trainerState: try JSONEncoder.sorted.encode(trainerState),
-                                            runDirectory: outDirectory, keepLast: config.keepLast).path
+                                            runDirectory: outDirectory, keepLast: config.keepLast, budget: writeBudget).path
             } catch {
                 // A full disk or read-only --out: the save left the previous checkpoint as it was.
                 let previous = Checkpoints.complete(in: Checkpoints.checkpointsDirectory(run: outDirectory)).last
@@ -381,9 +371,7 @@ public final class Trainer {
         let start = comm.wallTime()
         let grads = adapters.parameters.grads
         grads.zero()
-        // Backward adds into the gradients, so a NaN put there first reaches this rank's all-reduce.
-        if TestHooks.nanSteps.contains(where: { $0.step == step && $0.rank == comm.rank }), grads.count > 0 { grads.data[grads.count - 1] = .nan }
-        if let stall = TestHooks.stall, stall.step == step, stall.rank == comm.rank { usleep(useconds_t(stall.seconds * 1e6)) }
+        faults.beforeStep(step, rank: comm.rank, gradients: grads)
         doing("the gradient all-reduce of step \(step)")
         reducer.begin()
         let model = loaded.model
@@ -405,7 +393,7 @@ public final class Trainer {
             sums[1] += Double(result.count)
             let lastMicro = first + micro >= mine.count
             if lastMicro {
-                if let signalAt = Trainer.testSignal, signalAt.step == step, signalAt.rank == comm.rank { raise(SIGTERM) }
+                faults.duringLastMicroBatch(step, rank: comm.rank)
                 sums[2] = stop.isRequested ? 1 : 0
                 small = try comm.startAllreduceSum(sums)
                 // Only the last micro-batch's backward finishes the gradients: its layers start buckets.
@@ -605,7 +593,7 @@ public final class Trainer {
                   let s = object["step"] as? Int else { return false }
             return s < firstStep
         }
-        try AtomicFile.write(Data(kept.map { $0 + "\n" }.joined().utf8), to: url.path)
+        try AtomicFile.write(Data(kept.map { $0 + "\n" }.joined().utf8), to: url.path, budget: writeBudget)
         do {
             let handle = try FileHandle(forWritingTo: url)
             try handle.seekToEnd()
