@@ -15,14 +15,15 @@ public enum BasePrecisionBenchmark {
 
     /// Loads `spec` once per precision, attaches `adapter` to each and times `iterations` steps of
     /// `batch` × `seq` random tokens (every position in the loss) per precision, alternating, after
-    /// `warmup` steps each.
+    /// `warmup` steps each. `headChunkRows` is the models' fused loss-path chunk (nil: the default).
     public static func run(spec: String, precisions: [BasePrecision] = [.f32, .bf16], adapter: AdapterConfig,
                            batch: Int, seq: Int, iterations: Int, warmup: Int = 1, seed: UInt64 = 0,
-                           gemm: FrozenGEMM = .openblas) throws -> [Row] {
+                           gemm: FrozenGEMM = .openblas, headChunkRows: Int? = nil) throws -> [Row] {
         guard iterations > 0, warmup >= 0, batch > 0, seq > 1 else {
             throw TinhError.invalidInput("benchmark needs iterations > 0, batch > 0 and seq > 1")
         }
         let models = try precisions.map { try ModelSource.load(spec, basePrecision: $0, gemm: gemm).model }
+        if let headChunkRows { for model in models { model.headChunkRows = headChunkRows } }
         let adapters = try models.map { try AdapterSet(model: $0, config: adapter) }
         let config = models[0].config
         var rng = SeededGenerator(seed: seed)

@@ -49,8 +49,10 @@ public enum MethodComparison {
     }
 
     /// Runs every method; returns the table rows and every eval point (rank 0 has them all; the
-    /// numbers are the same on every rank). `exactMatchOn` names held-out chat data to score by generation.
-    public static func run(base: TrainConfig, methods: [String], comm: Communicator, gemm: FrozenGEMM = .openblas, exactMatchOn: String? = nil,
+    /// numbers are the same on every rank). `exactMatchOn` names held-out chat data to score by generation;
+    /// `headChunkRows` is the models' fused loss-path chunk (nil: the default).
+    public static func run(base: TrainConfig, methods: [String], comm: Communicator, gemm: FrozenGEMM = .openblas,
+                           headChunkRows: Int? = nil, exactMatchOn: String? = nil,
                            maxAnswerTokens: Int = 16, onEvent: (String, TrainingEvent) -> Void = { _, _ in }) throws -> ([Row], [EvalPoint]) {
         var rows: [Row] = []
         var points: [EvalPoint] = []
@@ -59,7 +61,7 @@ public enum MethodComparison {
             // A fresh model per method: Delta-LoRA moves base weights, and no adapter may leak into the next run.
             // The previous method's model is freed by now; measure this method's own peak memory.
             resetPeakRSS()
-            let trainer = try Trainer(config: config, comm: comm, gemm: gemm)
+            let trainer = try Trainer(config: config, comm: comm, gemm: gemm, headChunkRows: headChunkRows)
             try trainer.run { event in
                 if case .eval(let step, let result) = event { points.append(EvalPoint(method: method, step: step + 1, loss: result.loss)) }
                 onEvent(method, event)

@@ -26,6 +26,8 @@ public enum TrainingBenchmark {
         public var gradientCheckpointing = false
         /// The library of the frozen Float32 products (`tinh bench` passes `FrozenGEMM.preferred` for its threads).
         public var frozenGEMM = FrozenGEMM.openblas
+        /// Loss rows per chunk of the fused loss path (`DecoderModel.headChunkRows`); nil: the model's default.
+        public var headChunkRows: Int?
 
         public init(model: String, adapter: AdapterConfig = AdapterConfig()) {
             self.model = model
@@ -174,7 +176,7 @@ public enum TrainingBenchmark {
         config.seed = o.seed
         config.lr = 1e-4
         config.gradientCheckpointing = o.gradientCheckpointing
-        let trainer = try Trainer(config: config, comm: comm, loaded: loaded)
+        let trainer = try Trainer(config: config, comm: comm, loaded: loaded, headChunkRows: o.headChunkRows)
 
         // The roofline: sgemm on this rank's threads, measured while the other ranks do the same.
         try comm.barrier()
@@ -184,8 +186,9 @@ public enum TrainingBenchmark {
         let rssAfterLoad = currentRSSMegabytes()
         resetPeakRSS()
         var times: [Double] = [], cpuTimes: [Double] = [], lossTokens = 0, positions = 0
+        let timer = PhaseTimer()
         for step in 0..<steps {
-            if step == o.warmup { PhaseTimer.start() }
+            if step == o.warmup { timer.reset(); loaded.model.phaseTimer = timer }
             let cpu0 = processCPUSeconds()
             let m = try trainer.trainStep(step)
             if step >= o.warmup {
@@ -195,8 +198,9 @@ public enum TrainingBenchmark {
                 positions += m.tokens
             }
         }
-        var phases = PhaseTimer.seconds
-        PhaseTimer.stop()
+        var phases = timer.seconds
+        timer.stop()
+        loaded.model.phaseTimer = nil
         let rss = peakRSSMegabytes()
         let lossFraction = Double(lossTokens) / Double(max(positions, 1))
         let flops = Self.flops(model: loaded.model, adapters: trainer.adapters, seq: o.seq, lossFraction: lossFraction)

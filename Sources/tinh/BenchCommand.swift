@@ -48,6 +48,7 @@ struct BenchCommand: ParsableCommand {
             options.threads = threads; options.data = data; options.probeSeconds = probeSeconds
             options.gradientCheckpointing = gradientCheckpointing
             options.frozenGEMM = RunEnvironment.frozenGEMM(blasThreads: threads ?? BLAS.threads)
+            options.headChunkRows = RunEnvironment.headChunkRows
             let result = try TrainingBenchmark.run(options, comm: comm)
             if shapes, comm.isRoot, !json {
                 let loaded = try ModelSource.load(model)

@@ -9,7 +9,7 @@ struct CommunicatorOptions: ParsableArguments {
     @Option(help: "auto: MPI under mpirun, else one local process; mpi: always MPI; local: never MPI.")
     var comm: CommunicatorMode = .auto
 
-    func make() throws -> Communicator { try Communicators.make(comm) }
+    func make() throws -> Communicator { try Communicators.make(comm, environment: RunEnvironment.variables) }
 }
 
 /// Prints a user-facing error and exits non-zero. Under MPI, a failure that only some ranks see

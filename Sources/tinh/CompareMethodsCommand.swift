@@ -42,7 +42,8 @@ struct CompareMethodsCommand: ParsableCommand {
             base.steps = steps; base.batch = batch; base.seq = seq; base.lr = lr; base.seed = seed
             base.warmup = min(5, steps / 10); base.evalEvery = evalEvery; base.logEvery = max(1, steps / 6)
             let list = methods == "all" ? MethodComparison.allMethods : methods.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            let (rows, points) = try MethodComparison.run(base: base, methods: list, comm: comm, gemm: RunEnvironment.frozenGEMM(), exactMatchOn: noExactMatch ? nil : valid) { method, event in
+            let (rows, points) = try MethodComparison.run(base: base, methods: list, comm: comm, gemm: RunEnvironment.frozenGEMM(),
+                                                          headChunkRows: RunEnvironment.headChunkRows, exactMatchOn: noExactMatch ? nil : valid) { method, event in
                 if comm.isRoot { print("[\(method)] \(event.description)"); fflush(stdout) }
             }
             if comm.isRoot {

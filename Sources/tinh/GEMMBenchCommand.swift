@@ -34,7 +34,7 @@ struct GEMMBenchCommand: ParsableCommand {
                 adapted = try resolvedTargets(targets, model: model)
                 let adapter = AdapterConfig(method: .lora, rank: rank, alpha: Float(2 * rank), targets: adapted)
                 steps = try BasePrecisionBenchmark.run(spec: model, adapter: adapter, batch: batch, seq: seq, iterations: self.steps,
-                                                           gemm: RunEnvironment.frozenGEMM())
+                                                           gemm: RunEnvironment.frozenGEMM(), headChunkRows: RunEnvironment.headChunkRows)
             } catch { fail("\(error)") }
         }
         if json {

@@ -19,6 +19,7 @@ struct ModelOptions: ParsableArguments {
     func loadWithAdapter() -> (loaded: LoadedModel, adapters: AdapterSet?) {
         do {
             let loaded = try ModelSource.load(model, basePrecision: try BasePrecision.parse(basePrecision), gemm: RunEnvironment.frozenGEMM())
+            RunEnvironment.configure(loaded.model)
             let adapters = try adapter.map { try PEFTAdapter.load(dir: $0, into: loaded.model) }
             if let dir = adapter, let record = try BaseQuantizationRecord.read(directory: dir), record.basePrecision != loaded.model.basePrecision {
                 printError("note: the adapter was trained on a \(record.basePrecision) base (\(BaseQuantizationRecord.fileName)); this run holds the base in \(loaded.model.basePrecision) (--base-precision \(record.basePrecision) reproduces training)")

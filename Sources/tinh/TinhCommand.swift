@@ -26,7 +26,8 @@ struct TinhCommand: ParsableCommand {
                       InjectAbortCommand.self])
 
     static func main() {
-        _ = RunEnvironment.requestedGEMM  // a bad TINH_F32_GEMM fails before any work
+        _ = RunEnvironment.requestedGEMM  // a bad TINH_F32_GEMM or TINH_HEAD_CHUNK_ROWS fails before any work
+        _ = RunEnvironment.headChunkRows
         let arguments = Array(CommandLine.arguments.dropFirst())
         guard arguments.first == "train" else { return main(arguments) }
         TrainArguments.expandAndRun(Array(arguments.dropFirst()))

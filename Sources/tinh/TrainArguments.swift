@@ -6,9 +6,6 @@ import Tinh
 /// (which win), then ArgumentParser parses the whole as usual. A key that is not a flag is reported
 /// with the file's name and line.
 enum TrainArguments {
-    /// The flags `train` ran with, after the config file was merged (saved as OUT/config.yaml).
-    nonisolated(unsafe) static var resolved: [String] = []
-
     static func expandAndRun(_ commandLine: [String]) {
         var entries: [ConfigFile.Entry] = []
         var configPath: String?
@@ -22,10 +19,12 @@ enum TrainArguments {
                 fail("\(configPath):\(nested.line): a config file cannot name another config file")
             }
         }
-        resolved = ConfigFile.merge(entries, commandLine: commandLine)
+        // The flags `train` runs with, after the config file was merged (saved as OUT/config.yaml).
+        let resolved = ConfigFile.merge(entries, commandLine: commandLine)
         do {
             var command = try TinhCommand.parseAsRoot(["train"] + resolved)
-            try command.run()
+            guard let train = command as? TrainCommand else { return try command.run() }
+            try train.run(flags: resolved)
         } catch {
             if let configPath, let located = locate(TinhCommand.message(for: error), entries, configPath) { fail(located, code: 64) }
             TinhCommand.exit(withError: error)

@@ -98,27 +98,36 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
+    /// `tinh train` runs through `TrainArguments.expandAndRun`, which calls `run(flags:)`.
     func run() throws {
+        fail("internal error: tinh train runs through TrainArguments.expandAndRun")
+    }
+
+    /// Trains; `flags` are the flags this run was given (config file merged with the command line).
+    func run(flags: [String]) throws {
         let comm: Communicator
         do { comm = try communicator.make() } catch { fail("cannot start: \(error)") }
         guard collectiveTimeout > 0, collectiveTimeout.isFinite else { fail("--collective-timeout must be a positive number of seconds, got \(collectiveTimeout)", comm: comm) }
         let watched = CollectiveWatchdog(comm, timeout: collectiveTimeout)
         do {
+            // Test fault injection (tests, launch/chaos): read once, here.
+            let faults = try FaultPlan(environment: RunEnvironment.variables)
             let dataNotes = try DataGate.check(paths: [data] + (valid.map { [$0] } ?? []), allowErrors: allowDataErrors)
             if comm.isRoot { dataNotes.forEach { print($0) } }
-            let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank), comm: watched, gemm: RunEnvironment.frozenGEMM())
+            let trainer = try Trainer(config: try resolvedConfig(rank: comm.rank, faults: faults), comm: watched, gemm: RunEnvironment.frozenGEMM(),
+                                      headChunkRows: RunEnvironment.headChunkRows, faults: faults)
             trainer.debug = debug
-            if comm.isRoot { try saveFlags() }
+            if comm.isRoot { try saveFlags(flags, budget: trainer.writeBudget) }
             // Under mpirun, stdout is a pseudo-terminal even when redirected: print plain lines there.
-            let interactive = comm.isRoot && isatty(STDOUT_FILENO) == 1 && !Communicators.launchedByMPI
+            let interactive = comm.isRoot && isatty(STDOUT_FILENO) == 1 && !Communicators.launchedByMPI(environment: RunEnvironment.variables)
             var from = resumeFrom.map { URL(fileURLWithPath: $0) }
             if resume, from == nil {
                 let run = URL(fileURLWithPath: out)
                 if !Checkpoints.complete(in: Checkpoints.checkpointsDirectory(run: run)).isEmpty { from = run }
                 else if comm.isRoot { print("--resume: no checkpoint in \(out) yet; starting from step 1") }
             }
-            StopSignal.install()
-            try trainer.run(resumeFrom: from) { event in
+            let stop = StopSignals.install()
+            try trainer.run(resumeFrom: from, stop: stop) { event in
                 if interactive, case .step = event {
                     print("\r\u{1B}[K" + event.description, terminator: "")
                     fflush(stdout)
@@ -140,14 +149,15 @@ struct TrainCommand: ParsableCommand {
         MPICommunicator.finalizeIfStarted()
     }
 
-    /// OUT/config.yaml: the flags this run was given (config file merged with the command line).
-    func saveFlags() throws {
-        let yaml = try ConfigFile.yaml(arguments: TrainArguments.resolved, skip: ["--config"])
+    /// OUT/config.yaml: the flags this run was given (config file merged with the command line),
+    /// counted against the run's write budget (`FaultPlan.failWritesAfterBytes`).
+    func saveFlags(_ flags: [String], budget: WriteBudget?) throws {
+        let yaml = try ConfigFile.yaml(arguments: flags, skip: ["--config"])
         try AtomicFile.write(Data(("# tinh train flags; rerun with: tinh train --config THIS_FILE\n" + yaml).utf8),
-                             to: URL(fileURLWithPath: out).appendingPathComponent("config.yaml").path)
+                             to: URL(fileURLWithPath: out).appendingPathComponent("config.yaml").path, budget: budget)
     }
 
-    func resolvedConfig(rank: Int) throws -> TrainConfig {
+    func resolvedConfig(rank: Int, faults: FaultPlan = .none) throws -> TrainConfig {
         var adapter = try AdapterConfig.fromFlags(method: method, rank: self.rank, alpha: alpha, rsLoRA: rslora,
                                                   targets: try resolvedTargets(targets, model: model),
                                                   layers: try layers.map(AdapterConfig.parseLayers), seed: seed,
@@ -165,13 +175,10 @@ struct TrainCommand: ParsableCommand {
         c.evalEvery = evalEvery; c.saveEvery = saveEvery; c.keepLast = keepLast; c.logEvery = logEvery; c.maxBadSteps = maxBadSteps
         // Testing aid: TINH_TEST_RANK_SEED="RANK:SEED" gives one rank another seed, to show that
         // ranks which disagree fail at start with a clear error.
-        if let spec = ProcessInfo.processInfo.environment["TINH_TEST_RANK_SEED"] {
-            let parts = spec.split(separator: ":").compactMap { UInt64($0) }
-            if parts.count == 2, parts[0] == UInt64(rank) {
-                c.seed = parts[1]
-                adapter.seed = parts[1]
-                c.adapter = adapter
-            }
+        if let seed = faults.seed(forRank: rank) {
+            c.seed = seed
+            adapter.seed = seed
+            c.adapter = adapter
         }
         return c
     }

@@ -7,7 +7,9 @@ import Foundation
 public enum AtomicDirectory {
     /// Builds a directory with `fill` in a temporary sibling, writes `marker` last, and renames
     /// the whole directory to `url`, which must not exist yet.
-    public static func create(at url: URL, marker: String = "COMPLETE", fill: (URL) throws -> Void) throws {        let fm = FileManager.default
+    /// The marker counts against `budget`, if any.
+    public static func create(at url: URL, marker: String = "COMPLETE", budget: WriteBudget? = nil, fill: (URL) throws -> Void) throws {
+        let fm = FileManager.default
         let parent = url.deletingLastPathComponent()
         try createDirectory(parent)
         let temp = parent.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
@@ -18,7 +20,7 @@ public enum AtomicDirectory {
             for name in try fm.contentsOfDirectory(atPath: temp.path) {
                 try syncPath(temp.appendingPathComponent(name))
             }
-            try AtomicFile.write(Data("complete\n".utf8), to: temp.appendingPathComponent(marker).path)
+            try AtomicFile.write(Data("complete\n".utf8), to: temp.appendingPathComponent(marker).path, budget: budget)
             try syncDirectory(temp)
             if fm.fileExists(atPath: url.path) {
                 throw TinhError.invalidInput("\(url.path) exists already; refusing to replace it")

@@ -42,7 +42,7 @@ public struct BaseQuantizationRecord: Codable, Equatable {
     }
 
     /// Writes the record for a quantized base, or removes a stale one for an f32 base.
-    static func write(_ config: AdapterConfig, to directory: URL) throws {
+    static func write(_ config: AdapterConfig, to directory: URL, budget: WriteBudget? = nil) throws {
         let url = directory.appendingPathComponent(fileName)
         guard config.resolvedBasePrecision != .f32 else {
             try? FileManager.default.removeItem(at: url)
@@ -50,7 +50,7 @@ public struct BaseQuantizationRecord: Codable, Equatable {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try AtomicFile.write(try encoder.encode(BaseQuantizationRecord(config)) + Data("\n".utf8), to: url.path)
+        try AtomicFile.write(try encoder.encode(BaseQuantizationRecord(config)) + Data("\n".utf8), to: url.path, budget: budget)
     }
 
     /// The record in an adapter directory, if there is one.

@@ -31,17 +31,18 @@ public enum Checkpoints {
 
     /// Writes the checkpoint of `step`, points `latest` at it, and prunes all but the newest
     /// `keepLast` complete checkpoints (`keepLast` < 1 keeps all). `trainerState` must be one JSON
-    /// object; `load` returns it byte for byte (without surrounding whitespace).
+    /// object; `load` returns it byte for byte (without surrounding whitespace). Every file written
+    /// counts against `budget`, if any.
     @discardableResult
     public static func save(step: Int, adapters: AdapterSet, optimizer: AdamW, trainerState: Data,
-                            runDirectory: URL, keepLast: Int) throws -> URL {
+                            runDirectory: URL, keepLast: Int, budget: WriteBudget? = nil) throws -> URL {
         try save(step: step, adapters: adapters, optimizer: optimizer, trainerState: trainerState,
-                 runDirectory: runDirectory, keepLast: keepLast, beforeMarker: { _ in })
+                 runDirectory: runDirectory, keepLast: keepLast, budget: budget, beforeMarker: { _ in })
     }
 
     /// `beforeMarker` runs inside the temporary directory after every file is written (tests inject faults there).
     static func save(step: Int, adapters: AdapterSet, optimizer: AdamW, trainerState: Data,
-                     runDirectory: URL, keepLast: Int, beforeMarker: (URL) throws -> Void) throws -> URL {
+                     runDirectory: URL, keepLast: Int, budget: WriteBudget? = nil, beforeMarker: (URL) throws -> Void) throws -> URL {
         guard step >= 0 else { throw TinhError.invalidInput("checkpoint step must be non-negative, got \(step)") }
         let parameters = adapters.parameters
         guard optimizer.m.count == parameters.count, optimizer.v.count == parameters.count else {
@@ -61,35 +62,35 @@ public enum Checkpoints {
         if replacing { try AtomicDirectory.rename(target, to: aside) }
 
         do {
-            try writeDirectory(target, step: step, adapters: adapters, optimizer: optimizer, trainer: trainer, beforeMarker: beforeMarker)
+            try writeDirectory(target, step: step, adapters: adapters, optimizer: optimizer, trainer: trainer, budget: budget, beforeMarker: beforeMarker)
         } catch {
             if replacing { try? AtomicDirectory.rename(aside, to: target) }  // put the old one back
             throw error
         }
         if replacing { try? FileManager.default.removeItem(at: aside) }
-        try AtomicFile.write(Data((name + "\n").utf8), to: directory.appendingPathComponent(latestFile).path)
+        try AtomicFile.write(Data((name + "\n").utf8), to: directory.appendingPathComponent(latestFile).path, budget: budget)
         try prune(directory, keepLast: keepLast, keeping: name)
         return target
     }
 
     static func writeDirectory(_ target: URL, step: Int, adapters: AdapterSet, optimizer: AdamW, trainer: Data,
-                               beforeMarker: (URL) throws -> Void) throws {
+                               budget: WriteBudget?, beforeMarker: (URL) throws -> Void) throws {
         let parameters = adapters.parameters
-        try AtomicDirectory.create(at: target, marker: marker) { tmp in
+        try AtomicDirectory.create(at: target, marker: marker, budget: budget) { tmp in
             let adapterPath = tmp.appendingPathComponent(adapterFile).path
             let optimizerPath = tmp.appendingPathComponent(optimizerFile).path
             // Frozen tensors (LoRA-FA's A) ride along, so `tinh export --checkpoint` has the whole adapter.
             let values = AdapterTensors.views(of: parameters.values, slots: parameters.slots).merging(adapters.frozenTensors()) { a, _ in a }
             try SafeTensorsWriter.write(values,
-                                        metadata: ["format": "tinh-adapter", "method": adapters.config.method.name], to: adapterPath)
+                                        metadata: ["format": "tinh-adapter", "method": adapters.config.method.name], to: adapterPath, budget: budget)
             let moments = AdapterTensors.views(of: optimizer.m, slots: parameters.slots, suffix: firstMomentSuffix)
                 .merging(AdapterTensors.views(of: optimizer.v, slots: parameters.slots, suffix: secondMomentSuffix)) { a, _ in a }
-            try SafeTensorsWriter.write(moments, metadata: ["format": "tinh-adamw"], to: optimizerPath)
+            try SafeTensorsWriter.write(moments, metadata: ["format": "tinh-adamw"], to: optimizerPath, budget: budget)
             var written = [(adapterFile, adapterPath), (optimizerFile, optimizerPath)]
             let extra = adapters.extraState()
             if !extra.isEmpty {
                 let extraPath = tmp.appendingPathComponent(extraFile).path
-                try SafeTensorsWriter.write(extra, metadata: ["format": "tinh-adapter-extra", "method": adapters.config.method.name], to: extraPath)
+                try SafeTensorsWriter.write(extra, metadata: ["format": "tinh-adapter-extra", "method": adapters.config.method.name], to: extraPath, budget: budget)
                 written.append((extraFile, extraPath))
             }
             var files: [String: CheckpointState.FileCheck] = [:]
@@ -104,7 +105,7 @@ public enum Checkpoints {
                                  beta2: optimizer.beta2, epsilon: optimizer.epsilon),
                 files: files, trainerStateFNV1a64: Checksum.hex(Checksum.fnv1a64(trainer)))
             try AtomicFile.write(CheckpointStateFile.encode(state, trainerState: trainer),
-                                 to: tmp.appendingPathComponent(stateFile).path)
+                                 to: tmp.appendingPathComponent(stateFile).path, budget: budget)
             try beforeMarker(tmp)
         }
     }

@@ -47,10 +47,11 @@ public enum Merge {
     }
 
     /// Writes the merged weights to `file`, `config.json` beside it, and the tokenizer files of
-    /// `tokenizerSource` (a Hugging Face directory) if given. Returns the paths written.
+    /// `tokenizerSource` (a Hugging Face directory) if given. Returns the paths written. The files
+    /// count against `budget`, if any.
     @discardableResult
     public static func write(model: DecoderModel, adapters: AdapterSet, to file: String, tokenizerSource: String? = nil,
-                             special: SpecialTokenIds? = nil) throws -> [String] {
+                             special: SpecialTokenIds? = nil, budget: WriteBudget? = nil) throws -> [String] {
         let target = URL(fileURLWithPath: (file as NSString).expandingTildeInPath).standardizedFileURL
         guard target.pathExtension == "safetensors" else {
             throw TinhError.invalidInput("merge: --out must name a .safetensors file, got \(file)")
@@ -63,9 +64,9 @@ public enum Merge {
             throw TinhError.invalidInput("merge: \(directory.path) already holds \(other); write the merged model to a directory of its own")
         }
         let weights = try mergedWeights(model: model, adapters: adapters)
-        try SafeTensorsWriter.write(weights, metadata: ["format": "pt"], to: target.path)
+        try SafeTensorsWriter.write(weights, metadata: ["format": "pt"], to: target.path, budget: budget)
         let configPath = directory.appendingPathComponent("config.json").path
-        try AtomicFile.write(configJSON(model.config, special: special), to: configPath)
+        try AtomicFile.write(configJSON(model.config, special: special), to: configPath, budget: budget)
         var written = [target.path, configPath]
         if let source = tokenizerSource {
             let from = URL(fileURLWithPath: source, isDirectory: true).standardizedFileURL
@@ -78,7 +79,7 @@ public enum Merge {
                     throw TinhError.badFile(path: src.path, reason: "cannot read: \(error.localizedDescription)")
                 }
                 let dst = directory.appendingPathComponent(name).path
-                try AtomicFile.write(data, to: dst)
+                try AtomicFile.write(data, to: dst, budget: budget)
                 written.append(dst)
             }
         }
@@ -89,11 +90,12 @@ public enum Merge {
 extension Merge {
     /// Merges into a loaded model's directory layout: tokenizer files are copied when the model came
     /// from a Hugging Face directory; otherwise `note` says that none were written.
-    public static func write(loaded: LoadedModel, adapters: AdapterSet, to file: String) throws -> (files: [String], note: String?) {
+    public static func write(loaded: LoadedModel, adapters: AdapterSet, to file: String,
+                             budget: WriteBudget? = nil) throws -> (files: [String], note: String?) {
         var isDirectory: ObjCBool = false
         let hfDirectory = loaded.path.flatMap { FileManager.default.fileExists(atPath: $0, isDirectory: &isDirectory) && isDirectory.boolValue ? $0 : nil }
         let files = try write(model: loaded.model, adapters: adapters, to: file, tokenizerSource: hfDirectory,
-                              special: loaded.tokenizer.specialIds)
+                              special: loaded.tokenizer.specialIds, budget: budget)
         let note = hfDirectory == nil
             ? "\(loaded.spec) is not a Hugging Face directory, so no tokenizer files were written (Tinh cannot write tokenizer.json yet); copy the original model's tokenizer.json and tokenizer_config.json beside the weights to load them"
             : nil

@@ -10,13 +10,13 @@ public enum PEFTExport {
     public static let configFile = "adapter_config.json"
     public static let weightsFile = "adapter_model.safetensors"
 
-    /// Exports the adapters attached to a model.
-    public static func write(adapters: AdapterSet, baseModelName: String?, to directory: URL) throws {
+    /// Exports the adapters attached to a model; the files count against `budget`, if any.
+    public static func write(adapters: AdapterSet, baseModelName: String?, to directory: URL, budget: WriteBudget? = nil) throws {
         let p = adapters.parameters
         // The trainable slots, the method's frozen tensors (LoRA-FA's A) and what its modules share (VeRA's projections).
         let tensors = AdapterTensors.views(of: p.values, slots: p.slots).merging(adapters.frozenTensors()) { a, _ in a }
             .merging(adapters.method.exportTensors()) { a, _ in a }
-        try write(config: adapters.config, tensors: tensors, baseModelName: baseModelName, to: directory, extra: adapters.extraState())
+        try write(config: adapters.config, tensors: tensors, baseModelName: baseModelName, to: directory, extra: adapters.extraState(), budget: budget)
     }
 
     /// Exports a saved checkpoint (verified first) without loading the model, where its method can.
@@ -49,12 +49,12 @@ public enum PEFTExport {
     /// has complete weights beside it. The method maps its tensors and settings to PEFT's form
     /// (AdaLoRA keeps only its kept triplets, a PiSSA-initialised LoRA becomes a rank-2r LoRA for the original base).
     static func write(config: AdapterConfig, tensors: [String: Tensor], baseModelName: String?, to directory: URL,
-                      extra: [String: Tensor] = [:]) throws {
+                      extra: [String: Tensor] = [:], budget: WriteBudget? = nil) throws {
         let (tensors, json) = try config.method.type.peftFiles(config: config, tensors: tensors, state: extra, baseModelName: baseModelName)
         try AtomicDirectory.createDirectory(directory)
-        try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent(weightsFile).path)
-        try BaseQuantizationRecord.write(config, to: directory)
-        try AtomicFile.write(json, to: directory.appendingPathComponent(configFile).path)
+        try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent(weightsFile).path, budget: budget)
+        try BaseQuantizationRecord.write(config, to: directory, budget: budget)
+        try AtomicFile.write(json, to: directory.appendingPathComponent(configFile).path, budget: budget)
     }
 
     /// `base_model_name_or_path` for a MODEL spec: the Hub id for `smollm2`, an absolute path for files.

@@ -14,11 +14,12 @@ public enum AtomicFile {
     public struct Sink {
         let fd: Int32
         let path: String
+        let budget: WriteBudget?
 
         public func write(_ bytes: UnsafeRawBufferPointer) throws {
             guard var p = bytes.baseAddress else { return }
             var left = bytes.count
-            if WriteFault.consume(left) {
+            if let budget, budget.consume(left) {
                 throw TinhError.badFile(path: path, reason: "write failed: No space left on device (injected by TINH_TEST_FAIL_WRITE_AFTER_BYTES)")
             }
             while left > 0 {
@@ -37,12 +38,12 @@ public enum AtomicFile {
         }
     }
 
-    /// Writes `data` to `path` atomically.
-    public static func write(_ data: Data, to path: String) throws {
-        try write(to: path) { sink in try data.withUnsafeBytes { try sink.write($0) } }
+    /// Writes `data` to `path` atomically; the bytes count against `budget`, if any.
+    public static func write(_ data: Data, to path: String, budget: WriteBudget? = nil) throws {
+        try write(to: path, budget: budget) { sink in try data.withUnsafeBytes { try sink.write($0) } }
     }
 
-    public static func write(to path: String, _ body: (Sink) throws -> Void) throws {
+    public static func write(to path: String, budget: WriteBudget? = nil, _ body: (Sink) throws -> Void) throws {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
         let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
@@ -52,7 +53,7 @@ public enum AtomicFile {
         }
         var closed = false
         do {
-            try body(Sink(fd: fd, path: tmp))
+            try body(Sink(fd: fd, path: tmp, budget: budget))
             guard fsync(fd) == 0 else { throw TinhError.badFile(path: tmp, reason: "fsync failed: \(MappedFile.errnoText())") }
             closed = true
             guard close(fd) == 0 else { throw TinhError.badFile(path: tmp, reason: "close failed: \(MappedFile.errnoText())") }
@@ -73,15 +74,19 @@ public enum AtomicFile {
     }
 }
 
-/// Testing aid: TINH_TEST_FAIL_WRITE_AFTER_BYTES=N makes atomic writes fail like a full disk
-/// (ENOSPC) once N bytes in all have gone through them in this process.
-enum WriteFault {
-    nonisolated(unsafe) static var left: Int? = ProcessInfo.processInfo.environment["TINH_TEST_FAIL_WRITE_AFTER_BYTES"].flatMap(Int.init)
+/// A run's allowance of bytes for atomic writes (`FaultPlan.failWritesAfterBytes`, from
+/// TINH_TEST_FAIL_WRITE_AFTER_BYTES): once N bytes in all have gone through the writes it is
+/// passed to, they fail like a full disk (ENOSPC). The run owns it and hands it to each write;
+/// writes without one never fail this way.
+public final class WriteBudget {
+    /// Bytes still allowed (negative once spent).
+    public private(set) var left: Int
+
+    public init(bytes: Int) { left = bytes }
 
     /// Counts `n` bytes about to be written; true if the write must fail.
-    static func consume(_ n: Int) -> Bool {
-        guard let budget = left else { return false }
-        left = budget - n
-        return budget - n < 0
+    func consume(_ n: Int) -> Bool {
+        left -= n
+        return left < 0
     }
 }

@@ -18,46 +18,40 @@ public enum Phase: Int, CaseIterable, Sendable {
     }
 }
 
-/// A per-process accumulator of exclusive time per `Phase`. Disabled (the default) it costs one
-/// branch per call: the training code marks its phases unconditionally, and only a benchmark turns
-/// the clock on. Phases nest: `enter` charges the time so far to the phase being left, so a
-/// nested phase (adapter math inside attention) is not counted twice.
+/// An accumulator of exclusive time per `Phase`, owned by whoever measures (`tinh bench`'s
+/// `TrainingBenchmark`) and handed to the model (`DecoderModel.phaseTimer`, which passes it to its
+/// blocks and Linears). The training code marks its phases unconditionally on an optional timer:
+/// without one (the default) a mark costs one branch. Phases nest: `enter` charges the time so far
+/// to the phase being left, so a nested phase (adapter math inside attention) is not counted twice.
 ///
-/// It times the thread that called `start` only (the model runs on one thread; BLAS threads are
-/// below this level): calls from other threads, e.g. other models in concurrent tests, are ignored.
-public enum PhaseTimer {
-    nonisolated(unsafe) public private(set) static var enabled = false
-    nonisolated(unsafe) private static var owner = pthread_self()
-    nonisolated(unsafe) private static let totals: UnsafeMutablePointer<Double> = {
-        let p = UnsafeMutablePointer<Double>.allocate(capacity: Phase.allCases.count)
-        p.initialize(repeating: 0, count: Phase.allCases.count)
-        return p
-    }()
-    nonisolated(unsafe) private static var current = Phase.other
-    nonisolated(unsafe) private static var mark: UInt64 = 0
+/// It times the thread that created it only (the model runs on one thread; BLAS threads are below
+/// this level): calls from other threads are ignored, and so is everything after `stop`.
+public final class PhaseTimer {
+    public private(set) var isRunning = true
+    private let owner = pthread_self()
+    private var totals = [Double](repeating: 0, count: Phase.allCases.count)
+    private var current = Phase.other
+    private var mark: UInt64 = 0
 
-    /// Turns timing on for the calling thread and clears the totals.
-    public static func start() {
-        owner = pthread_self()
-        reset()
-        current = .other
-        enabled = true
-    }
+    /// Starts timing the calling thread, in phase `other`, with every total zero.
+    public init() { mark = Self.now() }
 
-    public static func stop() {
+    /// Charges the time so far and stops; later calls change nothing.
+    public func stop() {
         if active { charge() }
-        enabled = false
+        isRunning = false
     }
 
-    public static func reset() {
-        totals.update(repeating: 0, count: Phase.allCases.count)
-        mark = now()
+    /// Zeroes the totals (and restarts the clock of the current phase).
+    public func reset() {
+        totals = [Double](repeating: 0, count: Phase.allCases.count)
+        mark = Self.now()
     }
 
-    @inline(__always) private static var active: Bool { enabled && pthread_equal(owner, pthread_self()) != 0 }
+    @inline(__always) private var active: Bool { isRunning && pthread_equal(owner, pthread_self()) != 0 }
 
-    /// Seconds per phase since `start`/`reset`.
-    public static var seconds: [Phase: Double] {
+    /// Seconds per phase since `init`/`reset`.
+    public var seconds: [Phase: Double] {
         if active { charge() }
         var out: [Phase: Double] = [:]
         for p in Phase.allCases { out[p] = totals[p.rawValue] }
@@ -65,7 +59,7 @@ public enum PhaseTimer {
     }
 
     /// Switches to `phase`; returns the phase to pass back to `leave`.
-    @inline(__always) public static func enter(_ phase: Phase) -> Phase {
+    @inline(__always) public func enter(_ phase: Phase) -> Phase {
         guard active else { return phase }
         charge()
         let previous = current
@@ -74,21 +68,21 @@ public enum PhaseTimer {
     }
 
     /// Back to `previous` (the value `enter` returned).
-    @inline(__always) public static func leave(_ previous: Phase) {
+    @inline(__always) public func leave(_ previous: Phase) {
         guard active else { return }
         charge()
         current = previous
     }
 
     /// Runs `body` as `phase`.
-    @inline(__always) public static func measure<T>(_ phase: Phase, _ body: () throws -> T) rethrows -> T {
+    @inline(__always) public func measure<T>(_ phase: Phase, _ body: () throws -> T) rethrows -> T {
         let previous = enter(phase)
         defer { leave(previous) }
         return try body()
     }
 
-    private static func charge() {
-        let t = now()
+    private func charge() {
+        let t = Self.now()
         totals[current.rawValue] += Double(t &- mark) * 1e-9
         mark = t
     }
@@ -97,5 +91,18 @@ public enum PhaseTimer {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+}
+
+/// Phase marks on a timer that may be absent: without one, `enter` and `leave` are one branch.
+extension Optional where Wrapped == PhaseTimer {
+    @inline(__always) public func enter(_ phase: Phase) -> Phase {
+        guard let timer = self else { return phase }
+        return timer.enter(phase)
+    }
+
+    @inline(__always) public func leave(_ previous: Phase) {
+        guard let timer = self else { return }
+        timer.leave(previous)
     }
 }

@@ -20,8 +20,8 @@ public final class SimulatedLatencyCommunicator: Communicator {
         self.latencySeconds = latencySeconds
     }
 
-    /// The latency TINH_SIMULATED_LATENCY_MS asks for, in seconds (nil when unset or 0).
-    public static func requestedLatency(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Double? {
+    /// The latency TINH_SIMULATED_LATENCY_MS in `environment` asks for, in seconds (nil when unset or 0).
+    public static func requestedLatency(_ environment: [String: String]) throws -> Double? {
         guard let text = environment[environmentKey], !text.isEmpty else { return nil }
         guard let ms = Double(text), ms.isFinite, ms >= 0, ms <= 10_000 else {
             throw TinhError.invalidInput("\(environmentKey)=\(text): expected milliseconds between 0 and 10000")

@@ -2,7 +2,8 @@
 /// Tensors are laid out in name order; the JSON header is space-padded so data starts on an
 /// 8-byte boundary, which keeps every F32 tensor aligned when the file is memory-mapped.
 public enum SafeTensorsWriter {
-    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
+    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String,
+                             budget: WriteBudget? = nil) throws {
         let names = tensors.keys.sorted()
         guard !names.contains("__metadata__") else {
             throw TinhError.invalidInput("'__metadata__' cannot be a tensor name in a safetensors file")
@@ -23,7 +24,7 @@ public enum SafeTensorsWriter {
         var header = Array("{\(fields.joined(separator: ","))}".utf8)
         while header.count % 8 != 0 { header.append(UInt8(ascii: " ")) }
 
-        try AtomicFile.write(to: path) { sink in
+        try AtomicFile.write(to: path, budget: budget) { sink in
             var length = UInt64(header.count).littleEndian
             try withUnsafeBytes(of: &length) { try sink.write($0) }
             try sink.write(header)

@@ -90,6 +90,9 @@ public final class DecoderBlock {
     /// Every norm weight of the block, in Hugging Face order.
     public let norms: [NormWeight]
 
+    /// Where attention and MLP time is charged (the model sets it: `DecoderModel.phaseTimer`).
+    var phases: PhaseTimer?
+
     /// The projection whose module name ends in `module` ("q_proj", "qkv_proj", …), if the block has one.
     public func projection(_ module: String) -> Linear? { linears.first { $0.name.hasSuffix("." + module) } }
 
@@ -124,8 +127,8 @@ public final class DecoderBlock {
         ws.proj.reserve(rows * hid); ws.ln.reserve(rows * hid); ws.h.reserve(rows * inter)
         if fusedAttention || fusedMLP { ws.fused.reserve(rows * max(c.qkvRows, 2 * inter)) }
 
-        let outer = PhaseTimer.enter(.attention)
-        defer { PhaseTimer.leave(outer) }
+        let outer = phases.enter(.attention)
+        defer { phases.leave(outer) }
         RMSNorm.forward(out: ws.ln.ptr, rstd: a.rstd1.ptr, inp: x, weight: inputNorm.weight.data,
                         rows: rows, dim: hid, eps: c.rmsNormEps, shift: shift)
         // Projections land in q/k/v directly, or in qPre/kPre when a per-head norm follows.
@@ -168,7 +171,7 @@ public final class DecoderBlock {
             o.forward(attnOut, ws.proj.ptr, rows: rows, training: training)
         }
         add(a.res2.ptr, x, ws.proj.ptr, rows * hid)
-        _ = PhaseTimer.enter(.mlp)
+        _ = phases.enter(.mlp)
         RMSNorm.forward(out: ws.ln.ptr, rstd: a.rstd2.ptr, inp: a.res2.ptr, weight: mlpNorm.weight.data,
                         rows: rows, dim: hid, eps: c.rmsNormEps, shift: shift)
         if fusedMLP {
@@ -225,8 +228,8 @@ public final class DecoderBlock {
         let c = config, a = acts, rows = batch * seq, hid = c.hiddenSize, shift = c.spec.normShift
         let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim, inter = c.intermediateSize
         let dRes = ws.dResidual.ptr
-        let outer = PhaseTimer.enter(.mlp)
-        defer { PhaseTimer.leave(outer) }
+        let outer = phases.enter(.mlp)
+        defer { phases.leave(outer) }
         // MLP: out = res2 + N_mo(down(act(gate(ln2))·up(ln2)))
         let dDown = throughOutputNorm(mlpOutputNorm, input: a.mlpProj.ptr, rstd: a.rstdMLPProj.ptr, rows: rows, ws: ws)
         if down.backwardNeedsInput { gatedActivation(into: ws.h.ptr, count: rows * inter) }
@@ -248,7 +251,7 @@ public final class DecoderBlock {
         }
         RMSNorm.backward(dinp: dRes, dweight: mlpNorm.grad?.data, dout: ws.dLn.ptr, inp: a.res2.ptr,
                          weight: mlpNorm.weight.data, rstd: a.rstd2.ptr, rows: rows, dim: hid, shift: shift)
-        _ = PhaseTimer.enter(.attention)
+        _ = phases.enter(.attention)
         // Attention: res2 = x + N_ao(o(attn(rope(N_q(q(ln1))), rope(N_k(k(ln1))), v(ln1))))
         let dO = throughOutputNorm(attentionOutputNorm, input: a.attnProj.ptr, rstd: a.rstdAttnProj.ptr, rows: rows, ws: ws)
         o.backward(dO, ws.dAttnOut.ptr, input: o.backwardNeedsInput ? UnsafePointer(a.attnOut.ptr) : nil, rows: rows)

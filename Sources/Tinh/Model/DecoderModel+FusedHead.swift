@@ -8,11 +8,12 @@ import Foundation
 /// backward needs no input (no dW of the head, no adapter on it); otherwise every row's logits are kept.
 extension DecoderModel {
     /// Rows per chunk of the fused loss path for new models (`headChunkRows`); 0: never fuse (all
-    /// logits first, as a plain head). TINH_HEAD_CHUNK_ROWS overrides the default of 256. Each chunk's dX GEMM packs the whole head
+    /// logits first, as a plain head). The `tinh` command's TINH_HEAD_CHUNK_ROWS sets another (through
+    /// `Trainer(headChunkRows:)`, `TrainingBenchmark.Options.headChunkRows` or the model's `headChunkRows`). Each chunk's dX GEMM packs the whole head
     /// weight again (SmolLM2: 113 MB), so small chunks cost time: SmolLM2 4×128 text data, 1 thread
     /// (head forward on oneDNN), head + loss phase 391 ms unfused, 403 ms with 256-row chunks,
     /// 453 ms with 128-row chunks; peak RSS 995 / 947 / 923 MB.
-    static let defaultHeadChunkRows = ProcessInfo.processInfo.environment["TINH_HEAD_CHUNK_ROWS"].flatMap { Int($0) } ?? 256
+    public static let defaultHeadChunkRows = 256
 
     var usesFusedHead: Bool { headChunkRows > 0 && !lmHead.backwardNeedsInput }
 

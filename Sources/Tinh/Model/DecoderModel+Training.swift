@@ -62,8 +62,8 @@ extension DecoderModel {
         }
 
         runBlocks(batch: batch, seq: seq, training: true)
-        let outer = PhaseTimer.enter(.lmHeadAndLoss)
-        defer { PhaseTimer.leave(outer) }
+        let outer = phaseTimer.enter(.lmHeadAndLoss)
+        defer { phaseTimer.leave(outer) }
         let n = ws.selectedRows.count
         var predictions = [Int32](repeating: 0, count: accuracy ? n : 0)
         var (loss, count, correct) = (0.0, 0, 0)
@@ -103,7 +103,7 @@ extension DecoderModel {
         ws.dLossNorm.reserve(n * hid); ws.dLossIn.reserve(n * hid)
 
         // Loss → logits (in place) → final norm input rows → residual stream.
-        let outer = PhaseTimer.enter(.lmHeadAndLoss)
+        let outer = phaseTimer.enter(.lmHeadAndLoss)
         let dRes = ws.dResidual.ptr
         dRes.update(repeating: 0, count: rows * hid)
         if n > 0 {
@@ -127,7 +127,7 @@ extension DecoderModel {
         }
         onLayerBackwardDone?(blocks.count)
 
-        PhaseTimer.leave(outer)
+        phaseTimer.leave(outer)
         // Blocks below the lowest trainable one feed nothing that trains: no backward for them,
         // unless the gradient must reach the input (or the embedding table).
         let lowest = needsInputGradient || embeddingGrad != nil ? 0 : (lowestTrainableBlock ?? blocks.count)
@@ -140,8 +140,8 @@ extension DecoderModel {
         }
 
         if let dE = embeddingGrad, hasTokens {
-            let outer = PhaseTimer.enter(.embedding)
-            defer { PhaseTimer.leave(outer) }
+            let outer = phaseTimer.enter(.embedding)
+            defer { phaseTimer.leave(outer) }
             lastTokens.withUnsafeBufferPointer {
                 Embedding.backward(dtable: dE.data, dout: dRes, tokens: $0.baseAddress!, rows: rows, dim: hid,
                                    scale: config.spec.embeddingScale ?? 1)

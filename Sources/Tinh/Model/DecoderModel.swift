@@ -57,6 +57,14 @@ public final class DecoderModel {
     public var frozenGEMM: FrozenGEMM {
         didSet { for linear in linears { linear.gemm = frozenGEMM } }
     }
+    /// Where the passes charge their time per `Phase` (`tinh bench`); nil (the default): nowhere,
+    /// at one branch per mark. Setting it sets every block's and Linear's.
+    public var phaseTimer: PhaseTimer? {
+        didSet {
+            for block in blocks { block.phases = phaseTimer }
+            for linear in linears { linear.phases = phaseTimer }
+        }
+    }
 
     /// `frozen` holds projection weights in another precision than Float32 (by Hugging Face name);
     /// those not in it come from `weights`. `gemm` runs the Float32 products of the frozen weights.
@@ -152,8 +160,8 @@ public final class DecoderModel {
     /// residual[0] = embedding rows of `tokens` (times the family's embedding scale).
     func embed(_ tokens: [Int32]) {
         let rows = tokens.count, hid = config.hiddenSize
-        let outer = PhaseTimer.enter(.embedding)
-        defer { PhaseTimer.leave(outer) }
+        let outer = phaseTimer.enter(.embedding)
+        defer { phaseTimer.leave(outer) }
         residual[0].reserve(rows * hid)
         tokens.withUnsafeBufferPointer {
             Embedding.forward(out: residual[0].ptr, tokens: $0.baseAddress!, table: embedTokens.data, rows: rows, dim: hid)

@@ -18,6 +18,8 @@ public final class Linear {
     /// The library of W's Float32 products (the model sets every Linear's; a lone Linear runs the
     /// reference OpenBLAS unless told otherwise).
     public var gemm: FrozenGEMM = .openblas
+    /// Where the adapter's time is charged (`Phase.adapter`), when something measures (the model sets every Linear's).
+    public var phases: PhaseTimer?
     /// When set, backward accumulates dL/dW [out, in] (+=). Frozen weights leave this nil.
     public var weightGrad: Tensor?
     /// When set, backward accumulates dL/db [out] (+=).
@@ -75,9 +77,9 @@ public final class Linear {
             }
         }
         if let adapter {
-            let outer = PhaseTimer.enter(.adapter)
+            let outer = phases.enter(.adapter)
             adapter.forward(linear: self, x: x, y: y, rows: rows, training: training)
-            PhaseTimer.leave(outer)
+            phases.leave(outer)
         }
     }
 
@@ -91,9 +93,9 @@ public final class Linear {
         let x = input ?? UnsafePointer(dx)
         // An adapter that rescales the output (DoRA) turns dy into the gradient of the unscaled
         // x·Wᵀ (+ adapter term) here; the bias, added after that scaling, keeps the original dy.
-        let outer = PhaseTimer.enter(.adapter)
+        let outer = phases.enter(.adapter)
         let dyW = adapter?.weightPathGradient(linear: self, dy: dy, rows: rows) ?? dy
-        PhaseTimer.leave(outer)
+        phases.leave(outer)
         weight.multiply(dyW, dx, rows: rows, accumulate: accumulate, gemm: gemm)
         if let dW = weightGrad {
             BLAS.gemm(.transpose, .none, m: outFeatures, n: inFeatures, k: rows,
@@ -106,9 +108,9 @@ public final class Linear {
             }
         }
         if let adapter {
-            let outer = PhaseTimer.enter(.adapter)
+            let outer = phases.enter(.adapter)
             adapter.backward(linear: self, x: x, dy: dyW, dx: dx, rows: rows)
-            PhaseTimer.leave(outer)
+            phases.leave(outer)
         }
     }
 }

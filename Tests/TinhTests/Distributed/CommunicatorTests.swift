@@ -28,8 +28,8 @@ struct DoctorOutput: Decodable {
 
     @Test func autoModeIsLocalOutsideMPI() throws {
         // The test runner is not started by mpirun.
-        #expect(!Communicators.launchedByMPI)
-        #expect(try Communicators.make(.auto) is LocalCommunicator)
+        #expect(!Communicators.launchedByMPI(environment: ProcessInfo.processInfo.environment))
+        #expect(try Communicators.make(.auto, environment: ProcessInfo.processInfo.environment) is LocalCommunicator)
     }
 }
 

@@ -24,7 +24,6 @@ import Testing
         for p in [Phase.embedding, .attention, .mlp, .lmHeadAndLoss, .adapter, .optimizer] {
             #expect((rank.phaseSeconds[p.name] ?? 0) > 0, "phase \(p.name) got no time")
         }
-        #expect(!PhaseTimer.enabled)
     }
 
     @Test func chatDataMasksAboutHalfAndTheHeadCountsOnlyLossPositions() throws {
@@ -51,19 +50,37 @@ import Testing
     }
 
     @Test func phaseTimerChargesNestedTimeOnce() {
-        PhaseTimer.start()
-        let outer = PhaseTimer.enter(.attention)
+        let timer = PhaseTimer()
+        let outer = timer.enter(.attention)
         usleep(20_000)
-        _ = PhaseTimer.measure(.adapter) { usleep(20_000) }
-        PhaseTimer.leave(outer)
-        let s = PhaseTimer.seconds
-        PhaseTimer.stop()
+        _ = timer.measure(.adapter) { usleep(20_000) }
+        timer.leave(outer)
+        let s = timer.seconds
+        timer.stop()
         #expect(s[.attention]! >= 0.019 && s[.attention]! < 0.035)
         #expect(s[.adapter]! >= 0.019 && s[.adapter]! < 0.035)
         // Stopped: nothing more is charged.
-        _ = PhaseTimer.enter(.mlp)
+        _ = timer.enter(.mlp)
         usleep(5_000)
-        #expect(PhaseTimer.seconds[.mlp] == s[.mlp] && s[.mlp] == 0)
+        #expect(timer.seconds[.mlp] == s[.mlp] && s[.mlp] == 0)
+    }
+
+    /// A timer charges only the thread that made it; a model hands its timer to every block and
+    /// Linear, and a model without one (the default) is timed by nobody.
+    @Test func phaseTimerBelongsToItsThreadAndModel() throws {
+        let timer = PhaseTimer()
+        let other = Thread { _ = timer.enter(.mlp); usleep(20_000); _ = timer.enter(.other) }
+        other.start()
+        while !other.isFinished { usleep(1_000) }
+        #expect(timer.seconds[.mlp] == 0, "another thread's marks are ignored")
+        let model = try ModelSource.load("tiny:1").model
+        #expect(model.phaseTimer == nil && model.linears.allSatisfy { $0.phases == nil } && model.blocks.allSatisfy { $0.phases == nil })
+        model.phaseTimer = timer
+        #expect(model.linears.allSatisfy { $0.phases === timer } && model.blocks.allSatisfy { $0.phases === timer })
+        _ = try model.forward(tokens: [1, 2, 3, 4], targets: [2, 3, 4, 5], batch: 1, seq: 4)
+        #expect((timer.seconds[.attention] ?? 0) > 0 && (timer.seconds[.lmHeadAndLoss] ?? 0) > 0)
+        model.phaseTimer = nil
+        #expect(model.linears.allSatisfy { $0.phases == nil } && model.blocks.allSatisfy { $0.phases == nil })
     }
 
     @Test func cliPrintsJobAndPerRankNumbersOnTwoRanks() throws {
