@@ -51,9 +51,11 @@ let package = Package(
         .target(name: "CBF16", path: "Sources/CBF16",
                 cSettings: hasOneDNN ? [.define("TINH_HAS_ONEDNN")] : [],
                 linkerSettings: hasOneDNN ? [.linkedLibrary("dnnl"), .linkedLibrary("gomp")] : []),
+        // A register-resident FMA loop per vector width (each compiled for its own ISA): the peak behind MFU.
+        .target(name: "CFMAPeak", path: "Sources/CFMAPeak", cSettings: [.unsafeFlags(["-O2"])]),
         .target(
             name: "Tinh",
-            dependencies: ["CMPI", "CBLAS", "CBF16", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CMPI", "CBLAS", "CBF16", "CFMAPeak", .product(name: "Yams", package: "Yams")],
             swiftSettings: [.unsafeFlags(cpuFlags)]),
         // What is not training: sweeps, method comparisons, benchmarks, scaling models, doctor.
         .target(name: "TinhTools", dependencies: ["Tinh"], swiftSettings: [.unsafeFlags(cpuFlags)]),

@@ -16,6 +16,8 @@ public struct DoctorRankReport: Codable, Sendable {
     /// The CPU, its ISA level and the GEMM libraries usable on it.
     public var cpu: CPUDescription
     public var sgemm: SgemmProbe.Result?
+    /// The core's FMA peak at each vector width it has (MFU's denominator).
+    public var fmaPeak: FMAPeak.Result?
     public var checks: [CommunicatorCheck]
 
     public var passed: Bool { checks.allSatisfy(\.passed) }
@@ -38,9 +40,13 @@ public enum Doctor {
         let checks = CommunicatorSuite.run(comm, largeCount: largeCount)
         // Probe after the checks, in turn per rank on a node, so ranks don't slow each other's probe.
         var probe: SgemmProbe.Result?
+        var peak: FMAPeak.Result?
         if probeSeconds > 0 {
             for turn in 0..<comm.localSize {
-                if turn == comm.localRank { probe = SgemmProbe.measure(seconds: probeSeconds, threads: 1) }
+                if turn == comm.localRank {
+                    probe = SgemmProbe.measure(seconds: probeSeconds, threads: 1)
+                    peak = FMAPeak.measure(seconds: probeSeconds)
+                }
                 try comm.barrier()
             }
         }
@@ -49,7 +55,7 @@ public enum Doctor {
             hostname: comm.processorName, pid: getpid(),
             mpiLibrary: comm.libraryVersion.split(separator: "\n").first.map(String.init) ?? "",
             blasConfig: BLAS.config, blasCore: BLAS.coreName, blasThreads: BLAS.threads,
-            cpu: CPUDescription.current(), sgemm: probe, checks: checks)
+            cpu: CPUDescription.current(), sgemm: probe, fmaPeak: peak, checks: checks)
         let encoded = try JSONEncoder().encode(mine)
         let all = try comm.allGatherBytes(Array(encoded))
         let ranks = try all.map { try JSONDecoder().decode(DoctorRankReport.self, from: Data($0)) }

@@ -35,18 +35,8 @@ public enum TrainingBenchmark {
         }
     }
 
-    /// FLOPs per token of one training step, counted from the model's shapes and the method.
-    public struct Flops: Codable, Sendable {
-        /// Frozen projections: forward (2 per weight) + backward's dX (2 per weight); no dW.
-        public var frozenProjections: Double
-        /// Causal Q·Kᵀ and P·V over the (seq+1)/2 keys a query sees on average; backward twice forward.
-        public var attention: Double
-        /// Tied/untied head, forward + dX, only for positions in the loss (per token of the batch).
-        public var lmHead: Double
-        /// Adapter products (LoRA form: forward 2r(in+out), backward 4r(in+out) per adapted module).
-        public var adapter: Double
-        public var total: Double { frozenProjections + attention + lmHead + adapter }
-    }
+    /// FLOPs per token of one training step (`StepFlops`, which the trainer's MFU uses too).
+    public typealias Flops = StepFlops
 
     public struct RankResult: Codable, Sendable {
         public var rank: Int
@@ -63,6 +53,10 @@ public enum TrainingBenchmark {
         public var achievedGFLOPS: Double
         public var sgemmGFLOPS: Double
         public var percentOfRoofline: Double
+        /// The FMA peak of this rank's cores (one core's `FMAPeak` × its BLAS threads), and the
+        /// achieved rate over it: MFU.
+        public var fmaPeakGFLOPS: Double
+        public var mfu: Double { achievedGFLOPS / max(fmaPeakGFLOPS, 1e-12) }
         public var peakRssMegabytes: Double
         /// Resident memory once the model and adapters are loaded, before the first step.
         public var rssAfterLoadMegabytes: Double
@@ -84,6 +78,10 @@ public enum TrainingBenchmark {
         public var achievedGFLOPS: Double
         public var sgemmGFLOPS: Double
         public var percentOfRoofline: Double
+        /// Every rank's FMA peak summed, the fastest vector width on rank 0, and MFU over the job.
+        public var fmaPeakGFLOPS: Double
+        public var fmaWidth: String
+        public var mfu: Double { achievedGFLOPS / max(fmaPeakGFLOPS, 1e-12) }
         public var peakRssMegabytes: Double
         /// The library behind the frozen Float32 products x·Wᵀ and dy·W ("onednn" or "openblas"; see `FrozenGEMM`).
         public var frozenGEMM: FrozenGEMM
@@ -109,6 +107,7 @@ public enum TrainingBenchmark {
                 "FLOPs per token: \(f(flopsPerToken.total / 1e6)) M (frozen projections \(f(flopsPerToken.frozenProjections / 1e6)), "
                     + "attention \(f(flopsPerToken.attention / 1e6)), LM head \(f(flopsPerToken.lmHead / 1e6)), adapter \(f(flopsPerToken.adapter / 1e6)))",
                 "tokens/s: \(f(tokensPerSecond)) (median step; spread ±\(f(50 * spread))%; \(f(tokensPerCPUSecond)) per CPU-second)  \(f(achievedGFLOPS)) GFLOP/s = "
+                    + "MFU \(f(100 * mfu))% of the FMA peak (\(f(fmaPeakGFLOPS)) GFLOP/s, \(fmaWidth), \(world * threads) core(s)), "
                     + "\(f(percentOfRoofline))% of the in-process sgemm probe (\(f(sgemmGFLOPS)) GFLOP/s)  peak RSS \(f(peakRssMegabytes, 0)) MB"
                     + (world > 1 ? " (all ranks)" : ""),
             ]
@@ -120,7 +119,7 @@ public enum TrainingBenchmark {
                 }
                 lines.append("rank \(r.rank): \(f(r.tokensPerSecond)) tokens/s (\(f(r.tokensPerCPUSecond)) per CPU-second), \(f(r.medianStepSeconds * 1000, 0)) ms/step "
                              + "[\(f(r.minStepSeconds * 1000, 0))–\(f(r.maxStepSeconds * 1000, 0))], \(f(r.achievedGFLOPS)) GFLOP/s = "
-                             + "\(f(r.percentOfRoofline))% of \(f(r.sgemmGFLOPS)), peak RSS \(f(r.peakRssMegabytes, 0)) MB "
+                             + "MFU \(f(100 * r.mfu))% of \(f(r.fmaPeakGFLOPS)), \(f(r.percentOfRoofline))% of sgemm's \(f(r.sgemmGFLOPS)), peak RSS \(f(r.peakRssMegabytes, 0)) MB "
                              + "(\(f(r.rssAfterLoadMegabytes, 0)) MB after loading; activation buffers \(f(r.activationMegabytes, 0)) MB)")
                 lines.append("  per step: " + phases.joined(separator: ", "))
             }
@@ -131,18 +130,7 @@ public enum TrainingBenchmark {
     /// FLOPs per token of a training step of `model` with these adapters (`lossFraction` of the
     /// positions in the loss).
     public static func flops(model: DecoderModel, adapters: AdapterSet, seq: Int, lossFraction: Double) -> Flops {
-        let c = model.config
-        let projections = model.blocks.flatMap(\.linears).reduce(0.0) { $0 + Double($1.inFeatures * $1.outFeatures) }
-        let qDim = Double(c.numHeads * c.headDim)
-        let attentionForward = 4 * qDim * Double(seq + 1) / 2 * Double(c.numLayers)
-        var adapter = 0.0
-        for (name, _) in adapters.modules {
-            guard let linear = model.linear(named: name) else { continue }
-            let r = Double(adapters.config.rank), i = Double(linear.inFeatures), o = Double(linear.outFeatures)
-            adapter += 6 * r * (i + o)
-        }
-        return Flops(frozenProjections: 4 * projections, attention: 3 * attentionForward,
-                     lmHead: 4 * Double(c.hiddenSize * c.vocabSize) * lossFraction, adapter: adapter)
+        StepFlops(model: model, adapters: adapters, seq: seq, lossFraction: lossFraction)
     }
 
     /// Runs the benchmark on this rank; every rank of `comm` must call it. Rank 0's result holds
@@ -181,6 +169,8 @@ public enum TrainingBenchmark {
         // The roofline: sgemm on this rank's threads, measured while the other ranks do the same.
         try comm.barrier()
         let probe = SgemmProbe.measure(size: 1024, seconds: o.probeSeconds, threads: BLAS.threads)
+        // MFU's denominator: one core's FMA peak × the cores this rank computes on.
+        let peak = FMAPeak.measure(seconds: min(o.probeSeconds, 0.5))
         try comm.barrier()
 
         let rssAfterLoad = currentRSSMegabytes()
@@ -211,11 +201,11 @@ public enum TrainingBenchmark {
         let stepsTimed = Double(o.steps)
         let measured = phases.values.reduce(0, +)
         phases[.other, default: 0] += max(0, times.reduce(0, +) - measured)
-        let fields = 9 + Phase.allCases.count
+        let fields = 10 + Phase.allCases.count
         var table = [Double](repeating: 0, count: fields * comm.size)
         let activations = Double(loaded.model.activationMemory.totalBytes) / 1_048_576
         let row = [median, sorted.first!, sorted.last!, probe.bestGFLOPS, rss, Double(BLAS.threads), rssAfterLoad, activations,
-                   cpuTimes.sorted()[cpuTimes.count / 2]]
+                   cpuTimes.sorted()[cpuTimes.count / 2], peak.perCoreGFLOPS * Double(BLAS.threads)]
             + Phase.allCases.map { (phases[$0] ?? 0) / stepsTimed }
         for (i, v) in row.enumerated() { table[comm.rank * fields + i] = v }
         try comm.allreduceSum(&table)
@@ -227,11 +217,11 @@ public enum TrainingBenchmark {
             let tps = tokensPerRankStep / v[0]
             let gflops = flops.total * tps / 1e9
             var ph: [String: Double] = [:]
-            for p in Phase.allCases { ph[p.name] = v[9 + p.rawValue] }
+            for p in Phase.allCases { ph[p.name] = v[10 + p.rawValue] }
             ranks.append(RankResult(rank: r, tokensPerSecond: tps, medianStepSeconds: v[0], medianStepCPUSeconds: v[8],
                                     tokensPerCPUSecond: tokensPerRankStep / v[8], minStepSeconds: v[1], maxStepSeconds: v[2],
                                     phaseSeconds: ph, achievedGFLOPS: gflops, sgemmGFLOPS: v[3], percentOfRoofline: 100 * gflops / v[3],
-                                    peakRssMegabytes: v[4], rssAfterLoadMegabytes: v[6], activationMegabytes: v[7]))
+                                    fmaPeakGFLOPS: v[9], peakRssMegabytes: v[4], rssAfterLoadMegabytes: v[6], activationMegabytes: v[7]))
         }
         let slowest = ranks.map(\.medianStepSeconds).max()!
         let tps = tokensPerRankStep * Double(comm.size) / slowest
@@ -240,7 +230,8 @@ public enum TrainingBenchmark {
         let spread = (ranks.map(\.maxStepSeconds).max()! - ranks.map(\.minStepSeconds).min()!) / slowest
         return Result(options: o, world: comm.size, threads: BLAS.threads, lossFraction: lossFraction, flopsPerToken: flops,
                       ranks: ranks, tokensPerSecond: tps, spread: spread, achievedGFLOPS: achieved, sgemmGFLOPS: roof,
-                      percentOfRoofline: 100 * achieved / roof, peakRssMegabytes: ranks.map(\.peakRssMegabytes).reduce(0, +),
+                      percentOfRoofline: 100 * achieved / roof, fmaPeakGFLOPS: ranks.map(\.fmaPeakGFLOPS).reduce(0, +),
+                      fmaWidth: peak.bestWidth, peakRssMegabytes: ranks.map(\.peakRssMegabytes).reduce(0, +),
                       frozenGEMM: loaded.model.frozenGEMM, cpu: CPUDescription.current())
     }
 

@@ -6,11 +6,11 @@ import TinhTools
 struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
-        abstract: "Check MPI and BLAS on every rank: versions, placement, sgemm speed, verified collectives.")
+        abstract: "Check MPI and BLAS on every rank: versions, placement, sgemm speed, FMA peak, verified collectives.")
 
     @OptionGroup var communicator: CommunicatorOptions
     @Flag(help: "Print one JSON document (rank 0) instead of a table.") var json = false
-    @Option(help: "Seconds for each rank's single-thread 1024³ sgemm probe (0 skips it).") var probeSeconds = 1.0
+    @Option(help: "Seconds for each rank's single-thread 1024³ sgemm probe and FMA-peak loop (0 skips both).") var probeSeconds = 1.0
     @Option(help: "Elements in the large all-reduce check.") var largeCount = 10_000_000
 
     func run() throws {
@@ -55,12 +55,13 @@ enum DoctorTable {
             "GEMMs:    f32 on \(first.cpu.f32GEMMs.joined(separator: ", ")); bf16 \(first.cpu.bf16GEMM ? "yes" : "no") (oneDNN ISA \(first.cpu.oneDNNISA))",
             "Job:      \(first.size) rank(s)",
             "",
-            pad(["rank", "host", "local", "pid", "blas threads", "sgemm GFLOP/s (1 thread)", "checks"]),
+            pad(["rank", "host", "local", "pid", "blas threads", "sgemm GFLOP/s (1 thread)", "FMA peak GFLOP/s (1 core)", "checks"]),
         ]
         for r in report.ranks {
             let sgemm = r.sgemm.map { String(format: "%.1f", $0.bestGFLOPS) } ?? "-"
+            let peak = r.fmaPeak.map { p in p.widths.map { "\($0.name) " + String(format: "%.1f", $0.gflops) }.joined(separator: ", ") } ?? "-"
             let passed = r.checks.filter(\.passed).count
-            lines.append(pad(["\(r.rank)", r.hostname, "\(r.localRank)/\(r.localSize)", "\(r.pid)", "\(r.blasThreads)", sgemm,
+            lines.append(pad(["\(r.rank)", r.hostname, "\(r.localRank)/\(r.localSize)", "\(r.pid)", "\(r.blasThreads)", sgemm, peak,
                               "\(passed)/\(r.checks.count) \(r.passed ? "ok" : "FAILED")"]))
         }
         for r in report.ranks where r.cpu != first.cpu {
@@ -72,7 +73,7 @@ enum DoctorTable {
     }
 
     private static func pad(_ cells: [String]) -> String {
-        let widths = [5, 16, 6, 8, 13, 25, 12]
+        let widths = [5, 16, 6, 8, 13, 25, 27, 12]
         return zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(separator: " ")
     }
 }

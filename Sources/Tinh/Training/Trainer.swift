@@ -40,6 +40,7 @@ public final class Trainer {
     var pssPerRank: [(total: Double, base: Double)] = []
     /// The gradient buckets' all-reduces, driven from backward through `layerHook`.
     let reducer: BucketedAllreduce
+    let mfuMeter: MFUMeter
     private let layerHook: (Int) -> Void
     /// With gradient accumulation: the earlier micro-batches' gradients, summed apart from backward.
     private let microBatchGradients: MicroBatchGradients?
@@ -73,6 +74,7 @@ public final class Trainer {
         optimizer = AdamW(parameterCount: adapterSet.parameters.count, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon)
         groups = LoRAPlus.groups(adapterSet, ratio: config.loraPlusRatio, weightDecay: config.weightDecay)
         sampler = try BatchSampler(datasetSize: dataset.train.count, globalBatch: config.batch, seed: config.seed)
+        mfuMeter = try MFUMeter(model: model.model, adapters: adapterSet, seq: config.seq, comm: comm)
         let plan = GradientBuckets(segments: adapterSet.layerSegments, count: adapterSet.parameters.count,
                                    bucketFloats: config.overlap ? GradientBuckets.floats(megabytes: config.bucketMB) : 0)
         let reducer = BucketedAllreduce(comm: comm, grads: adapterSet.parameters.grads.buffer, plan: plan)
@@ -242,7 +244,8 @@ public final class Trainer {
         return StepMetrics(step: step, loss: loss, lr: lr, gradNorm: gradNorm, lossTokens: Int(tokens), tokens: positions,
                            tokensPerSecond: Double(positions) / seconds, seconds: seconds,
                            forwardSeconds: forwardTime, backwardSeconds: backwardTime - inBackward, allreduceSeconds: allreduceTime,
-                           computeSeconds: computeTime, exposedCommSeconds: exposedTime, optimizerSeconds: optimizerTime, peakRssMegabytes: peakRSSMegabytes(), world: comm.size, skipped: skipped)
+                           computeSeconds: computeTime, exposedCommSeconds: exposedTime, optimizerSeconds: optimizerTime, peakRssMegabytes: peakRSSMegabytes(), world: comm.size, skipped: skipped,
+                           mfu: mfuMeter.mfu(positions: positions, lossTokens: Int(tokens), seconds: seconds))
     }
 
     /// Validation loss, perplexity and accuracy with the current adapters (batches shared over ranks).
