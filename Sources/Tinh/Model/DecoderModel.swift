@@ -82,11 +82,13 @@ public final class DecoderModel {
         embedTokens = try table.require("model.embed_tokens.weight", [config.vocabSize, config.hiddenSize])
         blocks = try (0..<config.numLayers).map { try DecoderBlock(index: $0, config: config, table: table, memory: memory) }
         finalNorm = NormWeight(name: "model.norm.weight", weight: try table.require("model.norm.weight", [config.hiddenSize]))
-        // A bf16 base holds the LM head (the largest GEMM) in bf16 too; a tied head gets its own bf16
-        // copy, while the embedding lookup keeps reading the Float32 table.
-        let bf16Head = basePrecision == .bf16
+        // A bf16 base holds the LM head (the largest GEMM) in bf16 too where the CPU computes in bf16;
+        // a tied head gets its own bf16 copy, while the embedding lookup keeps reading the Float32
+        // table. Without bf16 arithmetic the head stays f32: widening it for every chunk of rows
+        // would cost more than its bf16 copy saves.
+        let bf16Head = frozen.values.contains { ($0 as? BF16Weight)?.arithmetic == .bf16 }
         let headWeight = { (w: Tensor) throws -> FrozenWeight in
-            bf16Head ? try BF16Weight(rounding: w, name: "lm_head.weight") : F32Weight(w)
+            bf16Head ? try BF16Weight(rounding: w, name: "lm_head.weight", arithmetic: .bf16) : F32Weight(w)
         }
         if let head = try table.optional("lm_head.weight", [config.vocabSize, config.hiddenSize]), !config.tieWordEmbeddings {
             lmHead = Linear(name: "lm_head", frozen: try headWeight(head), memory: memory)
@@ -119,7 +121,7 @@ public final class DecoderModel {
     public func timeDequantization() -> Double {
         let start = monotonicSeconds()
         var sink: Float = 0
-        for linear in blocks.flatMap(\.linears) where linear.weight is BlockQuantizedWeight {
+        for linear in blocks.flatMap(\.linears) where linear.weight is BlockQuantizedWeight || (linear.weight as? BF16Weight)?.arithmetic == .f32 {
             sink += linear.weight.withFloats { $0[0] }
         }
         return sink.isNaN ? 0 : monotonicSeconds() - start

@@ -5,8 +5,9 @@
 /// - nf4: QLoRA's 4-bit NormalFloat, blocks of 64, double-quantized scales (`NF4`).
 /// - q8:  ggml's Q8_0 (32 int8 + an f16 scale); a tensor stored as Q8_0 in a GGUF file is kept as is.
 /// - q4:  ggml's Q4_0/Q4_1 as the GGUF file has them (kept as is); anything else is quantized to Q4_0.
-/// - bf16: bfloat16 (`BF16Weight`), multiplied by oneDNN's bf16 GEMM with f32 accumulation (AMX or
-///   AVX512-BF16, checked at load); the LM head is held in bf16 too, since it is the largest GEMM.
+/// - bf16: bfloat16 (`BF16Weight`), on any CPU. With AMX or AVX512-BF16, multiplied by oneDNN's bf16
+///   GEMM with f32 accumulation, and the LM head is held in bf16 too, since it is the largest GEMM;
+///   elsewhere widened to f32 per layer like a quantized base (half the memory, f32 speed).
 ///
 /// Quantized weights are dequantized into one scratch buffer the model shares right before each
 /// GEMM (`BlockQuantizedWeight`); compute stays fp32. bf16 weights need no dequantizing: their

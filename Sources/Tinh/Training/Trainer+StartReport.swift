@@ -30,11 +30,12 @@ extension Trainer {
         let model = loaded.model
         let f32 = model.blocks.flatMap(\.linears).reduce(0) { $0 + $1.weight.count * 4 }
         var line = "base \(model.basePrecision): projection weights \(Self.bytes(model.projectionBytes))"
-        if model.basePrecision == .bf16 {
+        if model.basePrecision == .bf16, (model.lmHead.weight as? BF16Weight)?.arithmetic == .bf16 {
             line += String(format: " (%.2f× less than f32's %@); their GEMMs and the LM head's run in bf16 through oneDNN %@ (%@), f32 accumulation; embedding and norms f32",
                            Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), BF16GEMM.oneDNNVersion, BF16GEMM.isa)
         } else if model.basePrecision != .f32 {
-            line += String(format: " (%.2f× less than f32's %@), dequantized per layer into one %@ buffer (all of them once: %.0f ms; "
+            let how = model.basePrecision == .bf16 ? "this CPU has no bf16 arithmetic: widened to f32" : "dequantized"
+            line += String(format: " (%.2f× less than f32's %@), \(how) per layer into one %@ buffer (all of them once: %.0f ms; "
                            + "twice per micro-batch); embedding, head and norms f32",
                            Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), Self.bytes(model.dequantizationScratch.bytes),
                            1000 * model.timeDequantization())

@@ -104,14 +104,19 @@ import Testing
         #expect(abs(bf16.eval - f32.eval) / f32.eval < 0.01, "eval loss bf16 \(bf16.eval) vs f32 \(f32.eval)")
     }
 
-    /// Asking for bf16 where oneDNN may not use AVX512-BF16 is a clear error, not a crash: forced
-    /// here by capping oneDNN's ISA below bf16.
+    /// Where oneDNN may not use AVX512-BF16 (forced here by capping its ISA below bf16), a bf16
+    /// base is storage only, and the run says so at start instead of failing or hiding it.
     @Test(.enabled(if: BF16GEMM.isCompiled, "needs a build with oneDNN"))
-    func unsupportedCPUIsAClearError() throws {
-        let r = try TestProcess.run([TestProcess.tinh, "logits", "--model", "tiny", "--prompt", "hi", "--base-precision", "bf16"],
+    func withoutBF16ArithmeticTheBaseIsWidenedAndSaysSo() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tinh-bf16-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try DemoTask.write(to: dir.appendingPathComponent("data"), trainCount: 8, validCount: 2, seed: 1)
+        let r = try TestProcess.run([TestProcess.tinh, "train", "--model", "tiny", "--data", dir.appendingPathComponent("data/train.jsonl").path,
+                                     "--out", dir.appendingPathComponent("out").path, "--steps", "1", "--batch", "2", "--seq", "32",
+                                     "--base-precision", "bf16"],
                                     environment: ["ONEDNN_MAX_CPU_ISA": "AVX512_CORE", "DNNL_MAX_CPU_ISA": "AVX512_CORE"])
-        #expect(r.status != 0)
-        #expect(r.output.contains("lacks AVX512-BF16") && r.output.contains("--base-precision f32"), "\(r.output)")
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("base bf16: projection weights") && r.output.contains("this CPU has no bf16 arithmetic: widened to f32 per layer"), "\(r.output)")
     }
 
     @Test(.enabled(if: BF16GEMM.isSupported, "\(bf16Unavailable)"))
