@@ -111,7 +111,10 @@ public final class DecoderModel {
             (linear.weight as? BlockQuantizedWeight)?.share(dequantizationScratch)
         }
         for linear in linears {
-            (linear.weight as? BF16Weight)?.share(inputs: bf16Scratch, floats: linear === lmHead ? nil : dequantizationScratch)
+            guard let w = linear.weight as? BF16Weight else { continue }
+            w.share(inputs: bf16Scratch, floats: linear === lmHead ? nil : dequantizationScratch)
+            // Widened products read the shared scratch every time: size it now, as quantized weights do.
+            if w.arithmetic == .f32, linear !== lmHead { dequantizationScratch.reserve(w.count) }
         }
     }
 
