@@ -33,7 +33,9 @@ enum TrainArguments {
 
     /// A parse error about a flag the file set, as "FILE:LINE: ...".
     static func locate(_ message: String, _ entries: [ConfigFile.Entry], _ path: String) -> String? {
-        for e in entries where message.contains("'\(e.flag)'") || message.contains("'\(e.flag) ") || message.contains("'\(e.flag)=") {
+        // ArgumentParser quotes the flag; a method flag of another method is "--x applies to …" (`MethodFlagValues`).
+        for e in entries where message.contains("'\(e.flag)'") || message.contains("'\(e.flag) ") || message.contains("'\(e.flag)=")
+            || message.contains("\(e.flag) applies to --method") {
             if message.contains("Unknown option") {
                 return "\(path):\(e.line): unknown key '\(e.key)': tinh train has no \(e.flag) (see tinh train --help)"
             }

@@ -110,6 +110,10 @@ import Testing
         let r = try train(["--config", config, "--data", "x.jsonl", "--out", Self.temp("out")])
         #expect(r.status != 0)
         #expect(r.output.contains("\(config):2: unknown key 'learning_rate'"), "\(r.output)")
+        // A method flag of another method, from the file: located too.
+        let vera = try Self.write("model: tiny\nvera_seed: 3\n")
+        let other = try train(["--config", vera, "--data", "x.jsonl", "--out", Self.temp("out")])
+        #expect(other.status != 0 && other.output.contains("\(vera):2: key 'vera_seed': --vera-seed applies to --method vera only (this run uses lora)"), "\(other.output)")
         let missing = try train(["--config", Self.temp("absent.yaml"), "--out", Self.temp("out")])
         #expect(missing.status != 0 && missing.output.contains("cannot read the config file"), "\(missing.output)")
     }
