@@ -10,7 +10,7 @@ import argparse, json, os, resource, statistics, sys, time
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--model", required=True, help="a .gguf file (transformers dequantizes it to float32)")
+    p.add_argument("--model", required=True, help="a .gguf file (transformers dequantizes it to float32) or a Hugging Face model directory")
     p.add_argument("--batch", type=int, default=4, help="sequences per process per step")
     p.add_argument("--seq", type=int, default=128)
     p.add_argument("--steps", type=int, default=5)
@@ -34,8 +34,11 @@ def main():
     from peft import LoraConfig, get_peft_model
 
     path = os.path.abspath(a.model)
-    model = AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path),
-                                                 dtype=torch.float32)
+    if os.path.isdir(path):
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path),
+                                                     dtype=torch.float32)
     names = {"q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj", "gate": "gate_proj", "up": "up_proj", "down": "down_proj"}
     config = LoraConfig(r=a.rank, lora_alpha=a.alpha, lora_dropout=0.0,
                         target_modules=[names[t] for t in a.targets.split(",")], task_type="CAUSAL_LM")
