@@ -2,12 +2,13 @@ import Foundation
 import Testing
 @testable import Tinh
 
-/// Packed examples (`AttentionSegments`): attention on a packed row equals the plain kernel on
-/// each example alone.
+/// Packed examples (`AttentionSegments`): attention and RoPE on a packed row equal the plain kernels
+/// on each example alone.
 ///
 /// Attention is compared within derived rounding bounds, not bit for bit: the packed block runs
 /// its GEMMs over other key ranges (from the first row's example start, with masked zeros) than
-/// the example alone, and OpenBLAS's summation order depends on the shapes.
+/// the example alone, and OpenBLAS's summation order depends on the shapes. RoPE is compared bit
+/// for bit: each element gets the same table entries and the same two products and sum.
 @Suite struct KernelVarlenAttentionTests {
     // seq 80 over blocks of 32: starts inside a block (5), a 1-token example (5..<6), one ending
     // at a block edge (31..<32), one starting on it (32, also 1 token), a block edge again (64) and
@@ -165,6 +166,49 @@ import Testing
         GradCheck().check("segmented dq", param: q.data, analytic: dq.array, loss: loss)
         GradCheck().check("segmented dk", param: k.data, analytic: dk.array, loss: loss)
         GradCheck().check("segmented dv", param: v.data, analytic: dv.array, loss: loss)
+    }
+
+    // RoPE: headDim 40 (half 20: one SIMD block and a scalar tail).
+    static let ropeStarts: [[Int]] = [[0, 5, 6, 31, 32, 33, 64, 69], [0]]
+
+    /// Positions restart at each example: the packed rotation equals each example rotated alone
+    /// from position 0, bit for bit, forward and backward (the same table rows and operations).
+    @Test func ropeRestartsPerExample() {
+        let batch = 2, seq = 70, heads = 3, headDim = 40, width = heads * headDim
+        let rope = RoPE(headDim: headDim, maxPositions: seq, theta: 10000)
+        let segments = AttentionSegments(starts: Self.ropeStarts, seq: seq)
+        var d = TestData(seed: 43)
+        let x = d.tensor([batch, seq, width])
+        for backward in [false, true] {
+            let y = Tensor(shape: x.shape)
+            y.data.update(from: x.data, count: x.count)
+            if backward { rope.backward(y.data, batch: batch, seq: seq, heads: heads, segments: segments) }
+            else { rope.forward(y.data, batch: batch, seq: seq, heads: heads, segments: segments) }
+            for b in 0..<batch { for r in segments.ranges(row: b) {
+                let a = Self.slice(x, b: b, rows: r, seq: seq, width: width)
+                if backward { rope.backward(a.data, batch: 1, seq: r.count, heads: heads) }
+                else { rope.forward(a.data, batch: 1, seq: r.count, heads: heads) }
+                #expect(a.array == Self.slice(y, b: b, rows: r, seq: seq, width: width).array, "row \(b) example \(r)")
+            } }
+        }
+    }
+
+    /// The segmented backward is the transpose of the segmented forward (central differences).
+    @Test func ropeSegmentedBackwardMatchesFiniteDifferences() {
+        let batch = 2, seq = 9, heads = 2, headDim = 40
+        let rope = RoPE(headDim: headDim, maxPositions: seq, theta: 500)
+        let segments = AttentionSegments(starts: [[0, 1, 4], [0, 8]], seq: seq)
+        var d = TestData(seed: 44)
+        let x = d.tensor([batch, seq, heads * headDim]), dy = d.normal(x.count)
+        let y = Tensor(shape: x.shape)
+        func loss() -> Double {
+            y.data.update(from: x.data, count: x.count)
+            rope.forward(y.data, batch: batch, seq: seq, heads: heads, segments: segments)
+            return weightedSum(y.data, dy)
+        }
+        let dx = Tensor(shape: x.shape, values: dy)
+        rope.backward(dx.data, batch: batch, seq: seq, heads: heads, segments: segments)
+        GradCheck().check("segmented rope dx", param: x.data, analytic: dx.array, loss: loss)
     }
 
     @Test func segmentsTable() {
