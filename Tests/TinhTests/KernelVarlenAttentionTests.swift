@@ -142,6 +142,129 @@ import Testing
         #expect(worstPair <= 1, "packed vs alone: \(worstPair)× twice the bound")
     }
 
+    /// Double reference of the packed backward (dq, dk, dv; dout `dy`) and per entry a first-order
+    /// bound of any float32 evaluation's distance from it, whatever the summation order, built
+    /// from the forward's: each probability within ρᵢ = e^{2δᵢ} − 1 + 2E + γ_{n+1} relative (δᵢ: the
+    /// row's worst score error, cap included); dPᵢⱼ = dOᵢ·vⱼ within εᵢⱼ = γ_d·Σ|dO||v|;
+    /// Dᵢ = Σⱼ PᵢⱼdPᵢⱼ within ηᵢ = Σⱼ (ρᵢPᵢⱼ|dPᵢⱼ| + Pᵢⱼεᵢⱼ) + γₙ·ΣⱼPᵢⱼ|dPᵢⱼ|; dSᵢⱼ = Pᵢⱼ(dPᵢⱼ − Dᵢ)
+    /// within ρᵢPᵢⱼ|dPᵢⱼ − Dᵢ| + Pᵢⱼ(εᵢⱼ + ηᵢ) + γ₂Pᵢⱼ(|dPᵢⱼ| + |Dᵢ|). With a cap the slope
+    /// σ = 1 − t², t = y/c, is within 2|t|·Y/c + 6u (Y: the capped score's error, |t| ≤ 1) and the
+    /// product adds u. Then dQ, dK (scale·Σ dS·k, scale·Σ dS·q) and dV (Σ P·dO) of N terms carry the
+    /// propagated errors plus γ_{N+1} (γ_N for dV) of their absolute sums; exact zeros of masked
+    /// entries round nothing.
+    static func backwardReference(q: Tensor, k: Tensor, v: Tensor, dy: [Float], s: AttentionShape, segments: AttentionSegments)
+        -> (dq: [Double], dk: [Double], dv: [Double], dqBound: [Double], dkBound: [Double], dvBound: [Double]) {
+        let u = RoundingBound.u, scale = Double(s.scale), d = s.headDim
+        var dq = [Double](repeating: 0, count: q.count), dqB = dq
+        var dk = [Double](repeating: 0, count: k.count), dv = dk, dkB = dk, dvB = dk
+        // Per KV entry: absolute sums and propagated errors, and term counts for the final γ.
+        var dkAbs = dk, dvAbs = dk, count = [Int](repeating: 0, count: k.count)
+        for b in 0..<s.batch { for h in 0..<s.heads {
+            let g = h / s.groupSize
+            for i in 0..<s.seqQ {
+                let lo = max(segments.tokenStart[b * s.seqQ + i], i - (s.window ?? (i + 1)) + 1)
+                let keys = Array(lo...i), n = keys.count
+                let qi = b * s.qBatchStride + i * s.qStride + h * s.headDim
+                func kv(_ j: Int) -> Int { b * s.kvBatchStride + j * s.kvStride + g * s.headDim }
+                var scores = [Double](), slope = [Double](), slopeErr = [Double](), delta = 0.0
+                for j in keys {
+                    let terms = (0..<d).map { Double(q[qi + $0]) * Double(k[kv(j) + $0]) * scale }
+                    var sc = terms.reduce(0, +)
+                    var e = RoundingBound.gamma(d + 1) * terms.map(abs).reduce(0, +)
+                    if let c = s.softcap.map(Double.init) {
+                        let y = c * tanh(sc / c), t = y / c
+                        e = cappedError(score: sc, capped: y, delta: e)
+                        slope.append(1 - t * t); slopeErr.append(2 * abs(t) * e / c + 6 * u)
+                        sc = y
+                    } else { slope.append(1); slopeErr.append(0) }
+                    scores.append(sc); delta = max(delta, e)
+                }
+                let rho = exp(2 * delta) - 1 + 2 * RoundingBound.simdExp + RoundingBound.gamma(n + 1)
+                let m = scores.max()!
+                let ex = scores.map { exp($0 - m) }, z = ex.reduce(0, +)
+                let p = ex.map { $0 / z }
+                let dO = (0..<d).map { Double(dy[qi + $0]) }
+                let dP = keys.map { j in (0..<d).map { dO[$0] * Double(v[kv(j) + $0]) }.reduce(0, +) }
+                let eps = keys.map { j in RoundingBound.gamma(d) * (0..<d).map { abs(dO[$0] * Double(v[kv(j) + $0])) }.reduce(0, +) }
+                let D = zip(p, dP).map(*).reduce(0, +)
+                let absPdP = zip(p, dP).map { $0 * abs($1) }.reduce(0, +)
+                let eta = (0..<n).map { rho * p[$0] * abs(dP[$0]) + p[$0] * eps[$0] }.reduce(0, +) + RoundingBound.gamma(n) * absPdP
+                for (jj, j) in keys.enumerated() {
+                    let dS = p[jj] * (dP[jj] - D)
+                    var dSErr = rho * p[jj] * abs(dP[jj] - D) + p[jj] * (eps[jj] + eta) + RoundingBound.gamma(2) * p[jj] * (abs(dP[jj]) + abs(D))
+                    if s.softcap != nil { dSErr = dSErr * slope[jj] + abs(dS) * slopeErr[jj] + u * abs(dS) * slope[jj] }
+                    let dZ = dS * slope[jj]
+                    for c in 0..<d {
+                        let kc = Double(k[kv(j) + c]), qc = Double(q[qi + c])
+                        dq[qi + c] += scale * dZ * kc
+                        dqB[qi + c] += scale * (dSErr * abs(kc) + RoundingBound.gamma(n + 1) * abs(dZ * kc))
+                        dk[kv(j) + c] += scale * dZ * qc
+                        dkB[kv(j) + c] += scale * dSErr * abs(qc)
+                        dkAbs[kv(j) + c] += scale * abs(dZ * qc)
+                        dv[kv(j) + c] += p[jj] * dO[c]
+                        dvB[kv(j) + c] += rho * p[jj] * abs(dO[c])
+                        dvAbs[kv(j) + c] += p[jj] * abs(dO[c])
+                        count[kv(j) + c] += 1
+                    }
+                }
+            }
+        } }
+        for e in dk.indices {
+            dkB[e] += RoundingBound.gamma(count[e] + 1) * dkAbs[e]
+            dvB[e] += RoundingBound.gamma(count[e]) * dvAbs[e]
+        }
+        return (dq, dk, dv, dqB, dkB, dvB)
+    }
+
+    /// Packed backward within the bound of the per-example reference (`backwardReference`); each
+    /// example's backward run alone by the unsegmented kernel within the same bound, so the two
+    /// differ by at most twice it.
+    @Test(arguments: variants)
+    func backwardEqualsEachExampleAlone(_ variant: Variant) {
+        var d = TestData(seed: 45)
+        let seq = Self.seq, batch = Self.starts.count
+        let segments = AttentionSegments(starts: Self.starts, seq: seq)
+        let s = Self.shape(variant, batch: batch, seq: seq, segments: segments)
+        let q = d.tensor([batch, seq, s.qStride]), k = d.tensor([batch, seq, s.kvStride]), v = d.tensor([batch, seq, s.kvStride])
+        let dy = d.normal(q.count)
+        let dq = Tensor(shape: q.shape), dk = Tensor(shape: k.shape), dv = Tensor(shape: v.shape)
+        let scratch = Tensor(shape: [s.backwardScratchCount])
+        Attention.backward(dq: dq.data, dk: dk.data, dv: dv.data, scratch: scratch.data, dout: dy, q: q.data, k: k.data,
+                           v: v.data, shape: s)
+        let ref = Self.backwardReference(q: q, k: k, v: v, dy: dy, s: s, segments: segments)
+        func ratio(_ x: Float, _ value: Double, _ bound: Double) -> Double {
+            abs(Double(x) - value) / (bound + Double(Float.leastNormalMagnitude))
+        }
+        var worst = (packed: 0.0, alone: 0.0, pair: 0.0)
+        for i in 0..<q.count { worst.packed = max(worst.packed, ratio(dq[i], ref.dq[i], ref.dqBound[i])) }
+        for i in 0..<k.count {
+            worst.packed = max(worst.packed, ratio(dk[i], ref.dk[i], ref.dkBound[i]), ratio(dv[i], ref.dv[i], ref.dvBound[i]))
+        }
+        for b in 0..<batch { for r in segments.ranges(row: b) {
+            let a = Self.shape(variant, batch: 1, seq: r.count, segments: nil)
+            let qa = Self.slice(q, b: b, rows: r, seq: seq, width: s.qStride)
+            let ka = Self.slice(k, b: b, rows: r, seq: seq, width: s.kvStride), va = Self.slice(v, b: b, rows: r, seq: seq, width: s.kvStride)
+            let dya = Array(dy[((b * seq + r.lowerBound) * s.qStride)..<((b * seq + r.upperBound) * s.qStride)])
+            let dqa = Tensor(shape: qa.shape), dka = Tensor(shape: ka.shape), dva = Tensor(shape: va.shape)
+            let sa = Tensor(shape: [a.backwardScratchCount])
+            Attention.backward(dq: dqa.data, dk: dka.data, dv: dva.data, scratch: sa.data, dout: dya, q: qa.data, k: ka.data,
+                               v: va.data, shape: a)
+            let qBase = (b * seq + r.lowerBound) * s.qStride, kBase = (b * seq + r.lowerBound) * s.kvStride
+            for i in 0..<dqa.count {
+                worst.alone = max(worst.alone, ratio(dqa[i], ref.dq[qBase + i], ref.dqBound[qBase + i]))
+                worst.pair = max(worst.pair, ratio(dqa[i], Double(dq[qBase + i]), 2 * ref.dqBound[qBase + i]))
+            }
+            for i in 0..<dka.count {
+                let e = kBase + i
+                worst.alone = max(worst.alone, ratio(dka[i], ref.dk[e], ref.dkBound[e]), ratio(dva[i], ref.dv[e], ref.dvBound[e]))
+                worst.pair = max(worst.pair, ratio(dka[i], Double(dk[e]), 2 * ref.dkBound[e]), ratio(dva[i], Double(dv[e]), 2 * ref.dvBound[e]))
+            }
+        } }
+        #expect(worst.packed <= 1, "packed: error \(worst.packed)× the bound")
+        #expect(worst.alone <= 1, "alone: error \(worst.alone)× the bound")
+        #expect(worst.pair <= 1, "packed vs alone: \(worst.pair)× twice the bound")
+    }
+
     /// The segmented backward against central differences of the packed forward (GQA, window, cap;
     /// boundaries inside a block, on its edge and 1-token examples).
     @Test(arguments: [Variant(heads: 2, kvHeads: 2), Variant(heads: 4, kvHeads: 2, window: 6),
