@@ -46,33 +46,62 @@ public final class RoPE: @unchecked Sendable {
         apply(dx, batch: batch, seq: seq, heads: heads, startPos: startPos, sign: -1)
     }
 
+    /// `forward` for packed examples: the token at index t of batch row b has position
+    /// t − (its example's start), so positions restart at every example.
+    public func forward(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, heads: Int, segments: AttentionSegments) {
+        applySegmented(x, batch: batch, seq: seq, heads: heads, segments: segments, sign: 1)
+    }
+
+    /// The backward of the segmented `forward`: the inverse rotation at the same positions.
+    public func backward(_ dx: UnsafeMutablePointer<Float>, batch: Int, seq: Int, heads: Int, segments: AttentionSegments) {
+        applySegmented(dx, batch: batch, seq: seq, heads: heads, segments: segments, sign: -1)
+    }
+
     private func apply(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, heads: Int, startPos: Int, sign: Float) {
         precondition(startPos >= 0 && startPos + seq <= maxPositions, "RoPE position out of range")
-        let vecEnd = half & ~15
         let rowWidth = heads * headDim
         for b in 0..<batch {
             for t in 0..<seq {
-                let cosP = cosTable.data + (startPos + t) * half
-                let sinP = sinTable.data + (startPos + t) * half
-                let row = x + (b * seq + t) * rowWidth
-                for h in 0..<heads {
-                    let lo = row + h * headDim, hi = lo + half
-                    var i = 0
-                    while i < vecEnd {
-                        let c = load16(cosP + i), s = load16(sinP + i) * F16(repeating: sign)
-                        let a = load16(lo + i), bv = load16(hi + i)
-                        store16((a * c).addingProduct(-bv, s), lo + i)
-                        store16((bv * c).addingProduct(a, s), hi + i)
-                        i += 16
-                    }
-                    while i < half {
-                        let c = cosP[i], s = sinP[i] * sign
-                        let a = lo[i], bv = hi[i]
-                        lo[i] = a * c - bv * s
-                        hi[i] = bv * c + a * s
-                        i += 1
-                    }
+                rotate(x + (b * seq + t) * rowWidth, position: startPos + t, heads: heads, sign: sign)
+            }
+        }
+    }
+
+    private func applySegmented(_ x: UnsafeMutablePointer<Float>, batch: Int, seq: Int, heads: Int,
+                                segments: AttentionSegments, sign: Float) {
+        precondition(segments.batch == batch && segments.seq == seq, "segments cover the batch")
+        precondition(seq <= maxPositions, "RoPE position out of range")
+        let rowWidth = heads * headDim
+        segments.tokenStart.withUnsafeBufferPointer { table in
+            for b in 0..<batch {
+                for t in 0..<seq {
+                    rotate(x + (b * seq + t) * rowWidth, position: t - table[b * seq + t], heads: heads, sign: sign)
                 }
+            }
+        }
+    }
+
+    /// Rotates one token's `heads` heads by `position`'s angles (the inverse rotation for sign −1).
+    @inline(__always) private func rotate(_ row: UnsafeMutablePointer<Float>, position: Int, heads: Int, sign: Float) {
+        let vecEnd = half & ~15
+        let cosP = cosTable.data + position * half
+        let sinP = sinTable.data + position * half
+        for h in 0..<heads {
+            let lo = row + h * headDim, hi = lo + half
+            var i = 0
+            while i < vecEnd {
+                let c = load16(cosP + i), s = load16(sinP + i) * F16(repeating: sign)
+                let a = load16(lo + i), bv = load16(hi + i)
+                store16((a * c).addingProduct(-bv, s), lo + i)
+                store16((bv * c).addingProduct(a, s), hi + i)
+                i += 16
+            }
+            while i < half {
+                let c = cosP[i], s = sinP[i] * sign
+                let a = lo[i], bv = hi[i]
+                lo[i] = a * c - bv * s
+                hi[i] = bv * c + a * s
+                i += 1
             }
         }
     }

@@ -66,21 +66,61 @@ public enum Softmax {
                                       rows: Int, cols: Int, past: Int, window: Int? = nil) {
         for i in 0..<rows {
             let keys = visible(row: i, cols: cols, past: past, window: window)
-            let lo = keys.lowerBound
-            if lo > 0 { (datt + i * cols).update(repeating: 0, count: lo) }
-            let d = datt + i * cols + lo, p = probs + i * cols + lo
-            let n = keys.count, rest = cols - keys.upperBound
-            let vecEnd = n & ~15
-            var acc = F16()
-            var j = 0
-            while j < vecEnd { acc = acc.addingProduct(load16(p + j), load16(d + j)); j += 16 }
-            var dot = acc.sum()
-            while j < n { dot += p[j] * d[j]; j += 1 }
-            let dv = F16(repeating: dot)
-            j = 0
-            while j < vecEnd { store16(load16(p + j) * (load16(d + j) - dv), d + j); j += 16 }
-            while j < n { d[j] = p[j] * (d[j] - dot); j += 1 }
-            if rest > 0 { (d + n).update(repeating: 0, count: rest) }
+            backwardRow(datt + i * cols, probs + i * cols, keys: keys, cols: cols)
+        }
+    }
+
+    /// One row of the softmax backward over its visible `keys` among `cols`; the rest become 0.
+    @inline(__always) static func backwardRow(_ row: UnsafeMutablePointer<Float>, _ prow: UnsafePointer<Float>,
+                                              keys: Range<Int>, cols: Int) {
+        let lo = keys.lowerBound
+        if lo > 0 { row.update(repeating: 0, count: lo) }
+        let d = row + lo, p = prow + lo
+        let n = keys.count, rest = cols - keys.upperBound
+        let vecEnd = n & ~15
+        var acc = F16()
+        var j = 0
+        while j < vecEnd { acc = acc.addingProduct(load16(p + j), load16(d + j)); j += 16 }
+        var dot = acc.sum()
+        while j < n { dot += p[j] * d[j]; j += 1 }
+        let dv = F16(repeating: dot)
+        j = 0
+        while j < vecEnd { store16(load16(p + j) * (load16(d + j) - dv), d + j); j += 16 }
+        while j < n { d[j] = p[j] * (d[j] - dot); j += 1 }
+        if rest > 0 { (d + n).update(repeating: 0, count: rest) }
+    }
+
+    // Packed examples (`AttentionSegments`). The score block is [rows, n] with row stride `ld`;
+    // its column c holds key `firstKey + c` (the block skips keys no row of it sees); row i is the
+    // query at position `firstRow + i`, whose example starts at key `segmentStart[i]`.
+
+    /// The keys (absolute positions, below `end`) the query at `pos` sees: its own example's, from
+    /// `segmentStart` on, and of those only the last `window` with a sliding window.
+    @inline(__always) static func visible(pos: Int, end: Int, window: Int?, segmentStart: Int) -> Range<Int> {
+        let hi = min(pos + 1, end)
+        return max(segmentStart, hi - (window ?? hi))..<hi
+    }
+
+    /// `causalForward` for packed examples (see above); entries a row does not see become 0.
+    public static func segmentedForward(_ att: UnsafeMutablePointer<Float>, rows: Int, cols n: Int, ld: Int,
+                                        firstKey k0: Int, firstRow: Int, window: Int?, segmentStart: UnsafePointer<Int>) {
+        for i in 0..<rows {
+            let row = att + i * ld
+            let keys = visible(pos: firstRow + i, end: k0 + n, window: window, segmentStart: segmentStart[i])
+            let lo = keys.lowerBound - k0, hi = keys.upperBound - k0
+            if lo > 0 { row.update(repeating: 0, count: lo) }
+            forwardRow(row + lo, count: hi - lo)
+            if hi < n { (row + hi).update(repeating: 0, count: n - hi) }
+        }
+    }
+
+    /// Backward of `segmentedForward`, in place on `datt` (dL/dP in, dL/dScores out).
+    public static func segmentedBackward(_ datt: UnsafeMutablePointer<Float>, probs: UnsafePointer<Float>, rows: Int,
+                                         cols n: Int, ld: Int, firstKey k0: Int, firstRow: Int, window: Int?,
+                                         segmentStart: UnsafePointer<Int>) {
+        for i in 0..<rows {
+            let keys = visible(pos: firstRow + i, end: k0 + n, window: window, segmentStart: segmentStart[i])
+            backwardRow(datt + i * ld, probs + i * ld, keys: (keys.lowerBound - k0)..<(keys.upperBound - k0), cols: n)
         }
     }
 }

@@ -104,21 +104,26 @@ public final class DecoderBlock {
     private var fusedAttention: Bool { attentionInputs.count == 1 }
     private var fusedMLP: Bool { mlpInputs.count == 1 }
 
-    func attentionShape(batch: Int, seq: Int, past: Int = 0, kvBatchStride: Int? = nil) -> AttentionShape {
+    func attentionShape(batch: Int, seq: Int, past: Int = 0, kvBatchStride: Int? = nil,
+                        segments: AttentionSegments? = nil) -> AttentionShape {
         let c = config
         return AttentionShape(batch: batch, seqQ: seq, past: past, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim,
                               kvBatchStride: kvBatchStride, window: attention.window, scale: c.spec.attentionScale,
-                              softcap: c.spec.attentionSoftcap)
+                              softcap: c.spec.attentionSoftcap, segments: segments)
     }
 
     /// out = block(x) for [batch, seq] positions starting at `cache?.past ?? 0`. With `training`, saves
     /// what `backward` needs; with a cache, appends this call's keys/values to it and attends over it.
+    /// With `segments` (no cache), each row packs examples: attention stays inside each and RoPE
+    /// positions restart at each.
     func forward(x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, batch: Int, seq: Int,
-                 rope: RoPE, ws: Workspace, cache: CacheSlot?, training: Bool) {
+                 rope: RoPE, ws: Workspace, cache: CacheSlot?, training: Bool, segments: AttentionSegments? = nil) {
+        precondition(segments == nil || cache == nil, "packed examples go without a KV cache")
         let c = config, a = acts, rows = batch * seq, shift = c.spec.normShift
         let hid = c.hiddenSize, qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim, inter = c.intermediateSize
         let past = cache?.past ?? 0
-        var shape = attentionShape(batch: batch, seq: seq, past: past, kvBatchStride: cache.map { $0.maxTokens * kvDim })
+        var shape = attentionShape(batch: batch, seq: seq, past: past, kvBatchStride: cache.map { $0.maxTokens * kvDim },
+                                   segments: segments)
         // o_proj's input is kept only when its backward will read it (a dW, or an adapter that needs x).
         let keepAttnOut = training && o.backwardNeedsInput
         a.reserve(rows: rows, keepAttnOut: keepAttnOut, config: c)
@@ -147,8 +152,13 @@ public final class DecoderBlock {
             RMSNorm.forward(out: a.k.ptr, rstd: a.kRstd.ptr, inp: a.kPre.ptr, weight: kNorm.weight.data,
                             rows: rows * c.numKVHeads, dim: c.headDim, eps: c.rmsNormEps, shift: shift)
         }
-        rope.forward(a.q.ptr, batch: batch, seq: seq, heads: c.numHeads, startPos: past)
-        rope.forward(a.k.ptr, batch: batch, seq: seq, heads: c.numKVHeads, startPos: past)
+        if let segments {
+            rope.forward(a.q.ptr, batch: batch, seq: seq, heads: c.numHeads, segments: segments)
+            rope.forward(a.k.ptr, batch: batch, seq: seq, heads: c.numKVHeads, segments: segments)
+        } else {
+            rope.forward(a.q.ptr, batch: batch, seq: seq, heads: c.numHeads, startPos: past)
+            rope.forward(a.k.ptr, batch: batch, seq: seq, heads: c.numKVHeads, startPos: past)
+        }
 
         var keys = UnsafePointer(a.k.ptr), values = UnsafePointer(a.v.ptr)
         if let cache {
@@ -224,7 +234,7 @@ public final class DecoderBlock {
 
     /// Backward of a training `forward` (no cache). On entry `ws.dResidual` holds dL/d(out); on exit
     /// dL/dx. `x` is the same input the forward saw.
-    func backward(x: UnsafePointer<Float>, batch: Int, seq: Int, rope: RoPE, ws: Workspace) {
+    func backward(x: UnsafePointer<Float>, batch: Int, seq: Int, rope: RoPE, ws: Workspace, segments: AttentionSegments? = nil) {
         let c = config, a = acts, rows = batch * seq, hid = c.hiddenSize, shift = c.spec.normShift
         let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim, inter = c.intermediateSize
         let dRes = ws.dResidual.ptr
@@ -256,9 +266,14 @@ public final class DecoderBlock {
         let dO = throughOutputNorm(attentionOutputNorm, input: a.attnProj.ptr, rstd: a.rstdAttnProj.ptr, rows: rows, ws: ws)
         o.backward(dO, ws.dAttnOut.ptr, input: o.backwardNeedsInput ? UnsafePointer(a.attnOut.ptr) : nil, rows: rows)
         Attention.backward(dq: ws.dq.ptr, dk: ws.dk.ptr, dv: ws.dv.ptr, scratch: ws.dScores.ptr, dout: ws.dAttnOut.ptr,
-                           q: a.q.ptr, k: a.k.ptr, v: a.v.ptr, shape: attentionShape(batch: batch, seq: seq))
-        rope.backward(ws.dq.ptr, batch: batch, seq: seq, heads: c.numHeads)
-        rope.backward(ws.dk.ptr, batch: batch, seq: seq, heads: c.numKVHeads)
+                           q: a.q.ptr, k: a.k.ptr, v: a.v.ptr, shape: attentionShape(batch: batch, seq: seq, segments: segments))
+        if let segments {
+            rope.backward(ws.dq.ptr, batch: batch, seq: seq, heads: c.numHeads, segments: segments)
+            rope.backward(ws.dk.ptr, batch: batch, seq: seq, heads: c.numKVHeads, segments: segments)
+        } else {
+            rope.backward(ws.dq.ptr, batch: batch, seq: seq, heads: c.numHeads)
+            rope.backward(ws.dk.ptr, batch: batch, seq: seq, heads: c.numKVHeads)
+        }
         var (dq, dk) = (ws.dq.ptr, ws.dk.ptr)
         if let qNorm, let kNorm {
             ws.dqPre.ptr.update(repeating: 0, count: rows * qDim)

@@ -22,6 +22,6 @@ extension DecoderModel {
     /// forward wrote it (residual l+1, read by nothing anymore), with the same values.
     func recomputeForward(block l: Int, batch: Int, seq: Int) {
         blocks[l].forward(x: residual[l].ptr, out: residual[l + 1].ptr, batch: batch, seq: seq,
-                          rope: rope(layer: l), ws: ws, cache: nil, training: true)
+                          rope: rope(layer: l), ws: ws, cache: nil, training: true, segments: lastSegments)
     }
 }

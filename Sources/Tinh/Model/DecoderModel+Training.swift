@@ -17,38 +17,46 @@ extension DecoderModel {
     ///
     /// With `forBackward` false (evaluation) no backward may follow, and the loss path skips the
     /// work it would do ahead for one.
+    ///
+    /// With `segments`, each row packs examples back to back (no pad rows): attention stays inside
+    /// each example and positions restart at its start, so the loss and gradients are those of
+    /// the examples run one at a time (the caller's targets must not cross an example's end).
     public func forward(tokens: [Int32], targets: [Int32], lossMask: [Bool]? = nil, batch: Int, seq: Int,
-                        accuracy: Bool = false, forBackward: Bool = true) throws -> LossResult {
+                        segments: AttentionSegments? = nil, accuracy: Bool = false, forBackward: Bool = true) throws -> LossResult {
         try checkShape(batch: batch, seq: seq, count: tokens.count, what: "tokens")
         try checkTokens(tokens)
         embed(tokens)
         lastTokens = tokens
         hasTokens = true
-        return try forwardFromEmbeddings(targets: targets, lossMask: lossMask, batch: batch, seq: seq, accuracy: accuracy,
-                                         forBackward: forBackward)
+        return try forwardFromEmbeddings(targets: targets, lossMask: lossMask, batch: batch, seq: seq, segments: segments,
+                                         accuracy: accuracy, forBackward: forBackward)
     }
 
     /// Training forward from given input embeddings [batch, seq, hidden] instead of token ids
     /// (gradient checks, soft prompts). The embedding table then gets no gradient.
     @discardableResult
     public func forward(inputEmbeddings: UnsafeBufferPointer<Float>, targets: [Int32], lossMask: [Bool]? = nil,
-                        batch: Int, seq: Int, accuracy: Bool = false, forBackward: Bool = true) throws -> LossResult {
+                        batch: Int, seq: Int, segments: AttentionSegments? = nil, accuracy: Bool = false,
+                        forBackward: Bool = true) throws -> LossResult {
         try checkShape(batch: batch, seq: seq, count: inputEmbeddings.count / max(config.hiddenSize, 1), what: "input embeddings")
         guard inputEmbeddings.count == batch * seq * config.hiddenSize else {
             throw TinhError.invalidInput("input embeddings: \(inputEmbeddings.count) floats for [\(batch), \(seq), \(config.hiddenSize)]")
         }
         residual[0].reserve(inputEmbeddings.count).update(from: inputEmbeddings.baseAddress!, count: inputEmbeddings.count)
         hasTokens = false
-        return try forwardFromEmbeddings(targets: targets, lossMask: lossMask, batch: batch, seq: seq, accuracy: accuracy,
-                                         forBackward: forBackward)
+        return try forwardFromEmbeddings(targets: targets, lossMask: lossMask, batch: batch, seq: seq, segments: segments,
+                                         accuracy: accuracy, forBackward: forBackward)
     }
 
-    private func forwardFromEmbeddings(targets: [Int32], lossMask: [Bool]?, batch: Int, seq: Int, accuracy: Bool,
-                                       forBackward: Bool) throws -> LossResult {
+    private func forwardFromEmbeddings(targets: [Int32], lossMask: [Bool]?, batch: Int, seq: Int, segments: AttentionSegments?,
+                                       accuracy: Bool, forBackward: Bool) throws -> LossResult {
         let rows = batch * seq
         readyForBackward = false
         try checkShape(batch: batch, seq: seq, count: targets.count, what: "targets")
         if let lossMask { try checkShape(batch: batch, seq: seq, count: lossMask.count, what: "loss mask") }
+        if let segments, segments.batch != batch || segments.seq != seq {
+            throw TinhError.invalidInput("segments for [\(segments.batch), \(segments.seq)], batch [\(batch), \(seq)]")
+        }
         let vocab = Int32(config.vocabSize)
         if let bad = targets.first(where: { $0 >= vocab }) {
             throw TinhError.invalidInput("target id \(bad) outside the vocabulary (0..<\(vocab))")
@@ -61,7 +69,8 @@ extension DecoderModel {
             ws.selectedTargets.append(targets[i])
         }
 
-        runBlocks(batch: batch, seq: seq, training: true)
+        lastSegments = segments
+        runBlocks(batch: batch, seq: seq, training: true, segments: segments)
         let outer = phaseTimer.enter(.lmHeadAndLoss)
         defer { phaseTimer.leave(outer) }
         let n = ws.selectedRows.count
@@ -134,7 +143,7 @@ extension DecoderModel {
         for l in stride(from: blocks.count - 1, through: 0, by: -1) {
             if l >= lowest {
                 if recomputesBlocks { recomputeForward(block: l, batch: batch, seq: seq) }
-                blocks[l].backward(x: residual[l].ptr, batch: batch, seq: seq, rope: rope(layer: l), ws: ws)
+                blocks[l].backward(x: residual[l].ptr, batch: batch, seq: seq, rope: rope(layer: l), ws: ws, segments: lastSegments)
             }
             onLayerBackwardDone?(l)
         }

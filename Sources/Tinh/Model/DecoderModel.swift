@@ -31,6 +31,8 @@ public final class DecoderModel {
     // The last training forward, which `backward` continues.
     var lastBatch = 0
     var lastSeq = 0
+    /// Its packed examples, if any (`AttentionSegments`).
+    var lastSegments: AttentionSegments?
     var lastTokens: [Int32] = []
     var hasTokens = false
     var readyForBackward = false
@@ -175,12 +177,12 @@ public final class DecoderModel {
     }
 
     /// Runs every block from residual[0]; the result is in residual[numLayers].
-    func runBlocks(batch: Int, seq: Int, training: Bool, cache: KVCache? = nil) {
+    func runBlocks(batch: Int, seq: Int, training: Bool, cache: KVCache? = nil, segments: AttentionSegments? = nil) {
         let rows = batch * seq, hid = config.hiddenSize
         for (l, block) in blocks.enumerated() {
             residual[l + 1].reserve(rows * hid)
             block.forward(x: residual[l].ptr, out: residual[l + 1].ptr, batch: batch, seq: seq,
-                          rope: rope(layer: l), ws: ws, cache: cache?.slot(layer: l), training: training)
+                          rope: rope(layer: l), ws: ws, cache: cache?.slot(layer: l), training: training, segments: segments)
         }
     }
 
