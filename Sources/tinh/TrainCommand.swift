@@ -54,6 +54,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Optimizer steps.") var steps = 100
     @Option(help: "Examples per step over all ranks (each rank takes batch/ranks).") var batch = 8
     @Option(help: "Micro-batches each rank's share is split into.") var gradAccum = 1
+    @Option(help: "Variable-length batches: pack each rank's examples back to back, no pad, into micro-batches of at most this many tokens (≥ --seq), attention kept inside each example; ranks balance tokens, not examples.")
+    var batchTokens: Int?
     @Option(help: "Tokens per example (longer ones are cut).") var seq = 256
     @Option(help: "Peak learning rate.") var lr: Float = 2e-4
     @Option(help: "Decay after warm-up: cosine, linear or constant.") var schedule: LearningRateSchedule.Decay = .cosine
@@ -71,7 +73,7 @@ struct TrainCommand: ParsableCommand {
 
     @Flag(help: "Train on prompts and user turns too.") var trainOnPrompt = false
     @Option(help: "Render chats with this template instead of the model's own: \(ChatTemplate.names.joined(separator: ", ")).") var chatTemplate: String?
-    @Flag(help: "Pack short examples into full rows.") var pack = false
+    @Flag(help: "Naive packing: short examples concatenated into full rows, attending to the ones before them (prefer --batch-tokens, which keeps them apart).") var pack = false
     @Flag(help: "Skip malformed JSONL lines (counted) instead of stopping.") var skipBadLines = false
     @Flag(help: "Train even when the start-of-run data check finds errors (empty completions, bad role order, ...).")
     var allowDataErrors = false
@@ -166,7 +168,7 @@ struct TrainCommand: ParsableCommand {
         var c = TrainConfig(model: model, data: data, out: out, adapter: adapter)
         c.valid = valid
         c.validFraction = validFraction
-        c.steps = steps; c.batch = batch; c.gradAccum = gradAccum; c.seq = seq
+        c.steps = steps; c.batch = batch; c.gradAccum = gradAccum; c.batchTokens = batchTokens; c.seq = seq
         c.lr = lr; c.schedule = schedule; c.warmup = warmup; c.minLRRatio = minLrRatio
         c.weightDecay = weightDecay; c.maxGradNorm = maxGradNorm; c.loraPlusRatio = loraplusRatio ?? c.loraPlusRatio; c.seed = seed
         c.bucketMB = bucketMb; c.overlap = !noOverlap; c.sharedBase = sharedBase

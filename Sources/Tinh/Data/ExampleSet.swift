@@ -24,3 +24,13 @@ public struct ExampleSet: Sendable {
         try TrainingBatch(examples: examples, indices: indices, seq: seq, padId: padId)
     }
 }
+
+extension ExampleSet {
+    /// The examples at `indices` packed into one row with no pad (`VarlenBatch`).
+    public func varlenBatch(_ indices: [Int]) throws -> VarlenBatch {
+        try VarlenBatch(examples: examples, indices: indices)
+    }
+
+    /// The input positions of the example at `index` that carry a real token (its length − 1, at most seq).
+    public func realTokens(_ index: Int) -> Int { min(seq, TokenBalance.positions(examples[index].count)) }
+}

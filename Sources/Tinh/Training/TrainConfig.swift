@@ -16,6 +16,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var batch: Int = 8
     /// Micro-batches per rank per step (each rank's share is split into this many passes).
     public var gradAccum: Int = 1
+    /// Variable-length batches (`--batch-tokens`): each rank packs its examples back to back into
+    /// micro-batches of at most this many tokens, with no pad and attention kept inside each
+    /// example; ranks get equal tokens rather than equal examples. nil: one padded row per example.
+    public var batchTokens: Int?
     public var seq: Int = 256
     public var lr: Float = 2e-4
     public var schedule: LearningRateSchedule.Decay = .cosine
@@ -78,6 +82,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try need((batch / worldSize) % gradAccum == 0,
                  "each rank's share of the batch (\(batch / worldSize)) does not split into --grad-accum \(gradAccum) micro-batches")
         try need(seq > 0, "--seq must be positive")
+        if let batchTokens {
+            try need(batchTokens >= seq, "--batch-tokens \(batchTokens) is below --seq \(seq): every example must fit in one micro-batch")
+            try need(gradAccum == 1, "--batch-tokens sets the micro-batches itself; drop --grad-accum \(gradAccum)")
+            try need(!pack, "--batch-tokens packs with attention kept inside each example; --pack (examples attending to each other) is the other choice, not both")
+        }
         try need(lr > 0 && lr.isFinite, "--lr must be positive")
         try need(warmup >= 0 && (warmup == 0 || warmup < steps), "--warmup (\(warmup)) must be below --steps (\(steps))")
         try need(validFraction >= 0 && validFraction < 1, "--valid-fraction must be in [0, 1)")

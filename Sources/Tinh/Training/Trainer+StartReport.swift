@@ -17,7 +17,7 @@ extension Trainer {
             baseSummary,
             "all-reduced per step: \(Self.bytes(allreduceBytesPerStep)) (\(p) gradient floats + loss and token count), " + reductionText,
             "activation memory per micro-batch of \(config.microBatch(worldSize: comm.size))×\(config.seq) (estimate): " + memoryText(activationEstimate),
-            "\(comm.size) rank(s), global batch \(config.batch) (\(config.microBatch(worldSize: comm.size)) per micro-batch × \(config.gradAccum) per rank), seq \(config.seq), \(config.steps) steps, lr \(config.lr) \(config.schedule.rawValue)",
+            "\(comm.size) rank(s), global batch \(config.batch) (\(batchLayoutText)), seq \(config.seq), \(config.steps) steps, lr \(config.lr) \(config.schedule.rawValue)",
         ]
         if let simulated = simulatedLatency { lines.append(simulated.label) }
         if let note = LoRAPlus.note(ratio: config.loraPlusRatio, method: a.method, parameters: adapters.parameters) { lines.append(note) }
@@ -96,5 +96,13 @@ extension Trainer {
         if n < 1024 { return "\(n) B" }
         if n < 1 << 20 { return String(format: "%.1f KiB", Double(n) / 1024) }
         return String(format: "%.1f MiB", Double(n) / 1048576)
+    }
+
+    /// How a step's examples become micro-batches, for the start line.
+    var batchLayoutText: String {
+        guard let budget = config.batchTokens else {
+            return "\(config.microBatch(worldSize: comm.size)) per micro-batch × \(config.gradAccum) per rank, padded to seq"
+        }
+        return "varlen: packed back to back into micro-batches of ≤ \(budget) tokens, no pad, attention inside each example, tokens balanced over ranks"
     }
 }

@@ -78,7 +78,7 @@ public final class Trainer {
         let plan = GradientBuckets(segments: adapterSet.layerSegments, count: adapterSet.parameters.count,
                                    bucketFloats: config.overlap ? GradientBuckets.floats(megabytes: config.bucketMB) : 0)
         let reducer = BucketedAllreduce(comm: comm, grads: adapterSet.parameters.grads.buffer, plan: plan)
-        let accumulated = config.gradAccum > 1 ? MicroBatchGradients(count: adapterSet.parameters.count) : nil
+        let accumulated = config.gradAccum > 1 || config.batchTokens != nil ? MicroBatchGradients(count: adapterSet.parameters.count) : nil
         if let accumulated {
             let buffer = adapterSet.parameters.grads.buffer
             reducer.beforeBucket = { accumulated.addBack(into: buffer, range: $0) }
@@ -159,22 +159,27 @@ public final class Trainer {
         reducer.begin()
         let model = loaded.model
         let phases = model.phaseTimer
-        let mine = try sampler.indices(step: step, rank: comm.rank, worldSize: comm.size)
-        let micro = config.microBatch(worldSize: comm.size)
+        let layout = try self.layout(step: step)
         var forwardTime = 0.0, backwardTime = 0.0, commTime = 0.0
         let sums = stepSums
         sums.update(repeating: 0)  // loss, loss tokens, ranks asking to stop
         var small: PendingReduction?
         microBatchGradients?.begin()
-        for first in stride(from: 0, to: mine.count, by: micro) {
-            let batch = try data.train.batch(Array(mine[first..<(first + micro)]))
+        for (k, group) in layout.microBatches.enumerated() {
             let t0 = comm.wallTime()
-            let result = try model.forward(tokens: batch.tokens, targets: batch.targets, batch: batch.batch, seq: batch.seq)
+            let result: LossResult
+            if layout.varlen {
+                let batch = try data.train.varlenBatch(group)
+                result = try model.forward(tokens: batch.tokens, targets: batch.targets, batch: 1, seq: batch.count, segments: batch.segments)
+            } else {
+                let batch = try data.train.batch(group)
+                result = try model.forward(tokens: batch.tokens, targets: batch.targets, batch: batch.batch, seq: batch.seq)
+            }
             let t1 = comm.wallTime()
             forwardTime += t1 - t0
             sums[0] += result.loss
             sums[1] += Double(result.count)
-            let lastMicro = first + micro >= mine.count
+            let lastMicro = k == layout.microBatches.count - 1
             if lastMicro {
                 faults.duringLastMicroBatch(step, rank: comm.rank)
                 sums[2] = stop.isRequested ? 1 : 0
@@ -187,7 +192,7 @@ public final class Trainer {
             // Gradients of the summed loss; divided by the global token count after the all-reduce,
             // so N ranks make the update 1 rank makes with the same global batch. Each micro-batch's
             // gradient starts from zero (MicroBatchGradients).
-            if first > 0 { microBatchGradients?.setAside(grads.buffer) }
+            if k > 0 { microBatchGradients?.setAside(grads.buffer) }
             model.backward(lossScale: 1)
             model.onLayerBackwardDone = nil
             backwardTime += comm.wallTime() - t2
@@ -240,12 +245,13 @@ public final class Trainer {
         }
         let optimizerTime = comm.wallTime() - t3
         let seconds = comm.wallTime() - start
-        let positions = config.batch * config.seq
+        let positions = layout.positions
         return StepMetrics(step: step, loss: loss, lr: lr, gradNorm: gradNorm, lossTokens: Int(tokens), tokens: positions,
                            tokensPerSecond: Double(positions) / seconds, seconds: seconds,
                            forwardSeconds: forwardTime, backwardSeconds: backwardTime - inBackward, allreduceSeconds: allreduceTime,
                            computeSeconds: computeTime, exposedCommSeconds: exposedTime, optimizerSeconds: optimizerTime, peakRssMegabytes: peakRSSMegabytes(), world: comm.size, skipped: skipped,
-                           mfu: mfuMeter.mfu(positions: positions, lossTokens: Int(tokens), seconds: seconds))
+                           mfu: mfuMeter.mfu(positions: positions, lossTokens: Int(tokens), seconds: seconds, attendedKeys: layout.attendedKeys),
+                           realTokens: layout.realTokens, realTokensPerSecond: Double(layout.realTokens) / seconds, padShare: layout.padShare)
     }
 
     /// Validation loss, perplexity and accuracy with the current adapters (batches shared over ranks).

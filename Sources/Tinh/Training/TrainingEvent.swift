@@ -28,6 +28,12 @@ public struct StepMetrics: Codable, Sendable {
     /// The step's FLOPs per second over the FMA peak of every core of the job (`MFUMeter`); nil in
     /// metrics written before it was logged.
     public var mfu: Double?
+    /// Input positions with a real token (not pad) over all ranks, and their rate; nil in records
+    /// written before these were logged.
+    public var realTokens: Int?
+    public var realTokensPerSecond: Double?
+    /// Share of the computed positions that are pad: 0 with `--batch-tokens`.
+    public var padShare: Double?
 }
 
 /// One evaluation on the held-out set (a line of OUT/eval.jsonl); `step` is 0-based like StepMetrics'.
@@ -92,8 +98,9 @@ public enum TrainingEvent: CustomStringConvertible {
             return text
         case .step(let m, let total, let eta):
             let skipped = m.skipped ? "  SKIPPED (non-finite loss or gradient)" : ""
-            return String(format: "step %d/%d  loss %.4f  lr %.2e  grad %.3f  %.0f tok/s  MFU %.0f%%  eta %@%@",
-                          m.step + 1, total, m.loss, m.lr, m.gradNorm, m.tokensPerSecond, 100 * (m.mfu ?? 0), formatDuration(eta) as NSString, skipped as NSString)
+            return String(format: "step %d/%d  loss %.4f  lr %.2e  grad %.3f  %.0f tok/s (real)  pad %.0f%%  MFU %.0f%%  eta %@%@",
+                          m.step + 1, total, m.loss, m.lr, m.gradNorm, m.realTokensPerSecond ?? m.tokensPerSecond, 100 * (m.padShare ?? 0),
+                          100 * (m.mfu ?? 0), formatDuration(eta) as NSString, skipped as NSString)
         case .eval(let step, let r):
             return String(format: "eval after step %d: loss %.4f  perplexity %.3f  accuracy %.2f%% (%d tokens)",
                           step + 1, r.loss, r.perplexity, 100 * r.accuracy, r.tokens)

@@ -118,6 +118,26 @@ import Testing
         }
     }
 
+    /// Varlen batches (`--batch-tokens`) on 2 ranks against 1: the same global batches (every step's
+    /// loss tokens agree), split by tokens over the ranks and packed into other micro-batches, so the
+    /// sums run in another order: not bit for bit. Step 1 starts from the same adapters, so its mean
+    /// loss agrees to the order-only estimate of a forward (each −log p moves by at most twice its
+    /// logits' error, logits here below 20 in magnitude); later steps follow from updates that
+    /// differ by rounding and are compared by their loss tokens only.
+    @Test func twoRanksWithVarlenBatchesFollowOneRank() throws {
+        let extra = ["--batch-tokens", "100", "--grad-accum", "1"]
+        let one = try train(ranks: 1, gradAccum: 1, out: outDir("v1"), extra: extra)
+        let two = try train(ranks: 2, gradAccum: 1, out: outDir("v2"), extra: extra)
+        #expect(one.count == 20 && two.count == 20)
+        for (x, y) in zip(one, two) {
+            #expect(x["loss_tokens"] as? Int == y["loss_tokens"] as? Int && y["pad_share"] as? Double == 0)
+        }
+        let c = try ModelSource.load("tiny:2").config
+        let (a, b) = (one[0]["loss"] as? Double ?? .nan, two[0]["loss"] as? Double ?? .nan)
+        let tokens = one[0]["loss_tokens"] as? Int ?? 1
+        #expect(abs(a - b) <= 2 * RoundingBound.forwardEstimate(c) * 20 + RoundingBound.gamma(tokens) * abs(a), "step 1: \(a) vs \(b)")
+    }
+
     /// Every step's loss and gradient norm equal to the bit (metrics.jsonl prints Doubles exactly).
     func expectSameSteps(_ a: [[String: Any]], _ b: [[String: Any]], _ first: String, _ second: String, world: Int,
                          sourceLocation: SourceLocation = #_sourceLocation) {
