@@ -7,7 +7,7 @@ struct RunStatistics {
     var lastEval: EvalResult?
 
     mutating func record(_ metrics: StepMetrics) {
-        rates.append(metrics.tokensPerSecond)
+        rates.append(metrics.realTokensPerSecond ?? metrics.tokensPerSecond)  // real tokens: pad is not progress
         compute.append(metrics.computeSeconds); allreduce.append(metrics.allreduceSeconds); exposed.append(metrics.exposedCommSeconds)
         lastLoss = metrics.loss
     }

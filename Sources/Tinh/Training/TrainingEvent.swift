@@ -107,7 +107,7 @@ public enum TrainingEvent: CustomStringConvertible {
         case .checkpoint(let step, let path):
             return "checkpoint after step \(step + 1): \(path)"
         case .finished(let s):
-            var line = String(format: "finished %d step(s) in %@: %.0f tokens/s (median step), last loss %.4f, peak RSS %.0f MB on rank 0",
+            var line = String(format: "finished %d step(s) in %@: %.0f real tokens/s (median step), last loss %.4f, peak RSS %.0f MB on rank 0",
                               s.steps, formatDuration(s.seconds) as NSString, s.medianTokensPerSecond, s.lastLoss, s.peakRssMegabytes)
             if let e = s.eval { line += String(format: "; eval loss %.4f, accuracy %.2f%%", e.loss, 100 * e.accuracy) }
             if let ms = s.simulatedLatencyMs { line += String(format: " (with a SIMULATED +%.3g ms per collective)", ms) }
