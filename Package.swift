@@ -44,12 +44,13 @@ let package = Package(
         .target(name: "CMPI", dependencies: ["COpenMPI"], path: "CMPI"),
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        // The only code that includes dnnl.h: cached bf16 matmul primitives and f32↔bf16 conversion.
+        // The only code that includes dnnl.h: cached bf16, int8 and f32 matmul primitives, f32↔bf16
+        // conversion and the int8 base's quantize/dequantize passes (-O2 in debug builds too: hot loops).
         // oneDNN threads with OpenMP (libgomp), whose thread count the shim sets.
         // The define and the link flags come from the same check, so a manifest evaluated before
         // libdnnl-dev was installed (SwiftPM caches it) builds without oneDNN instead of failing to link.
         .target(name: "CBF16", path: "Sources/CBF16",
-                cSettings: hasOneDNN ? [.define("TINH_HAS_ONEDNN")] : [],
+                cSettings: (hasOneDNN ? [.define("TINH_HAS_ONEDNN")] : []) + [.unsafeFlags(["-O2"])],
                 linkerSettings: hasOneDNN ? [.linkedLibrary("dnnl"), .linkedLibrary("gomp")] : []),
         // A register-resident FMA loop per vector width (each compiled for its own ISA): the peak behind MFU.
         .target(name: "CFMAPeak", path: "Sources/CFMAPeak", cSettings: [.unsafeFlags(["-O2"])]),

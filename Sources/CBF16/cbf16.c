@@ -109,7 +109,7 @@ const char *cbf16_onednn_version(void) {
    with the number of loss positions, so shapes can keep coming). */
 enum { CACHE_CAPACITY = 64 };
 typedef struct {
-    long key[10];          /* transA, transB, m, n, k, lda, ldb, ldc, accumulate, f32 inputs */
+    long key[10];          /* transA, transB, m, n, k, lda, ldb, ldc, accumulate, input type (enum below) */
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t prim;
     dnnl_memory_desc_t a_md, b_md, c_md;
@@ -118,6 +118,9 @@ typedef struct {
     unsigned long last_use;
     int used;
 } entry_t;
+
+/* The inputs' type: bf16 → f32, f32 → f32, or s8 → s32 (int8 base; exact integer products). */
+enum { IN_BF16 = 0, IN_F32 = 1, IN_S8 = 2 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static dnnl_engine_t engine;
@@ -175,10 +178,14 @@ static int lookup(const long key[10], entry_t **out) {
     entry_t *e = &cache[empty >= 0 ? empty : oldest];
     if (e->used) { release(e); entries--; }
     long transA = key[0], transB = key[1], m = key[2], n = key[3], k = key[4];
-    dnnl_data_type_t in = key[9] ? dnnl_f32 : dnnl_bf16;
+    /* int8 primitives take M at run time (one primitive for every row count: varlen micro-batches
+       and the loss rows change it at every call; oneDNN's int8 GEMM ran as fast that way). */
+    const int runtime_m = key[9] == IN_S8;
+    if (runtime_m) m = DNNL_RUNTIME_DIM_VAL;
+    dnnl_data_type_t in = key[9] == IN_F32 ? dnnl_f32 : key[9] == IN_S8 ? dnnl_s8 : dnnl_bf16;
     CHECK(init_md(&e->a_md, m, k, key[5], (int)transA, in), "source descriptor");
     CHECK(init_md(&e->b_md, k, n, key[6], (int)transB, in), "weights descriptor");
-    CHECK(init_md(&e->c_md, m, n, key[7], 0, dnnl_f32), "destination descriptor");
+    CHECK(init_md(&e->c_md, m, n, key[7], 0, key[9] == IN_S8 ? dnnl_s32 : dnnl_f32), "destination descriptor");
     dnnl_matmul_desc_t desc;
     CHECK(dnnl_matmul_desc_init(&desc, &e->a_md, &e->b_md, NULL, &e->c_md), "matmul descriptor");
     dnnl_primitive_attr_t attr = NULL;
@@ -194,9 +201,9 @@ static int lookup(const long key[10], entry_t **out) {
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (s != dnnl_success) { memset(e, 0, sizeof *e); return fail(s, "matmul primitive descriptor"); }
     s = dnnl_primitive_create(&e->prim, e->pd);
-    if (s == dnnl_success) s = dnnl_memory_create(&e->a_mem, &e->a_md, engine, DNNL_MEMORY_NONE);
+    if (s == dnnl_success && !runtime_m) s = dnnl_memory_create(&e->a_mem, &e->a_md, engine, DNNL_MEMORY_NONE);
     if (s == dnnl_success) s = dnnl_memory_create(&e->b_mem, &e->b_md, engine, DNNL_MEMORY_NONE);
-    if (s == dnnl_success) s = dnnl_memory_create(&e->c_mem, &e->c_md, engine, DNNL_MEMORY_NONE);
+    if (s == dnnl_success && !runtime_m) s = dnnl_memory_create(&e->c_mem, &e->c_md, engine, DNNL_MEMORY_NONE);
     if (s != dnnl_success) { release(e); return fail(s, "matmul primitive"); }
     memcpy(e->key, key, sizeof e->key);
     e->used = 1;
@@ -207,12 +214,12 @@ static int lookup(const long key[10], entry_t **out) {
 }
 
 static void make_key(long key[10], int transA, int transB, long m, long n, long k, long lda, long ldb, long ldc, int acc,
-                     int f32) {
+                     int input) {
     key[0] = transA != 0; key[1] = transB != 0; key[2] = m; key[3] = n; key[4] = k;
-    key[5] = lda; key[6] = ldb; key[7] = ldc; key[8] = acc != 0; key[9] = f32 != 0;
+    key[5] = lda; key[6] = ldb; key[7] = ldc; key[8] = acc != 0; key[9] = input;
 }
 
-static int run(entry_t *e, const void *a, const void *b, float *c) {
+static int run(entry_t *e, const void *a, const void *b, void *c) {
     dnnl_status_t s = dnnl_memory_set_data_handle(e->a_mem, (void *)a);
     if (s == dnnl_success) s = dnnl_memory_set_data_handle(e->b_mem, (void *)b);
     if (s == dnnl_success) s = dnnl_memory_set_data_handle(e->c_mem, c);
@@ -224,16 +231,37 @@ static int run(entry_t *e, const void *a, const void *b, float *c) {
     return s == dnnl_success ? 0 : fail(s, "matmul execution");
 }
 
-/* The cached primitive for this product (bf16 or f32 inputs), run on a, b, c under the lock. */
+/* An int8 product on a primitive with run-time M: the source and destination memories are made
+   for this call's m (microseconds), the weights' is the primitive's. */
+static int run_rows(entry_t *e, long m, const void *a, const void *b, void *c) {
+    long transA = e->key[0], k = e->key[4], n = e->key[3];
+    dnnl_memory_desc_t a_md, c_md;
+    dnnl_memory_t a_mem = NULL, c_mem = NULL;
+    dnnl_status_t s = init_md(&a_md, m, k, e->key[5], (int)transA, dnnl_s8);
+    if (s == dnnl_success) s = init_md(&c_md, m, n, e->key[7], 0, dnnl_s32);
+    if (s == dnnl_success) s = dnnl_memory_create(&a_mem, &a_md, engine, (void *)a);
+    if (s == dnnl_success) s = dnnl_memory_create(&c_mem, &c_md, engine, c);
+    if (s == dnnl_success) s = dnnl_memory_set_data_handle(e->b_mem, (void *)b);
+    if (s == dnnl_success) {
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, e->b_mem}, {DNNL_ARG_DST, c_mem}};
+        s = dnnl_primitive_execute(e->prim, stream, 3, args);
+        if (s == dnnl_success) s = dnnl_stream_wait(stream);
+    }
+    if (a_mem) dnnl_memory_destroy(a_mem);
+    if (c_mem) dnnl_memory_destroy(c_mem);
+    return s == dnnl_success ? 0 : fail(s, "int8 matmul execution");
+}
+
+/* The cached primitive for this product (bf16, f32 or s8 inputs), run on a, b, c under the lock. */
 static int cached_gemm(int transA, int transB, long m, long n, long k, const void *a, long lda,
-                       const void *b, long ldb, float *c, long ldc, int accumulate, int f32) {
+                       const void *b, long ldb, void *c, long ldc, int accumulate, int input) {
     if (m <= 0 || n <= 0) return 0;
     long key[10];
-    make_key(key, transA, transB, m, n, k, lda, ldb, ldc, accumulate, f32);
+    make_key(key, transA, transB, input == IN_S8 ? 0 : m, n, k, lda, ldb, ldc, accumulate, input);
     pthread_mutex_lock(&lock);
     entry_t *e = NULL;
     int r = lookup(key, &e);
-    if (r == 0) r = run(e, a, b, c);
+    if (r == 0) r = input == IN_S8 ? run_rows(e, m, a, b, c) : run(e, a, b, c);
     pthread_mutex_unlock(&lock);
     return r;
 }
@@ -241,19 +269,44 @@ static int cached_gemm(int transA, int transB, long m, long n, long k, const voi
 int cbf16_gemm(int transA, int transB, long m, long n, long k,
                const uint16_t *a, long lda, const uint16_t *b, long ldb,
                float *c, long ldc, int accumulate) {
-    return cached_gemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, 0);
+    return cached_gemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, IN_BF16);
 }
 
 int cbf16_sgemm(int transA, int transB, long m, long n, long k,
                 const float *a, long lda, const float *b, long ldb,
                 float *c, long ldc, int accumulate) {
-    return cached_gemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, 1);
+    return cached_gemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, IN_F32);
+}
+
+int cbf16_s8gemm(int transA, int transB, long m, long n, long k,
+                 const int8_t *a, long lda, const int8_t *b, long ldb,
+                 int32_t *c, long ldc) {
+    return cached_gemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, 0, IN_S8);
+}
+
+int cbf16_cpu_has_vnni(void) {
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    return (isa & (unsigned)dnnl_cpu_isa_avx512_core_vnni) == (unsigned)dnnl_cpu_isa_avx512_core_vnni
+        || (isa & (unsigned)dnnl_cpu_isa_avx2_vnni) == (unsigned)dnnl_cpu_isa_avx2_vnni;
+}
+
+const char *cbf16_s8gemm_impl(int transA, int transB, long m, long n, long k, long lda, long ldb, long ldc) {
+    long key[10];
+    (void)m;
+    make_key(key, transA, transB, 0, n, k, lda, ldb, ldc, 0, IN_S8);
+    pthread_mutex_lock(&lock);
+    entry_t *e = NULL;
+    const char *name = NULL;
+    if (lookup(key, &e) == 0 &&
+        dnnl_primitive_desc_query(e->pd, dnnl_query_impl_info_str, 0, &name) != dnnl_success) name = NULL;
+    pthread_mutex_unlock(&lock);
+    return name;
 }
 
 const char *cbf16_gemm_impl(int transA, int transB, long m, long n, long k,
                             long lda, long ldb, long ldc, int accumulate) {
     long key[10];
-    make_key(key, transA, transB, m, n, k, lda, ldb, ldc, accumulate, 0);
+    make_key(key, transA, transB, m, n, k, lda, ldb, ldc, accumulate, IN_BF16);
     pthread_mutex_lock(&lock);
     entry_t *e = NULL;
     const char *name = NULL;
@@ -294,6 +347,17 @@ int cbf16_sgemm(int transA, int transB, long m, long n, long k, const float *a, 
     (void)transA; (void)transB; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb;
     (void)c; (void)ldc; (void)accumulate;
     return -1;
+}
+int cbf16_s8gemm(int transA, int transB, long m, long n, long k, const int8_t *a, long lda,
+                 const int8_t *b, long ldb, int32_t *c, long ldc) {
+    (void)transA; (void)transB; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb;
+    (void)c; (void)ldc;
+    return -1;
+}
+int cbf16_cpu_has_vnni(void) { return 0; }
+const char *cbf16_s8gemm_impl(int transA, int transB, long m, long n, long k, long lda, long ldb, long ldc) {
+    (void)transA; (void)transB; (void)m; (void)n; (void)k; (void)lda; (void)ldb; (void)ldc;
+    return NULL;
 }
 const char *cbf16_last_error(void) { return "Tinh was built without oneDNN (install libdnnl-dev and rebuild)"; }
 const char *cbf16_gemm_impl(int transA, int transB, long m, long n, long k, long lda, long ldb, long ldc,

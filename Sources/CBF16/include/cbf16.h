@@ -1,6 +1,6 @@
 #ifndef CBF16_H
 #define CBF16_H
-/* Tinh's bf16 GEMM shim over oneDNN (the v2 C API of Debian's libdnnl 2.6). The only code that
+/* Tinh's GEMM shim over oneDNN (bf16, int8 and f32 matmuls; the v2 C API of Debian's libdnnl 2.6). The only code that
    includes dnnl.h. Swift sees plain C types: bf16 values are uint16_t (the upper half of a float).
    Matrices are row-major with explicit leading dimensions, as in cblas. */
 #include <stddef.h>
@@ -44,6 +44,20 @@ int cbf16_gemm(int transA, int transB, long m, long n, long k,
 int cbf16_sgemm(int transA, int transB, long m, long n, long k,
                 const float *a, long lda, const float *b, long ldb,
                 float *c, long ldc, int accumulate);
+
+/* C[m×n] (int32) = op(A)[m×k] · op(B)[k×n], A and B int8 (oneDNN's int8 matmul; the sums are exact
+   integers). On CPUs without VNNI oneDNN multiplies with 16-bit intermediate sums that saturate
+   unless |B| ≤ 63 (A may use ±127): cbf16_cpu_has_vnni says which range B may use. */
+int cbf16_s8gemm(int transA, int transB, long m, long n, long k,
+                 const int8_t *a, long lda, const int8_t *b, long ldb,
+                 int32_t *c, long ldc);
+
+/* 1 when oneDNN's ISA has VNNI (AVX512-VNNI, AVX-VNNI; AMX implies it): int8 products accumulate
+   straight into int32, and B may use the full ±127. */
+int cbf16_cpu_has_vnni(void);
+
+/* The oneDNN implementation of that int8 product, e.g. "brg:avx512_core_vnni"; NULL on error. */
+const char *cbf16_s8gemm_impl(int transA, int transB, long m, long n, long k, long lda, long ldb, long ldc);
 
 /* The message of the last failed cbf16_gemm (static storage). */
 const char *cbf16_last_error(void);
