@@ -104,7 +104,9 @@ public enum TrainingBenchmark {
                     + (o.gradientCheckpointing ? ", gradient checkpointing (its recomputed forward is not counted in the FLOPs)" : "")
                     + (o.adapter.resolvedBasePrecision == .f32 ? "" : ", \(o.adapter.resolvedBasePrecision) base"
                        + (o.adapter.resolvedBasePrecision == .bf16 ? (BF16Weight.Arithmetic.native == .bf16 ? " (its GEMMs in bf16: the sgemm roofline does not bound them)"
-                                                                                                             : " (storage only: this CPU has no bf16 arithmetic)") : "")),
+                                                                                                             : " (storage only: this CPU has no bf16 arithmetic)")
+                          : o.adapter.resolvedBasePrecision == .int8 ? " (its GEMMs in int8 on oneDNN \(Int8GEMM.implementation(.transpose, n: 576, k: 192) ?? "?"), one per block of ≤ 256 input columns, codes ±\(Int8GEMM.weightLevels): "
+                              + "MFU and the sgemm share count the step's FLOPs against the f32 peak, so they can pass 100%)" : "")),
                 "FLOPs per token: \(f(flopsPerToken.total / 1e6)) M (frozen projections \(f(flopsPerToken.frozenProjections / 1e6)), "
                     + "attention \(f(flopsPerToken.attention / 1e6)), LM head \(f(flopsPerToken.lmHead / 1e6)), adapter \(f(flopsPerToken.adapter / 1e6)))",
                 "tokens/s: \(f(tokensPerSecond)) (median step; spread ±\(f(50 * spread))%; \(f(tokensPerCPUSecond)) per CPU-second)  \(f(achievedGFLOPS)) GFLOP/s = "

@@ -17,7 +17,7 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "A .gguf file, a Hugging Face directory, smollm2 or tiny[:seed].") var model: String
     @Option(help: "Fine-tuning method (as in train; its own flags take their defaults).") var method: MethodID = .lora
-    @Option(help: "How the frozen base's projection weights are held: f32, nf4, q8, q4 or bf16 (as in train).")
+    @Option(help: "How the frozen base's projection weights are held: f32, nf4, q8, q4, bf16 or int8 (as in train).")
     var basePrecision: String?
     @Option(help: "Adapter rank r.") var rank = 8
     @Option(help: "Adapter scale numerator α.") var alpha: Float = 16

@@ -10,7 +10,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "A PEFT-format LoRA adapter directory (adapter_config.json + adapter_model.safetensors, from `tinh export` or Hugging Face PEFT) applied on top of the model.")
     var adapter: String?
 
-    @Option(help: "How the blocks' projection weights are held: f32, nf4 (QLoRA's 4-bit NormalFloat), q8 (Q8_0) or q4 (the file's Q4_0/Q4_1 blocks); each is dequantized per layer right before its matmuls. Embedding, head and norms stay f32. Or bf16: projections held in bfloat16 on any CPU; with AVX512-BF16 or AMX they and the LM head are multiplied by oneDNN's bf16 GEMM, elsewhere widened to f32 per layer (half the memory, f32 speed).")
+    @Option(help: "How the blocks' projection weights are held: f32, nf4 (QLoRA's 4-bit NormalFloat), q8 (Q8_0) or q4 (the file's Q4_0/Q4_1 blocks); each is dequantized per layer right before its matmuls. Embedding, head and norms stay f32. Or bf16: projections held in bfloat16 on any CPU; with AVX512-BF16 or AMX they and the LM head are multiplied by oneDNN's bf16 GEMM, elsewhere widened to f32 per layer (half the memory, f32 speed). Or int8, for CPUs without bf16 arithmetic: int8 codes with a scale per row and block of ≤ 256 columns, projections and LM head multiplied by oneDNN's int8 GEMM (AVX2, VNNI or AMX, chosen at run time) with the activations quantized on the fly.")
     var basePrecision = "f32"
 
     func load() -> LoadedModel { loadWithAdapter().loaded }

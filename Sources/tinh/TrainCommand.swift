@@ -40,7 +40,7 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Fine-tuning method: \(MethodID.help). Each method's own flags are listed below.", valueName: "method"))
     var method: MethodID = .lora
-    @Option(help: "How the frozen base's projection weights are held: f32, nf4, q8, q4 or bf16 (default nf4 for qlora, else f32); see `tinh eval --help`.")
+    @Option(help: "How the frozen base's projection weights are held: f32, nf4, q8, q4, bf16 or int8 (default nf4 for qlora, else f32); see `tinh eval --help`.")
     var basePrecision: String?
     @Option(help: "Adapter rank r (default 8; VeRA: the shared projections' rank, typically 256-1024; AdaLoRA: same as --init-r, default 12).") var rank: Int?
     @Option(help: "Adapter scale numerator α (scale α/r).") var alpha: Float = 16

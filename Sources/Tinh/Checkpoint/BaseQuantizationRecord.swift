@@ -33,9 +33,13 @@ public struct BaseQuantizationRecord: Codable, Equatable {
         case .q8: format = ["name": "Q8_0 (ggml)", "block_size": "32", "compute_dtype": "float32"]
         case .q4: format = ["name": "Q4_0/Q4_1 (ggml, as stored in the GGUF file; Q4_0 for other tensors)", "block_size": "32", "compute_dtype": "float32"]
         case .bf16: format = ["name": "BF16", "rounding": "nearest even", "compute_dtype": "bfloat16 inputs, float32 accumulation (oneDNN matmul)"]
+        case .int8:
+            format = ["name": "INT8", "scales": "one float32 per output row and block of input columns (at most 256, equal widths), symmetric (max |block| / levels)",
+                      "levels": "\(Int8GEMM.weightLevels)", "activations": "int8, quantized dynamically: x per row and block forward, dy·scale per row backward",
+                      "compute_dtype": "int8 inputs, int32 sums, float32 scales (oneDNN matmul)"]
         case .f32: format = ["name": "F32"]
         }
-        if basePrecision == .bf16 {  // the LM head is held in bf16 too
+        if basePrecision == .bf16 || basePrecision == .int8 {  // the LM head is held in bf16/int8 too
             quantizedModules.append("lm_head")
             keptFloat32.removeAll { $0 == "lm_head" }
         }

@@ -51,6 +51,8 @@ public final class DecoderModel {
     public let dequantizationScratch = DequantizationScratch()
     /// Where bf16 weights round their GEMM's activation (x, or dy in backward) to bf16.
     public let bf16Scratch = BF16Scratch()
+    /// Where int8 weights quantize their GEMM's activation and keep its int32 products.
+    public let int8Scratch = Int8Scratch()
     /// The precision the projection weights were loaded in (a method that writes W, Delta-LoRA,
     /// later gives the Linears it adapts private Float32 copies).
     public let basePrecision: BasePrecision
@@ -88,9 +90,12 @@ public final class DecoderModel {
         // a tied head gets its own bf16 copy, while the embedding lookup keeps reading the Float32
         // table. Without bf16 arithmetic the head stays f32: widening it for every chunk of rows
         // would cost more than its bf16 copy saves.
+        // An int8 base holds the head in int8 for the same reason (its own copy when tied).
         let bf16Head = frozen.values.contains { ($0 as? BF16Weight)?.arithmetic == .bf16 }
+        let int8Head = basePrecision == .int8
         let headWeight = { (w: Tensor) throws -> FrozenWeight in
-            bf16Head ? try BF16Weight(rounding: w, name: "lm_head.weight", arithmetic: .bf16) : F32Weight(w)
+            if int8Head { return try Int8Weight(quantizing: w, name: "lm_head.weight") }
+            return bf16Head ? try BF16Weight(rounding: w, name: "lm_head.weight", arithmetic: .bf16) : F32Weight(w)
         }
         if let head = try table.optional("lm_head.weight", [config.vocabSize, config.hiddenSize]), !config.tieWordEmbeddings {
             lmHead = Linear(name: "lm_head", frozen: try headWeight(head), memory: memory)
@@ -111,6 +116,9 @@ public final class DecoderModel {
         for linear in linears {
             linear.gemm = gemm
             (linear.weight as? BlockQuantizedWeight)?.share(dequantizationScratch)
+        }
+        for linear in linears {
+            (linear.weight as? Int8Weight)?.share(int8Scratch, floats: linear === lmHead ? nil : dequantizationScratch)
         }
         for linear in linears {
             guard let w = linear.weight as? BF16Weight else { continue }

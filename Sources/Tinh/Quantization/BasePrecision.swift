@@ -8,12 +8,16 @@
 /// - bf16: bfloat16 (`BF16Weight`), on any CPU. With AMX or AVX512-BF16, multiplied by oneDNN's bf16
 ///   GEMM with f32 accumulation, and the LM head is held in bf16 too, since it is the largest GEMM;
 ///   elsewhere widened to f32 per layer like a quantized base (half the memory, f32 speed).
+/// - int8: int8 codes with a scale per row and block of ≤ 256 input columns (`Int8Weight`), for CPUs
+///   without bf16 arithmetic: both GEMMs run on oneDNN's int8 matmul (AVX2, VNNI or AMX, chosen at
+///   run time), one per block, with x or dy quantized on the fly, int32 sums, f32 scales; the LM
+///   head is held in int8 too.
 ///
 /// Quantized weights are dequantized into one scratch buffer the model shares right before each
 /// GEMM (`BlockQuantizedWeight`); compute stays fp32. bf16 weights need no dequantizing: their
 /// GEMMs read them as they are.
 public enum BasePrecision: String, Codable, CaseIterable, Sendable, CustomStringConvertible {
-    case f32, nf4, q8, q4, bf16
+    case f32, nf4, q8, q4, bf16, int8
 
     public var description: String { rawValue }
 

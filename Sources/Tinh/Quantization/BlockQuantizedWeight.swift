@@ -151,6 +151,7 @@ public enum FrozenWeights {
     public static func make(_ tensor: Tensor, precision: BasePrecision, name: String) throws -> FrozenWeight {
         guard precision != .f32 else { return F32Weight(tensor) }
         if precision == .bf16 { return try BF16Weight(rounding: tensor, name: name) }
+        if precision == .int8 { return try Int8Weight(quantizing: tensor, name: name) }
         guard tensor.rank == 2 else { throw TinhError.invalidInput("\(name): a frozen weight must be 2-D, got \(tensor.shape)") }
         return try make(tensor.data, out: tensor.shape[0], in: tensor.shape[1], precision: precision, name: name)
     }
@@ -169,6 +170,7 @@ public enum FrozenWeights {
             let t = Tensor(shape: [out, inFeatures])
             t.data.update(from: w, count: t.count)
             return try BF16Weight(rounding: t, name: name)
+        case .int8: return try Int8Weight(quantizing: w, out: out, in: inFeatures, name: name)
         }
     }
 

@@ -33,6 +33,10 @@ extension Trainer {
         if model.basePrecision == .bf16, (model.lmHead.weight as? BF16Weight)?.arithmetic == .bf16 {
             line += String(format: " (%.2f× less than f32's %@); their GEMMs and the LM head's run in bf16 through oneDNN %@ (%@), f32 accumulation; embedding and norms f32",
                            Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), BF16GEMM.oneDNNVersion, BF16GEMM.isa)
+        } else if model.basePrecision == .int8 {
+            line += String(format: " (%.2f× less than f32's %@), int8 codes ±%d with a scale per row and block of ≤ 256 columns; their GEMMs and the LM head's run in int8 through oneDNN %@ (%@, %@), one per block, x and dy quantized per row and block, int32 sums; embedding and norms f32",
+                           Double(f32) / Double(max(model.projectionBytes, 1)), Self.bytes(f32), Int8GEMM.weightLevels, BF16GEMM.oneDNNVersion,
+                           BF16GEMM.isa, Int8GEMM.implementation(.transpose, n: model.config.hiddenSize, k: Int8Matrix.blockSize(forColumns: model.config.hiddenSize)) ?? "?")
         } else if model.basePrecision != .f32 {
             let how = model.basePrecision == .bf16 ? "this CPU has no bf16 arithmetic: widened to f32" : "dequantized"
             line += String(format: " (%.2f× less than f32's %@), \(how) per layer into one %@ buffer (all of them once: %.0f ms; "
