@@ -20,6 +20,8 @@ def main():
     p.add_argument("--alpha", type=float, default=16)
     p.add_argument("--targets", default="q,v")
     p.add_argument("--data", choices=["text", "chat"], default="text")
+    p.add_argument("--batches", help="a directory of `tinh bench --batches-out`: train on exactly Tinh's examples of each step, "
+                                     "padded to the longest of the step (as DataCollatorForSeq2Seq / padding=True), pad and prompt labels -100")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
 
@@ -51,15 +53,24 @@ def main():
 
     vocab = model.module.config.vocab_size if world > 1 else model.config.vocab_size
     g = torch.Generator().manual_seed(rank)
+    replay = load_replay(a.batches, rank, world) if a.batches else None
     steps = a.warmup + a.steps
-    times, cpu_times, loss_tokens = [], [], 0
+    if replay is not None and len(replay) < steps:
+        sys.exit(f"--batches {a.batches} has {len(replay)} steps; --warmup + --steps needs {steps}")
+    times, cpu_times, loss_tokens, real_tokens, positions, losses = [], [], 0, 0, 0, []
     for step in range(steps):
-        ids = torch.randint(0, vocab, (a.batch, a.seq), generator=g)
-        labels = ids.clone()
-        if a.data == "chat":
-            labels[:, : a.seq // 2] = -100  # the prompt half carries no loss (the head still runs there)
+        mask = None
+        if replay is not None:
+            ids, labels, mask, real = padded(replay[step])
+        else:
+            ids = torch.randint(0, vocab, (a.batch, a.seq), generator=g)
+            labels = ids.clone()
+            real = a.batch * a.seq
+            if a.data == "chat":
+                labels[:, : a.seq // 2] = -100  # the prompt half carries no loss (the head still runs there)
         t0, c0 = time.perf_counter(), time.process_time()
-        out = model(input_ids=ids, labels=labels)
+        out = model(input_ids=ids, labels=labels, attention_mask=mask)
+        losses.append(float(out.loss))
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
@@ -69,9 +80,12 @@ def main():
             times.append(dt)
             cpu_times.append(cpu)
             loss_tokens += int((labels[:, 1:] != -100).sum())
+            real_tokens += real
+            positions += ids.numel()
     median = statistics.median(times)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    mine = [median, rss, statistics.median(cpu_times)]
+    # Replayed steps differ in size: their real tokens over their total time (as tinh bench does for a data file).
+    mine = [median, rss, statistics.median(cpu_times), real_tokens, sum(times), sum(cpu_times), positions, loss_tokens]
     if world > 1:
         import torch.distributed as dist
         t = torch.tensor(mine, dtype=torch.float64)
@@ -81,17 +95,31 @@ def main():
     else:
         rows = [mine]
     slowest = max(r[0] for r in rows)
+    if replay is not None:
+        total_real = sum(r[3] for r in rows)
+        tokens_per_second = total_real / max(r[4] for r in rows)
+        tokens_per_cpu_second = total_real / sum(r[5] for r in rows)
+        pad_share = 1 - total_real / sum(r[6] for r in rows)
+        loss_fraction = sum(r[7] for r in rows) / total_real
+    else:
+        tokens_per_second = a.batch * a.seq * world / slowest
+        tokens_per_cpu_second = a.batch * a.seq * world / sum(r[2] for r in rows)
+        pad_share = 0.0
+        loss_fraction = loss_tokens / (a.steps * a.batch * a.seq)
     result = {
         "framework": f"torch {torch.__version__} + peft " + __import__("peft").__version__ + (f" DDP×{world}" if world > 1 else ""),
         "world": world, "threads": a.threads, "batch": a.batch, "seq": a.seq, "data": a.data,
-        "tokens_per_second": a.batch * a.seq * world / slowest,
+        "tokens_per_second": tokens_per_second,
+        "pad_share": pad_share,
         "median_step_seconds": slowest,
         "spread": (max(times) - min(times)) / median,
-        "loss_fraction": loss_tokens / (a.steps * a.batch * a.seq),
+        "loss_fraction": loss_fraction,
         "peak_rss_megabytes": sum(r[1] for r in rows),
         # tokens per CPU-second: the step's tokens over the CPU time of every thread of every process
-        "tokens_per_cpu_second": a.batch * a.seq * world / sum(r[2] for r in rows),
+        "tokens_per_cpu_second": tokens_per_cpu_second,
         "per_rank_peak_rss_megabytes": [r[1] for r in rows],
+        # this process's mean loss per step (warm-up included); under DDP rank 0's share of the batch
+        "losses": losses,
     }
     if rank == 0:
         if a.json:
@@ -101,6 +129,42 @@ def main():
     if world > 1:
         import torch.distributed as dist
         dist.destroy_process_group()
+
+
+def load_replay(directory, rank, world):
+    """Tinh's examples per step: under DDP this process's rank file (Tinh's ranks have the same
+    examples); in one process, every rank's examples of a step together (the global batch)."""
+    files = sorted((f for f in os.listdir(directory) if f.startswith("rank-") and f.endswith(".json")),
+                   key=lambda f: int(f[5:-5]))
+    loaded = [json.load(open(os.path.join(directory, f))) for f in files]
+    if not loaded:
+        sys.exit(f"--batches {directory}: no rank-R.json files")
+    if world > 1:
+        if len(loaded) != world:
+            sys.exit(f"--batches {directory} holds {len(loaded)} ranks' examples; this DDP job has {world}")
+        return [s for s in loaded[rank]["steps"]]
+    steps = []
+    for k in range(min(len(f["steps"]) for f in loaded)):
+        steps.append({"examples": [e for f in loaded for e in f["steps"][k]["examples"]],
+                      "real_tokens": sum(f["steps"][k]["real_tokens"] for f in loaded)})
+    return steps
+
+
+def padded(step):
+    """One step's examples as a batch padded on the right to its longest example: input_ids,
+    labels (-100 on pad and outside the loss), attention_mask, and Tinh's count of real tokens."""
+    import torch
+    examples = step["examples"]
+    width = max(len(e["ids"]) for e in examples)
+    ids = torch.zeros((len(examples), width), dtype=torch.long)
+    labels = torch.full((len(examples), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, e in enumerate(examples):
+        n = len(e["ids"])
+        ids[row, :n] = torch.tensor(e["ids"])
+        labels[row, :n] = torch.where(torch.tensor(e["loss"], dtype=torch.bool), ids[row, :n], -100)
+        mask[row, :n] = 1
+    return ids, labels, mask, step["real_tokens"]
 
 
 if __name__ == "__main__":

@@ -28,6 +28,14 @@ public enum TrainingBenchmark {
         public var frozenGEMM = FrozenGEMM.openblas
         /// Loss rows per chunk of the fused loss path (`DecoderModel.headChunkRows`); nil: the model's default.
         public var headChunkRows: Int?
+        /// A JSONL file to train on instead of synthetic rows (`--data FILE.jsonl`): its examples as
+        /// `tinh train` encodes and samples them, at most `seq` tokens each, `batch` per rank per step.
+        public var dataFile: String?
+        /// Varlen micro-batches of at most this many tokens (`tinh train --batch-tokens`); nil: rows padded to `seq`.
+        public var batchTokens: Int?
+        /// A directory to write each rank's examples of every step to (`rank-R.json`), so that a
+        /// baseline (bench/peft_baseline.py --batches) trains on exactly the same tokens.
+        public var batchesOut: String?
 
         public init(model: String, adapter: AdapterConfig = AdapterConfig()) {
             self.model = model
@@ -40,7 +48,12 @@ public enum TrainingBenchmark {
 
     public struct RankResult: Codable, Sendable {
         public var rank: Int
+        /// Real (non-pad) tokens per second. Synthetic rows: a step's tokens over the median step
+        /// time. A data file, whose steps differ: all timed steps' tokens over their total time.
         public var tokensPerSecond: Double
+        /// Mean real tokens of this rank per timed step, and the share of computed positions that were pad.
+        public var realTokensPerStep: Double
+        public var padShare: Double
         public var medianStepSeconds: Double
         /// CPU seconds this process used in the median step (all its threads): on a shared,
         /// oversubscribed machine steadier than wall time, which includes time spent descheduled.
@@ -90,16 +103,31 @@ public enum TrainingBenchmark {
         /// The job's tokens per step over the CPU seconds all ranks used in it (per core; see
         /// `RankResult.medianStepCPUSeconds`).
         public var tokensPerCPUSecond: Double {
-            Double(options.batch * options.seq * world) / ranks.map(\.medianStepCPUSeconds).reduce(0, +)
+            ranks.map(\.realTokensPerStep).reduce(0, +) / ranks.map(\.medianStepCPUSeconds).reduce(0, +)
         }
+        /// Mean keys each query attends to, over the timed steps' real tokens ((seq + 1)/2 for full rows).
+        public var keysPerQuery: Double
+        /// The job's loss at each step, warm-up included: with a data file, a baseline replaying
+        /// the same examples from the same weights must start from the same first value.
+        public var losses: [Double]
 
         public var summary: String {
             func f(_ x: Double, _ d: Int = 1) -> String { String(format: "%.\(d)f", x) }
             let o = options
+            let dataText: String
+            if let file = o.dataFile {
+                let real = ranks.map(\.realTokensPerStep).reduce(0, +) / Double(world)
+                let pad = 100 * ranks.map(\.padShare).reduce(0, +) / Double(world)
+                let batching = o.batchTokens.map { "varlen micro-batches of ≤ \($0) tokens, no pad" } ?? "rows padded to \(o.seq): \(f(pad, 0))% pad"
+                dataText = "\(o.batch) examples of \(file) per rank per step (≤ \(o.seq) tokens each, \(f(real)) real tokens per rank-step, \(batching)), "
+                    + "\(f(100 * lossFraction, 0))% of real positions in the loss, "
+            } else {
+                dataText = "batch \(o.batch)×\(o.seq) per rank, \(o.data.rawValue) data (\(f(100 * lossFraction, 0))% of positions in the loss), "
+            }
             var lines = [
                 "CPU: \(cpu.summary)",
                 "\(o.adapter.method.name) r=\(o.adapter.rank) on \(o.adapter.targets.joined(separator: ",")), \(world) rank(s) × \(threads) BLAS thread(s), "
-                    + "batch \(o.batch)×\(o.seq) per rank, \(o.data.rawValue) data (\(f(100 * lossFraction, 0))% of positions in the loss), "
+                    + dataText
                     + "\(o.steps) timed steps after \(o.warmup) warm-up, frozen f32 GEMMs on \(frozenGEMM)"
                     + (o.gradientCheckpointing ? ", gradient checkpointing (its recomputed forward is not counted in the FLOPs)" : "")
                     + (o.adapter.resolvedBasePrecision == .f32 ? "" : ", \(o.adapter.resolvedBasePrecision) base"
@@ -154,10 +182,15 @@ public enum TrainingBenchmark {
 
         var loaded: LoadedModel!
         try comm.together("loading \(o.model)") { loaded = try ModelSource.load(o.model, basePrecision: o.adapter.resolvedBasePrecision, gemm: o.frozenGEMM) }
-        let dataPath = dir.appendingPathComponent("data.jsonl").path
         let steps = o.warmup + o.steps
-        try writeData(kind: o.data, rows: o.batch * comm.size * steps, seq: o.seq, tokenizer: loaded.tokenizer,
-                      seed: o.seed, to: dataPath)
+        let dataPath: String
+        if let file = o.dataFile {
+            dataPath = file
+        } else {
+            dataPath = dir.appendingPathComponent("data.jsonl").path
+            try writeData(kind: o.data, rows: o.batch * comm.size * steps, seq: o.seq, tokenizer: loaded.tokenizer,
+                          seed: o.seed, to: dataPath)
+        }
 
         var config = TrainConfig(model: o.model, data: dataPath, out: dir.appendingPathComponent("out").path, adapter: o.adapter)
         config.batch = o.batch * comm.size
@@ -167,6 +200,7 @@ public enum TrainingBenchmark {
         config.seed = o.seed
         config.lr = 1e-4
         config.gradientCheckpointing = o.gradientCheckpointing
+        config.batchTokens = o.batchTokens
         let trainer = try Trainer(config: config, comm: comm, loaded: loaded, headChunkRows: o.headChunkRows)
 
         // The roofline: sgemm on this rank's threads, measured while the other ranks do the same.
@@ -178,25 +212,43 @@ public enum TrainingBenchmark {
 
         let rssAfterLoad = currentRSSMegabytes()
         resetPeakRSS()
-        var times: [Double] = [], cpuTimes: [Double] = [], lossTokens = 0, positions = 0
+        var times: [Double] = [], cpuTimes: [Double] = [], lossTokens = 0, realTokens = 0, myReal = 0, myKeys = 0, myPositions = 0
+        var replay: [StepReplay] = [], losses: [Double] = []
         let timer = PhaseTimer()
         for step in 0..<steps {
             if step == o.warmup { timer.reset(); loaded.model.phaseTimer = timer }
+            let mine = try trainer.stepExamples(step)
+            if o.batchesOut != nil { replay.append(StepReplay(step: step, examples: mine)) }
             let cpu0 = processCPUSeconds()
             let m = try trainer.trainStep(step)
+            losses.append(m.loss)
             if step >= o.warmup {
                 times.append(m.seconds)
                 cpuTimes.append(processCPUSeconds() - cpu0)
                 lossTokens += m.lossTokens
-                positions += m.tokens
+                realTokens += m.realTokens ?? m.tokens
+                myReal += mine.realTokens
+                myKeys += mine.attendedKeys
+                myPositions += mine.positions
             }
+        }
+        if let out = o.batchesOut {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let file = StepReplay.File(rank: comm.rank, world: comm.size, warmup: o.warmup, steps: replay)
+            try AtomicFile.write(try JSONEncoder().encode(file), to: (out as NSString).appendingPathComponent("rank-\(comm.rank).json"))
         }
         var phases = timer.seconds
         timer.stop()
         loaded.model.phaseTimer = nil
         let rss = peakRSSMegabytes()
-        let lossFraction = Double(lossTokens) / Double(max(positions, 1))
-        let flops = Self.flops(model: loaded.model, adapters: trainer.adapters, seq: o.seq, lossFraction: lossFraction)
+        // The FLOPs of the real tokens only (pad is not work): the loss share of real positions, and
+        // attention at the seq whose (seq + 1)/2 keys per query match the keys the examples attend to.
+        var keyTable = [Double(myKeys), Double(myReal)]
+        try comm.allreduceSum(&keyTable)
+        let keysPerQuery = keyTable[0] / max(keyTable[1], 1)
+        let lossFraction = Double(lossTokens) / Double(max(realTokens, 1))
+        let attentionSeq = o.dataFile == nil ? o.seq : max(1, Int((2 * keysPerQuery - 1).rounded()))
+        let flops = Self.flops(model: loaded.model, adapters: trainer.adapters, seq: attentionSeq, lossFraction: lossFraction)
 
         // Per-rank numbers reach rank 0 through one all-reduce of a table with one row per rank.
         let sorted = times.sorted()
@@ -204,30 +256,35 @@ public enum TrainingBenchmark {
         let stepsTimed = Double(o.steps)
         let measured = phases.values.reduce(0, +)
         phases[.other, default: 0] += max(0, times.reduce(0, +) - measured)
-        let fields = 10 + Phase.allCases.count
+        let fields = 13 + Phase.allCases.count
         var table = [Double](repeating: 0, count: fields * comm.size)
         let activations = Double(loaded.model.activationMemory.totalBytes) / 1_048_576
         let row = [median, sorted.first!, sorted.last!, probe.bestGFLOPS, rss, Double(BLAS.threads), rssAfterLoad, activations,
-                   cpuTimes.sorted()[cpuTimes.count / 2], peak.perCoreGFLOPS * Double(BLAS.threads)]
+                   cpuTimes.sorted()[cpuTimes.count / 2], peak.perCoreGFLOPS * Double(BLAS.threads),
+                   Double(myReal), Double(myPositions), times.reduce(0, +)]
             + Phase.allCases.map { (phases[$0] ?? 0) / stepsTimed }
         for (i, v) in row.enumerated() { table[comm.rank * fields + i] = v }
         try comm.allreduceSum(&table)
 
-        let tokensPerRankStep = Double(o.batch * o.seq)
         var ranks: [RankResult] = []
         for r in 0..<comm.size {
             let v = Array(table[(r * fields)..<((r + 1) * fields)])
-            let tps = tokensPerRankStep / v[0]
+            let perStep = v[10] / stepsTimed
+            let tps = o.dataFile == nil ? perStep / v[0] : v[10] / v[12]
             let gflops = flops.total * tps / 1e9
             var ph: [String: Double] = [:]
-            for p in Phase.allCases { ph[p.name] = v[10 + p.rawValue] }
-            ranks.append(RankResult(rank: r, tokensPerSecond: tps, medianStepSeconds: v[0], medianStepCPUSeconds: v[8],
-                                    tokensPerCPUSecond: tokensPerRankStep / v[8], minStepSeconds: v[1], maxStepSeconds: v[2],
+            for p in Phase.allCases { ph[p.name] = v[13 + p.rawValue] }
+            ranks.append(RankResult(rank: r, tokensPerSecond: tps, realTokensPerStep: perStep, padShare: 1 - v[10] / max(v[11], 1),
+                                    medianStepSeconds: v[0], medianStepCPUSeconds: v[8],
+                                    tokensPerCPUSecond: perStep / v[8], minStepSeconds: v[1], maxStepSeconds: v[2],
                                     phaseSeconds: ph, achievedGFLOPS: gflops, sgemmGFLOPS: v[3], percentOfRoofline: 100 * gflops / v[3],
                                     fmaPeakGFLOPS: v[9], peakRssMegabytes: v[4], rssAfterLoadMegabytes: v[6], activationMegabytes: v[7]))
         }
+        // The ranks step in lockstep (the all-reduce): the job's rate is its tokens over the slowest rank's time.
         let slowest = ranks.map(\.medianStepSeconds).max()!
-        let tps = tokensPerRankStep * Double(comm.size) / slowest
+        let jobTokens = ranks.map(\.realTokensPerStep).reduce(0, +)
+        let tps = o.dataFile == nil ? jobTokens / slowest
+            : jobTokens * stepsTimed / (0..<comm.size).map { table[$0 * fields + 12] }.max()!
         let achieved = flops.total * tps / 1e9
         let roof = ranks.map(\.sgemmGFLOPS).reduce(0, +)
         let spread = (ranks.map(\.maxStepSeconds).max()! - ranks.map(\.minStepSeconds).min()!) / slowest
@@ -235,7 +292,8 @@ public enum TrainingBenchmark {
                       ranks: ranks, tokensPerSecond: tps, spread: spread, achievedGFLOPS: achieved, sgemmGFLOPS: roof,
                       percentOfRoofline: 100 * achieved / roof, fmaPeakGFLOPS: ranks.map(\.fmaPeakGFLOPS).reduce(0, +),
                       fmaWidth: peak.bestWidth, peakRssMegabytes: ranks.map(\.peakRssMegabytes).reduce(0, +),
-                      frozenGEMM: loaded.model.frozenGEMM, cpu: CPUDescription.current())
+                      frozenGEMM: loaded.model.frozenGEMM, cpu: CPUDescription.current(), keysPerQuery: keysPerQuery,
+                      losses: losses)
     }
 
     /// CPU time of this process, all threads.

@@ -3,14 +3,12 @@ import Foundation
 import Tinh
 import TinhTools
 
-extension TrainingBenchmark.DataKind: ExpressibleByArgument {}
-
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Time training steps: tokens/s, FLOPs per token, % of an in-process sgemm probe, time per phase, peak RSS.",
         discussion: """
-            Runs the trainer's own step (forward, backward, all-reduce, AdamW) on synthetic data after \
+            Runs the trainer's own step (forward, backward, all-reduce, AdamW) on synthetic rows or a JSONL file after \
             --warmup steps. Under mpirun (launch/run -np N) every process is one rank; rank 0 prints \
             each rank's numbers and the job's totals. Use a release build and OPENBLAS_NUM_THREADS=1.
             """)
@@ -27,8 +25,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed steps.") var steps = 5
     @Option(help: "Untimed steps first.") var warmup = 1
     @Option(help: "BLAS threads per rank (default: OpenBLAS's, i.e. OPENBLAS_NUM_THREADS; launch/run sets it).") var threads: Int?
-    @Option(help: "text: every position in the loss; chat: prompt-masked rows (about half the positions in the loss).")
-    var data: TrainingBenchmark.DataKind = .text
+    @Option(help: ArgumentHelp("text: synthetic rows, every position in the loss; chat: synthetic prompt-masked rows (about half the positions in the loss); "
+                               + "or a JSONL file, whose examples (at most --seq tokens each) train as in tinh train, --batch per rank per step.",
+                               valueName: "text|chat|FILE.jsonl"))
+    var data = "text"
+    @Option(help: "With a data file: varlen micro-batches of at most this many tokens, no pad (as in train). Default: rows padded to --seq.")
+    var batchTokens: Int?
+    @Option(help: ArgumentHelp("Write each rank's examples of every step to DIR/rank-R.json (what bench/peft_baseline.py --batches replays).", valueName: "DIR"))
+    var batchesOut: String?
     @Option(help: "Seconds spent on the sgemm probe.") var probeSeconds = 1.0
     @Flag(help: "Gradient checkpointing (as in train).") var gradientCheckpointing = false
     @Flag(help: "Print the result as JSON.") var json = false
@@ -45,7 +49,17 @@ struct BenchCommand: ParsableCommand {
                                        targets: try resolvedTargets(targets, model: model),
                                        basePrecision: try basePrecision.map(BasePrecision.parse)))
             options.batch = batch; options.seq = seq; options.steps = steps; options.warmup = warmup
-            options.threads = threads; options.data = data; options.probeSeconds = probeSeconds
+            options.threads = threads; options.probeSeconds = probeSeconds
+            if let kind = TrainingBenchmark.DataKind(rawValue: data) {
+                options.data = kind
+                guard batchTokens == nil else { throw TinhError.invalidInput("--batch-tokens needs --data FILE.jsonl (synthetic rows are full, with no pad to remove)") }
+            } else {
+                guard FileManager.default.fileExists(atPath: data) else {
+                    throw TinhError.invalidInput("--data \(data): no such file (give text, chat or a JSONL file)")
+                }
+                options.dataFile = data
+            }
+            options.batchTokens = batchTokens; options.batchesOut = batchesOut
             options.gradientCheckpointing = gradientCheckpointing
             options.frozenGEMM = RunEnvironment.frozenGEMM(blasThreads: threads ?? BLAS.threads)
             options.headChunkRows = RunEnvironment.headChunkRows

@@ -33,3 +33,34 @@ extension Trainer {
                           realTokens: real, positions: real, attendedKeys: keys)
     }
 }
+
+/// What one rank trains on in one step, as `tinh bench` reports it and a baseline replays it.
+public struct StepExamples: Sendable {
+    /// This rank's examples, in the order its micro-batches run, cut to what the step sees.
+    public let examples: [TokenizedExample]
+    /// This rank's input positions with a real token, and Σ over them of the keys each attends to
+    /// (causal within its example: an example of n positions has n(n+1)/2).
+    public let realTokens: Int
+    public let attendedKeys: Int
+    /// Positions computed on this rank, pad included (= realTokens with `--batch-tokens`).
+    public let positions: Int
+}
+
+extension Trainer {
+    /// The examples this rank trains on in step `step` (a pure function of seed, step and rank).
+    public func stepExamples(_ step: Int) throws -> StepExamples {
+        let layout = try self.layout(step: step)
+        let train = data.train
+        var examples: [TokenizedExample] = [], real = 0, keys = 0
+        for i in layout.microBatches.joined() {
+            let n = train.realTokens(i)
+            var e = train.examples[i]
+            e.truncate(to: n + 1)
+            examples.append(e)
+            real += n
+            keys += n * (n + 1) / 2
+        }
+        let rows = layout.microBatches.reduce(0) { $0 + $1.count }
+        return StepExamples(examples: examples, realTokens: real, attendedKeys: keys, positions: layout.varlen ? real : rows * config.seq)
+    }
+}
