@@ -66,7 +66,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed of the adapter init, data order and split.") var seed: UInt64 = 0
     @Option(help: "All-reduce bucket size in MiB (whole layers per bucket, started during backward).") var bucketMb = TrainConfig.defaultBucketMB
     @Flag(help: "One fused all-reduce of all gradients after backward instead of overlapped buckets.") var noOverlap = false
-    @Option(help: "Map one f32 copy of a GGUF base per node from the cache, shared by its ranks: auto (when ranks share the node), on or off.")
+    @Option(help: "Map one copy of the base per node, in its --base-precision, from the cache, shared by its ranks: auto (when ranks share the node), on or off.")
     var sharedBase: SharedBaseCache.Policy = .auto
     @Flag(help: "Gradient checkpointing: keep only each block's input and re-run the block's forward in backward (SmolLM2 4×128: activation buffers 377 → 116 MB, steps 44% longer; the same result).")
     var gradientCheckpointing = false

@@ -1,3 +1,8 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What holding the frozen base costs each rank: its proportional set size and the share of it
 /// that is the base file mapped from the cache (`SharedBaseCache`). Shared page-cache pages are
 /// split between the ranks that map them, so with the base shared, N ranks each carry ≈ base/N.
@@ -5,7 +10,7 @@ public struct BaseMemoryReport: Codable, Sendable {
     public var model: String
     public var ranks: Int
     public var sharedBase: Bool
-    /// The base weights in f32.
+    /// The base weights as held (f32 tensors and the frozen weights' storage).
     public var baseMegabytes: Double
     /// Per rank (MiB): the whole process's PSS, and its PSS of the mapped base file (0 when private).
     public var pssMegabytes: [Double]
@@ -15,14 +20,30 @@ public struct BaseMemoryReport: Codable, Sendable {
 }
 
 public enum BaseMemory {
+    /// Gives the heap's free pages back to the system (glibc keeps freed memory for reuse).
+    static func returnFreedMemory() {
+        // malloc_trim is glibc's (malloc.h, which Swift's Glibc module leaves out): looked up by name.
+        #if canImport(Glibc)
+        typealias Trim = @convention(c) (Int) -> Int32
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") {
+            _ = unsafeBitCast(symbol, to: Trim.self)(0)
+        }
+        #endif
+    }
+
     /// Loads `spec` on every rank; with the base shared (per `policy` and the ranks on this node),
-    /// the node's first rank writes the f32 file first and the others wait for it.
+    /// the node's first rank writes the base's file in `basePrecision` first and the others wait for it.
     public static func load(_ spec: String, policy: SharedBaseCache.Policy, basePrecision: BasePrecision = .f32,
                             gemm: FrozenGEMM = .openblas, comm: Communicator) throws -> LoadedModel {
-        let share = basePrecision == .f32 && policy.applies(localSize: comm.localSize)
+        let share = policy.applies(localSize: comm.localSize)
         if share {
-            try comm.together("preparing the shared f32 base of \(spec)") {
-                if comm.localRank == 0 { try ModelSource.prepareSharedBase(spec) }
+            try comm.together("preparing the shared \(basePrecision) base of \(spec)") {
+                if comm.localRank == 0 {
+                    try ModelSource.prepareSharedBase(spec, basePrecision: basePrecision)
+                    // The decode's freed tensors stay in the heap unless handed back: without this the
+                    // first rank kept ~290 MiB more than the others on SmolLM2 in bf16 (an 8B base: GBs).
+                    returnFreedMemory()
+                }
             }
         }
         var loaded: LoadedModel!
@@ -43,12 +64,16 @@ public enum BaseMemory {
     }
 
     /// Loads the base, reads every page of it (as training would), and measures every rank.
-    public static func report(_ spec: String, policy: SharedBaseCache.Policy, comm: Communicator) throws -> BaseMemoryReport {
-        let loaded = try load(spec, policy: policy, comm: comm)
+    public static func report(_ spec: String, policy: SharedBaseCache.Policy, basePrecision: BasePrecision = .f32,
+                              comm: Communicator) throws -> BaseMemoryReport {
+        let loaded = try load(spec, policy: policy, basePrecision: basePrecision, comm: comm)
         var sink: Float = 0
         for t in loaded.model.baseTensors {
             var i = 0
             while i < t.count { sink += t.data[i]; i += 1024 }  // one read per 4 KiB page
+        }
+        for linear in loaded.model.linears where !(linear.weight is F32Weight) {
+            sink += linear.weight.withFloats { $0[0] }  // decodes, so reads every byte of its storage
         }
         if sink.isNaN { print("", terminator: "") }  // keeps the reads
         try comm.barrier()  // every rank has the pages mapped before anyone measures

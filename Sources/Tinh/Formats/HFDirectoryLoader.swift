@@ -5,15 +5,27 @@ import Foundation
 /// memory mapping; F16/BF16 are converted to owned Float32.
 public enum HFDirectoryLoader {
     public static func load(directory: String) throws -> (DecoderConfig, [String: Tensor]) {
+        let (config, weights, _) = try load(directory: directory, basePrecision: .f32)
+        return (config, weights)
+    }
+
+    /// The model with its projection weights in `basePrecision` (`frozen`; empty for f32). Each
+    /// projection is converted and quantized as it is read, so a bf16 checkpoint never exists
+    /// whole in Float32 (an 8B model would need 32 GB).
+    public static func load(directory: String, basePrecision: BasePrecision)
+        throws -> (config: DecoderConfig, weights: [String: Tensor], frozen: [String: FrozenWeight]) {
         let dir = URL(fileURLWithPath: directory, isDirectory: true)
         let configPath = dir.appendingPathComponent("config.json").path
         let config = try HFConfig.read(path: configPath).decoderConfig(source: configPath)
 
-        var weights: [String: Tensor] = [:]
+        // The tensor tables first: a wrong or missing tensor is reported before anything is decoded.
+        var shapes: [String: [Int]] = [:]
         var origin: [String: String] = [:]
+        var tables: [(SafeTensorsFile, [String])] = []
         let (files, expectedFile) = try weightFiles(dir)
         for f in files {
             let st = try SafeTensorsFile(path: f)
+            var names: [String] = []
             for info in st.tensors {
                 let name = info.name
                 if name.hasSuffix(".rotary_emb.inv_freq") { continue }  // old checkpoints store RoPE tables
@@ -24,15 +36,30 @@ public enum HFDirectoryLoader {
                 if let other = origin[name] {
                     throw TinhError.badFile(path: f, reason: "tensor '\(name)' is also in \(other)")
                 }
-                weights[name] = try st.tensor(name, borrow: true)
                 origin[name] = f
+                shapes[name] = info.shape
+                names.append(name)
             }
+            tables.append((st, names))
         }
         if let missing = expectedFile.keys.sorted().first(where: { origin[$0] == nil && !($0 == "lm_head.weight" && config.tieWordEmbeddings) }) {
             throw TinhError.badFile(path: directory, reason: "the index lists '\(missing)' but no file holds it")
         }
-        try DecoderWeightNames.validate(weights, config: config, source: directory)
-        return (config, weights)
+        try DecoderWeightNames.validate(shapes: shapes, config: config, source: directory)
+
+        var weights: [String: Tensor] = [:]
+        var frozen: [String: FrozenWeight] = [:]
+        for (st, names) in tables {
+            for name in names {
+                let t = try st.tensor(name, borrow: true)
+                if basePrecision != .f32, BasePrecision.appliesTo(name) {
+                    frozen[name] = try FrozenWeights.make(t, precision: basePrecision, name: name)
+                } else {
+                    weights[name] = t
+                }
+            }
+        }
+        return (config, weights, frozen)
     }
 
     /// The safetensors files to read, and (from the index, if any) which file each tensor lives in.

@@ -117,6 +117,8 @@ public final class BF16Matrix: @unchecked Sendable {
     public let rows: Int
     public let cols: Int
     public let data: UnsafeMutablePointer<UInt16>
+    /// What keeps borrowed values alive (a mapped base file); nil: they are owned.
+    private let owner: AnyObject?
 
     /// W rounded to bf16 (nearest even).
     public init(_ tensor: Tensor) {
@@ -124,7 +126,16 @@ public final class BF16Matrix: @unchecked Sendable {
         rows = tensor.shape[0]
         cols = tensor.shape[1]
         data = Self.allocate(rows * cols)
+        owner = nil
         BF16GEMM.round(tensor.data, into: data, count: rows * cols)
+    }
+
+    /// bf16 values [rows, cols] that `owner` keeps alive (read-only: nothing writes to a matrix after it is made).
+    public init(borrowing values: UnsafePointer<UInt16>, rows: Int, cols: Int, owner: AnyObject) {
+        self.rows = rows
+        self.cols = cols
+        data = UnsafeMutablePointer(mutating: values)
+        self.owner = owner
     }
 
     private static func allocate(_ count: Int) -> UnsafeMutablePointer<UInt16> {
@@ -135,7 +146,9 @@ public final class BF16Matrix: @unchecked Sendable {
         return raw.bindMemory(to: UInt16.self, capacity: max(count, 1))
     }
 
-    deinit { free(data) }
+    deinit {
+        if owner == nil { free(data) }
+    }
 
     public var bytes: Int { rows * cols * 2 }
 

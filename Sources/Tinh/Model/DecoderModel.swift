@@ -77,7 +77,7 @@ public final class DecoderModel {
         try config.validate()
         guard config.maxPositions > 0 else { throw TinhError.invalidInput("model config: max_position_embeddings must be positive") }
         let table = WeightTable(weights: weights, frozen: frozen)
-        let precisions = Set(frozen.values.map(\.precision))
+        let precisions = Set(frozen.filter { $0.key != Self.headName }.values.map(\.precision))
         guard precisions.count <= 1 else { throw TinhError.invalidInput("model weights: projections in several precisions \(precisions.map(\.rawValue).sorted())") }
         basePrecision = precisions.first ?? .f32
         frozenGEMM = gemm
@@ -91,13 +91,21 @@ public final class DecoderModel {
         // table. Without bf16 arithmetic the head stays f32: widening it for every chunk of rows
         // would cost more than its bf16 copy saves.
         // An int8 base holds the head in int8 for the same reason (its own copy when tied).
-        let bf16Head = frozen.values.contains { ($0 as? BF16Weight)?.arithmetic == .bf16 }
-        let int8Head = basePrecision == .int8
+        // A head made before (`frozen["lm_head.weight"]`, from a shared base file) is used as it is.
+        let projections = frozen.filter { $0.key != Self.headName }
         let headWeight = { (w: Tensor) throws -> FrozenWeight in
-            if int8Head { return try Int8Weight(quantizing: w, name: "lm_head.weight") }
-            return bf16Head ? try BF16Weight(rounding: w, name: "lm_head.weight", arithmetic: .bf16) : F32Weight(w)
+            if let made = frozen[Self.headName] {
+                guard made.shape == [config.vocabSize, config.hiddenSize] else {
+                    throw TinhError.invalidInput("model weights: tensor 'lm_head.weight' has shape \(made.shape), expected \([config.vocabSize, config.hiddenSize])")
+                }
+                return made
+            }
+            return try Self.headWeight(w, projections: Array(projections.values)) ?? F32Weight(w)
         }
-        if let head = try table.optional("lm_head.weight", [config.vocabSize, config.hiddenSize]), !config.tieWordEmbeddings {
+        if frozen[Self.headName] != nil, !config.tieWordEmbeddings {
+            lmHead = Linear(name: "lm_head", frozen: try headWeight(embedTokens), memory: memory)
+            isTied = false
+        } else if let head = try table.optional("lm_head.weight", [config.vocabSize, config.hiddenSize]), !config.tieWordEmbeddings {
             lmHead = Linear(name: "lm_head", frozen: try headWeight(head), memory: memory)
             isTied = false
         } else if config.tieWordEmbeddings {
@@ -128,6 +136,19 @@ public final class DecoderModel {
         }
     }
 
+
+    static let headName = "lm_head.weight"
+
+    /// The LM head in the base's precision where that pays, or nil for Float32 (`w` stays the
+    /// caller's): with an int8 base in int8, with a bf16 base in bf16 where the CPU computes in
+    /// bf16 (widening it for every chunk of rows would cost more than its bf16 copy saves).
+    public static func headWeight(_ w: Tensor, projections: [FrozenWeight]) throws -> FrozenWeight? {
+        if projections.contains(where: { $0.precision == .int8 }) { return try Int8Weight(quantizing: w, name: headName) }
+        if projections.contains(where: { ($0 as? BF16Weight)?.arithmetic == .bf16 }) {
+            return try BF16Weight(rounding: w, name: headName, arithmetic: .bf16)
+        }
+        return nil
+    }
 
     /// Seconds to decode every quantized projection once into the shared buffer (a training
     /// micro-batch decodes each twice: forward and backward); 0 for an f32 base.

@@ -11,7 +11,7 @@ public final class LoadedModel {
     /// The GGUF file when the model came from one (for `inspect`).
     public let gguf: GGUFFile?
     public let loadSeconds: Double
-    /// The f32 file the base weights are mapped from when they are shared by the node's ranks.
+    /// The cache file the base weights are mapped from when they are shared by the node's ranks.
     public internal(set) var sharedBasePath: String?
 
     init(spec: String, path: String?, model: DecoderModel, tokenizer: Tokenizer, gguf: GGUFFile?, loadSeconds: Double) {
@@ -25,17 +25,22 @@ public final class LoadedModel {
 
     public var config: DecoderConfig { model.config }
 
-    /// Bytes of the base weights as the model holds them (Float32; a tied head counted once).
-    public var baseBytes: Int { model.baseTensors.reduce(0) { $0 + $1.count } * MemoryLayout<Float>.stride }
+    /// Bytes of the base weights as the model holds them: Float32 tensors (a tied head counted
+    /// once) and the frozen weights' own storage.
+    public var baseBytes: Int {
+        model.baseTensors.reduce(0) { $0 + $1.count } * MemoryLayout<Float>.stride
+            + model.linears.filter { !($0.weight is F32Weight) }.reduce(0) { $0 + $1.weight.storageBytes }
+    }
 }
 
 /// Turns a MODEL argument into a loaded model. MODEL is a `.gguf` file, a Hugging Face directory
 /// (config.json + *.safetensors + tokenizer.json), `smollm2` (the cached download) or `tiny[:seed]`.
 public enum ModelSource {
     /// `basePrecision` is how the blocks' projection weights are held (`BasePrecision`); the
-    /// embedding, head and norms stay Float32. With `sharedBase` and a Float32 base, a GGUF's
-    /// weights come from its f32 file in the cache, mapped read-only and shared by every process
-    /// on the node (`SharedBaseCache`; written if missing). A quantized base is private per rank.
+    /// embedding and norms stay Float32. With `sharedBase`, the weights come from the base's file
+    /// in the cache, in that precision, mapped read-only and shared by every process on the node
+    /// (`SharedBaseCache`; written if missing); a directory of F32 tensors with an f32 base needs
+    /// no cache (its files are mapped and shared as they are).
     /// `gemm` is the library of the frozen Float32 products (`FrozenGEMM.preferred` for a run).
     public static func load(_ spec: String, basePrecision: BasePrecision = .f32, sharedBase: Bool = false,
                             gemm: FrozenGEMM = .openblas) throws -> LoadedModel {
@@ -53,8 +58,16 @@ public enum ModelSource {
             throw TinhError.badFile(path: path, reason: "no such file or directory (MODEL is a .gguf file, a Hugging Face directory, smollm2 or tiny[:seed])")
         }
         if isDirectory.boolValue {
-            var (config, weights) = try HFDirectoryLoader.load(directory: path)
-            let frozen = try FrozenWeights.quantizeProjections(&weights, precision: basePrecision)
+            let source = SharedBaseCache.Source.huggingFace(directory: path)
+            let share = try sharedBase && SharedBaseCache.isNeeded(source, precision: basePrecision)
+            let (config, weights, frozen): (DecoderConfig, [String: Tensor], [String: FrozenWeight])
+            if share {
+                let configPath = URL(fileURLWithPath: path).appendingPathComponent("config.json").path
+                let cached = try SharedBaseCache.load(source, precision: basePrecision)
+                (config, weights, frozen) = (try HFConfig.read(path: configPath).decoderConfig(source: configPath), cached.weights, cached.frozen)
+            } else {
+                (config, weights, frozen) = try HFDirectoryLoader.load(directory: path, basePrecision: basePrecision)
+            }
             let tokenizerFile = URL(fileURLWithPath: path).appendingPathComponent("tokenizer.json")
             guard FileManager.default.fileExists(atPath: tokenizerFile.path) else {
                 throw TinhError.badFile(path: path, reason: "no tokenizer.json in the model directory")
@@ -62,19 +75,25 @@ public enum ModelSource {
             let tokenizer = try Tokenizer.load(tokenizerJSON: tokenizerFile)
             let model = try DecoderModel(config: config, weights: weights, frozen: frozen, gemm: gemm)
             try checkVocabulary(tokenizer, config, path)
-            return LoadedModel(spec: spec, path: path, model: model, tokenizer: tokenizer, gguf: nil, loadSeconds: monotonicSeconds() - start)
+            let loaded = LoadedModel(spec: spec, path: path, model: model, tokenizer: tokenizer, gguf: nil, loadSeconds: monotonicSeconds() - start)
+            if share { loaded.sharedBasePath = try SharedBaseCache.path(for: source, precision: basePrecision) }
+            return loaded
         }
         let gguf = try GGUFFile(path: path)
-        let share = sharedBase && basePrecision == .f32
-        let (config, weights, frozen): (DecoderConfig, [String: Tensor], [String: FrozenWeight]) = share
-            ? (try GGUFModelLoader.config(gguf), try SharedBaseCache.weights(gguf), [:])
-            : try GGUFModelLoader.load(gguf, basePrecision: basePrecision)
+        let share = sharedBase
+        let (config, weights, frozen): (DecoderConfig, [String: Tensor], [String: FrozenWeight])
+        if share {
+            let cached = try SharedBaseCache.load(.gguf(gguf), precision: basePrecision)
+            (config, weights, frozen) = (try GGUFModelLoader.config(gguf), cached.weights, cached.frozen)
+        } else {
+            (config, weights, frozen) = try GGUFModelLoader.load(gguf, basePrecision: basePrecision)
+        }
         let tokenizer = try Tokenizer(gguf: gguf)
         let model = try DecoderModel(config: config, weights: weights, frozen: frozen, gemm: gemm)
         try checkVocabulary(tokenizer, config, path)
         let loaded = LoadedModel(spec: spec, path: path, model: model, tokenizer: tokenizer, gguf: gguf, loadSeconds: monotonicSeconds() - start)
         if share {
-            loaded.sharedBasePath = SharedBaseCache.path(for: gguf)
+            loaded.sharedBasePath = try SharedBaseCache.path(for: .gguf(gguf), precision: basePrecision)
         } else if frozen.isEmpty {
             // Dequantized weights are copies: keep resident only the pages of tensors borrowed from the file.
             gguf.file.releasePages(keeping: weights.values.compactMap { gguf.file.range(of: $0.data, bytes: $0.count * 4) })
@@ -82,15 +101,16 @@ public enum ModelSource {
         return loaded
     }
 
-    /// Writes the shared f32 base of `spec` into the cache unless it is there (nothing to do for
-    /// models that are not GGUF files).
-    public static func prepareSharedBase(_ spec: String) throws {
+    /// Writes the shared base of `spec` in `basePrecision` into the cache unless it is there
+    /// (nothing to do for tiny, or for a directory of F32 tensors with an f32 base).
+    public static func prepareSharedBase(_ spec: String, basePrecision: BasePrecision = .f32) throws {
         guard try TinyLlama.seed(fromSpec: spec) == nil else { return }
         let path = try resolvePath(spec)
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { return }
-        let gguf = try GGUFFile(path: path)
-        try SharedBaseCache.prepare(gguf)
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return }
+        let source: SharedBaseCache.Source = isDirectory.boolValue ? .huggingFace(directory: path) : .gguf(try GGUFFile(path: path))
+        guard try SharedBaseCache.isNeeded(source, precision: basePrecision) else { return }
+        try SharedBaseCache.prepare(source, precision: basePrecision)
     }
 
     /// The model's config and family spec alone, without its weights (a GGUF's header, a config.json):

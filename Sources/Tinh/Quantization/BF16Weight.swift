@@ -33,6 +33,13 @@ public final class BF16Weight: FrozenWeight {
         matrix = BF16Matrix(tensor)
     }
 
+    /// Values rounded before (a mapped base file's).
+    public init(_ matrix: BF16Matrix, arithmetic: Arithmetic = .native) throws {
+        if arithmetic == .bf16 { try BF16GEMM.requireSupport() }
+        self.arithmetic = arithmetic
+        self.matrix = matrix
+    }
+
     public var outFeatures: Int { matrix.rows }
     public var inFeatures: Int { matrix.cols }
     public var precision: BasePrecision { .bf16 }

@@ -37,6 +37,12 @@ public final class Int8Weight: FrozenWeight {
         }
     }
 
+    /// A matrix quantized before (a mapped base file's).
+    public init(_ matrix: Int8Matrix) throws {
+        try Int8GEMM.requireSupport()
+        self.matrix = matrix
+    }
+
     public convenience init(quantizing tensor: Tensor, name: String = "weight", blockSize: Int? = nil) throws {
         guard tensor.rank == 2 else { throw TinhError.invalidInput("\(name): an int8 weight must be 2-D, got \(tensor.shape)") }
         try self.init(quantizing: tensor.data, out: tensor.shape[0], in: tensor.shape[1], name: name, blockSize: blockSize)
@@ -133,6 +139,8 @@ public final class Int8Matrix: @unchecked Sendable {
     public let codes: UnsafeMutablePointer<Int8>
     /// [blocks, rows].
     public let scales: UnsafeMutablePointer<Float>
+    /// What keeps borrowed codes and scales alive (a mapped base file); nil: they are owned.
+    private let owner: AnyObject?
 
     /// Each (row, block) quantized symmetrically: scale = max|values| / levels, codes round(value / scale).
     public init(quantizing w: UnsafePointer<Float>, rows: Int, cols: Int, levels: Int, blockSize: Int) {
@@ -141,6 +149,7 @@ public final class Int8Matrix: @unchecked Sendable {
         self.cols = cols
         self.blockSize = blockSize
         self.levels = levels
+        owner = nil
         codes = alignedAllocation(Int8.self, count: rows * cols)
         let blocks = (cols + blockSize - 1) / blockSize
         scales = alignedAllocation(Float.self, count: rows * blocks)
@@ -154,7 +163,23 @@ public final class Int8Matrix: @unchecked Sendable {
         }
     }
 
-    deinit { free(codes); free(scales) }
+    /// Codes [rows, cols] and scales [blocks, rows] that `owner` keeps alive (read-only: nothing
+    /// writes to a matrix after it is made).
+    public init(borrowingCodes codes: UnsafePointer<Int8>, scales: UnsafePointer<Float>, rows: Int, cols: Int, levels: Int,
+                blockSize: Int, owner: AnyObject) {
+        precondition(blockSize > 0)
+        self.rows = rows
+        self.cols = cols
+        self.blockSize = blockSize
+        self.levels = levels
+        self.codes = UnsafeMutablePointer(mutating: codes)
+        self.scales = UnsafeMutablePointer(mutating: scales)
+        self.owner = owner
+    }
+
+    deinit {
+        if owner == nil { free(codes); free(scales) }
+    }
 
     public var blocks: Int { (cols + blockSize - 1) / blockSize }
     public var bytes: Int { rows * cols + rows * blocks * MemoryLayout<Float>.stride }

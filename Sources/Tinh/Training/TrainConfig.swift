@@ -42,7 +42,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var bucketMB: Double = TrainConfig.defaultBucketMB
     public var overlap: Bool = true
     public static let defaultBucketMB = 1.0
-    /// Whether the node's ranks map one shared f32 copy of a GGUF base (`SharedBaseCache`).
+    /// Whether the node's ranks map one shared copy of the base, in its precision (`SharedBaseCache`).
     public var sharedBase: SharedBaseCache.Policy = .auto
     /// Gradient checkpointing: keep only each block's input and re-run its forward in backward
     /// (`DecoderModel.setRecomputesBlocks`). Less memory, more compute, the same gradients.

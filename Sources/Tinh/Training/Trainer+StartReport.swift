@@ -74,7 +74,7 @@ extension Trainer {
     var pssLine: String {
         let base = Double(loaded.baseBytes) / 1_048_576
         let totals = pssPerRank.map { String(format: "%.0f", $0.total) }.joined(separator: ", ")
-        var line = "PSS per rank after the first step: \(totals) MiB; base weights \(String(format: "%.0f", base)) MiB f32, "
+        var line = "PSS per rank after the first step: \(totals) MiB; base weights \(String(format: "%.0f", base)) MiB (\(loaded.model.basePrecision)), "
         if adapters.isFullFineTuning {
             line += "trained: each rank holds them in its flat buffer, with gradients and AdamW moments (4 × the weights)"
         } else if loaded.sharedBasePath != nil {
