@@ -54,6 +54,8 @@ def byte_level_tokenizer():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="folder that gets one model directory per shape")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+                        help="weights as saved; bfloat16 as published checkpoints are (an 8B model in float32 needs 32 GB of RAM to build)")
     parser.add_argument("shapes", nargs="+", choices=sorted(SHAPES))
     args = parser.parse_args()
     import torch
@@ -69,7 +71,7 @@ def main():
         out.mkdir(parents=True, exist_ok=True)
         config = transformers.AutoConfig.for_model(model_type, **fields)
         torch.manual_seed(0)
-        model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.float32)
+        model = AutoModelForCausalLM.from_config(config, torch_dtype=getattr(torch, args.dtype))
         model.save_pretrained(out)
         byte_level_tokenizer().save(str(out / "tokenizer.json"))
         params = sum(p.numel() for p in model.parameters())

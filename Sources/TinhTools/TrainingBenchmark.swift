@@ -36,6 +36,8 @@ public enum TrainingBenchmark {
         /// A directory to write each rank's examples of every step to (`rank-R.json`), so that a
         /// baseline (bench/peft_baseline.py --batches) trains on exactly the same tokens.
         public var batchesOut: String?
+        /// Whether the node's ranks map one copy of the base (as `tinh train --shared-base`).
+        public var sharedBase = SharedBaseCache.Policy.auto
 
         public init(model: String, adapter: AdapterConfig = AdapterConfig()) {
             self.model = model
@@ -180,8 +182,9 @@ public enum TrainingBenchmark {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
 
-        var loaded: LoadedModel!
-        try comm.together("loading \(o.model)") { loaded = try ModelSource.load(o.model, basePrecision: o.adapter.resolvedBasePrecision, gemm: o.frozenGEMM) }
+        // One base per node where ranks share it, as `tinh train` loads it.
+        let sharing = o.adapter.method.type.trainsWholeModel ? .off : o.sharedBase
+        let loaded = try BaseMemory.load(o.model, policy: sharing, basePrecision: o.adapter.resolvedBasePrecision, gemm: o.frozenGEMM, comm: comm)
         let steps = o.warmup + o.steps
         let dataPath: String
         if let file = o.dataFile {

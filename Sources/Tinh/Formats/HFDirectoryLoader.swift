@@ -59,6 +59,13 @@ public enum HFDirectoryLoader {
                 }
             }
         }
+        if !frozen.isEmpty {
+            // The projections now live in storage of their own: keep resident only the pages of the
+            // tensors still borrowed from each file (as the GGUF loader does).
+            for (st, _) in tables {
+                st.file.releasePages(keeping: weights.values.compactMap { st.file.range(of: $0.data, bytes: $0.count * 4) })
+            }
+        }
         return (config, weights, frozen)
     }
 
