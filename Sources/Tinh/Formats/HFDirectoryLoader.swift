@@ -52,11 +52,17 @@ public enum HFDirectoryLoader {
         for (st, names) in tables {
             for name in names {
                 let t = try st.tensor(name, borrow: true)
+                let borrowed = st.file.range(of: t.data, bytes: t.count * 4) != nil
                 if basePrecision != .f32, BasePrecision.appliesTo(name) {
                     frozen[name] = try FrozenWeights.make(t, precision: basePrecision, name: name)
                 } else {
                     weights[name] = t
+                    if borrowed { continue }
                 }
+                // Converted (bf16 → f32) or quantized: the file's pages of it serve nothing more, and
+                // would keep a 16 GB checkpoint resident while it is read.
+                let (info, _) = try st.rawData(name)
+                st.file.releasePages(in: (st.dataOffset + info.dataOffsets.lowerBound)..<(st.dataOffset + info.dataOffsets.upperBound))
             }
         }
         if !frozen.isEmpty {

@@ -83,6 +83,16 @@ public final class MappedFile: @unchecked Sendable {
         return released
     }
 
+    /// Drops this process's resident pages that lie wholly inside `range` (bytes of the file), e.g.
+    /// a tensor just converted into memory of its own. Returns the bytes released.
+    @discardableResult
+    public func releasePages(in range: Range<Int>) -> Int {
+        guard let base, count > 0 else { return 0 }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (max(0, range.lowerBound) + page - 1) / page * page, hi = min(count, range.upperBound) / page * page
+        return hi > lo && madvise(base + lo, hi - lo, MADV_DONTNEED) == 0 ? hi - lo : 0
+    }
+
     /// The byte range of `pointer ..< pointer + bytes` within the mapping, nil if it lies outside.
     public func range(of pointer: UnsafeRawPointer, bytes: Int) -> Range<Int>? {
         guard let base else { return nil }
