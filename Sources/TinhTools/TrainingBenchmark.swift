@@ -215,7 +215,7 @@ public enum TrainingBenchmark {
 
         let rssAfterLoad = currentRSSMegabytes()
         resetPeakRSS()
-        var times: [Double] = [], cpuTimes: [Double] = [], lossTokens = 0, realTokens = 0, myReal = 0, myKeys = 0, myPositions = 0
+        var times: [Double] = [], cpuTimes: [Double] = [], lossTokens = 0, myReal = 0, myKeys = 0, myPositions = 0
         var replay: [StepReplay] = [], losses: [Double] = []
         let timer = PhaseTimer()
         for step in 0..<steps {
@@ -229,7 +229,6 @@ public enum TrainingBenchmark {
                 times.append(m.seconds)
                 cpuTimes.append(processCPUSeconds() - cpu0)
                 lossTokens += m.lossTokens
-                realTokens += m.realTokens ?? m.tokens
                 myReal += mine.realTokens
                 myKeys += mine.attendedKeys
                 myPositions += mine.positions
@@ -244,13 +243,14 @@ public enum TrainingBenchmark {
         timer.stop()
         loaded.model.phaseTimer = nil
         let rss = peakRSSMegabytes()
-        // The FLOPs of the real tokens only (pad is not work): the loss share of real positions, and
-        // attention at the seq whose (seq + 1)/2 keys per query match the keys the examples attend to.
+        // The FLOPs of the real tokens only (pad is not work): the loss share of real positions (the
+        // step's loss tokens are the job's already), and attention at the seq whose (seq + 1)/2 keys
+        // per query match the keys the examples attend to (full synthetic rows: exactly --seq).
         var keyTable = [Double(myKeys), Double(myReal)]
         try comm.allreduceSum(&keyTable)
         let keysPerQuery = keyTable[0] / max(keyTable[1], 1)
-        let lossFraction = Double(lossTokens) / Double(max(realTokens, 1))
-        let attentionSeq = o.dataFile == nil ? o.seq : max(1, Int((2 * keysPerQuery - 1).rounded()))
+        let lossFraction = Double(lossTokens) / max(keyTable[1], 1)
+        let attentionSeq = max(1, Int((2 * keysPerQuery - 1).rounded()))
         let flops = Self.flops(model: loaded.model, adapters: trainer.adapters, seq: attentionSeq, lossFraction: lossFraction)
 
         // Per-rank numbers reach rank 0 through one all-reduce of a table with one row per rank.

@@ -48,6 +48,9 @@ public enum TokenBalance {
     /// The input positions an example of `count` tokens takes in a varlen batch.
     public static func positions(_ count: Int) -> Int { max(0, count - 1) }
 
+    /// Σ over an example's `positions` queries of the keys each attends to (causal, inside the example).
+    public static func attendedKeys(_ positions: Int) -> Int { positions * (positions + 1) / 2 }
+
     /// Longest-processing-time assignment: examples by decreasing length (ties by their place in
     /// the batch), each to the rank with the fewest tokens so far (ties to the lower rank). The
     /// heaviest rank then carries at most 4/3 of the optimum; every rank gets one example when

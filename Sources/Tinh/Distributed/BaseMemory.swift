@@ -72,10 +72,15 @@ public enum BaseMemory {
             var i = 0
             while i < t.count { sink += t.data[i]; i += 1024 }  // one read per 4 KiB page
         }
+        // Frozen weights' storage, read in place (decoding would allocate an f32 copy of the head).
+        var bytes: UInt8 = 0
         for linear in loaded.model.linears where !(linear.weight is F32Weight) {
-            sink += linear.weight.withFloats { $0[0] }  // decodes, so reads every byte of its storage
+            for entry in try FrozenWeightCodec.entries(linear.weight, name: linear.name).entries {
+                var i = 0
+                while i < entry.bytes.count { bytes &+= entry.bytes[i]; i += 4096 }
+            }
         }
-        if sink.isNaN { print("", terminator: "") }  // keeps the reads
+        if sink.isNaN || bytes == 1 { print("", terminator: "") }  // keeps the reads
         try comm.barrier()  // every rank has the pages mapped before anyone measures
         let (pss, base, baseRss) = try gather(loaded, comm: comm)
         return BaseMemoryReport(model: spec, ranks: comm.size, sharedBase: loaded.sharedBasePath != nil,

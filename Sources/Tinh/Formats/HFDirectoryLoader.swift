@@ -52,24 +52,17 @@ public enum HFDirectoryLoader {
         for (st, names) in tables {
             for name in names {
                 let t = try st.tensor(name, borrow: true)
-                let borrowed = st.file.range(of: t.data, bytes: t.count * 4) != nil
                 if basePrecision != .f32, BasePrecision.appliesTo(name) {
                     frozen[name] = try FrozenWeights.make(t, precision: basePrecision, name: name)
                 } else {
                     weights[name] = t
-                    if borrowed { continue }
+                    if st.file.range(of: t.data, bytes: t.count * 4) != nil { continue }  // borrowed: its pages are the tensor
                 }
-                // Converted (bf16 → f32) or quantized: the file's pages of it serve nothing more, and
-                // would keep a 16 GB checkpoint resident while it is read.
-                let (info, _) = try st.rawData(name)
-                st.file.releasePages(in: (st.dataOffset + info.dataOffsets.lowerBound)..<(st.dataOffset + info.dataOffsets.upperBound))
-            }
-        }
-        if !frozen.isEmpty {
-            // The projections now live in storage of their own: keep resident only the pages of the
-            // tensors still borrowed from each file (as the GGUF loader does).
-            for (st, _) in tables {
-                st.file.releasePages(keeping: weights.values.compactMap { st.file.range(of: $0.data, bytes: $0.count * 4) })
+                // Converted (bf16 → f32) or quantized into memory of its own: the file's pages of it
+                // serve nothing more, and would keep a 16 GB checkpoint resident while it is read.
+                if let range = st.info(name)?.dataOffsets {
+                    st.file.releasePages(in: (st.dataOffset + range.lowerBound)..<(st.dataOffset + range.upperBound))
+                }
             }
         }
         return (config, weights, frozen)

@@ -106,12 +106,19 @@ public enum SharedBaseCache {
 
     /// The cached file of `source` in `precision` (it may not exist yet).
     public static func path(for source: Source, precision: BasePrecision, cache: URL = ModelCache.directory) throws -> String {
+        try file(for: source, precision: precision, cache: cache).path
+    }
+
+    /// The file's path and the fingerprint it is named by (computed once: a GGUF's reads a word of
+    /// every page of the file).
+    static func file(for source: Source, precision: BasePrecision, cache: URL) throws -> (path: String, fingerprint: String) {
         let stem: String
         switch source {
         case .gguf(let g): stem = URL(fileURLWithPath: g.path).deletingPathExtension().lastPathComponent
         case .huggingFace(let d): stem = URL(fileURLWithPath: d, isDirectory: true).standardizedFileURL.lastPathComponent
         }
-        return path(stem: stem, fingerprint: try fingerprint(source, precision: precision), precision: precision, cache: cache)
+        let fp = try fingerprint(source, precision: precision)
+        return (path(stem: stem, fingerprint: fp, precision: precision, cache: cache), fp)
     }
 
     static func path(stem: String, fingerprint: String, precision: BasePrecision, cache: URL) -> String {
@@ -140,12 +147,17 @@ public enum SharedBaseCache {
     /// holds the whole model in Float32), then written with everything already in its storage.
     @discardableResult
     public static func prepare(_ source: Source, precision: BasePrecision, cache: URL = ModelCache.directory) throws -> String {
-        let target = try path(for: source, precision: precision, cache: cache)
-        if FileManager.default.fileExists(atPath: target) { return target }
+        let (target, fp) = try file(for: source, precision: precision, cache: cache)
+        try write(source, precision: precision, to: target, fingerprint: fp)
+        return target
+    }
+
+    /// Writes the file unless it exists.
+    static func write(_ source: Source, precision: BasePrecision, to target: String, fingerprint fp: String) throws {
+        if FileManager.default.fileExists(atPath: target) { return }
         let (_, weights, frozen) = try decode(source, precision: precision)
         var entries: [SafeTensorsWriter.Entry] = []
-        var metadata = ["format": format(precision), "source": source.path, "fingerprint": try fingerprint(source, precision: precision),
-                        "precision": precision.rawValue]
+        var metadata = ["format": format(precision), "source": source.path, "fingerprint": fp, "precision": precision.rawValue]
         for (name, t) in weights { entries.append(SafeTensorsWriter.Entry(name: name, tensor: t)) }
         var all = frozen
         let head = weights["lm_head.weight"] ?? weights["model.embed_tokens.weight"]
@@ -166,7 +178,6 @@ public enum SharedBaseCache {
         try withExtendedLifetime((weights, all)) {
             try SafeTensorsWriter.write(entries: entries, metadata: metadata, to: target)
         }
-        return target
     }
 
     /// The model as a private load gives it.
@@ -184,11 +195,13 @@ public enum SharedBaseCache {
     }
 
     /// The base of `source` in `precision`, every tensor and frozen weight a read-only view of the
-    /// cached file (written first if missing). `frozen` may hold the LM head ("lm_head.weight").
+    /// cached file at `path` (written first if missing). `frozen` may hold the LM head ("lm_head.weight").
     public static func load(_ source: Source, precision: BasePrecision, cache: URL = ModelCache.directory)
-        throws -> (weights: [String: Tensor], frozen: [String: FrozenWeight]) {
-        let file = try SafeTensorsFile(path: try prepare(source, precision: precision, cache: cache))
-        guard file.metadata["format"] == format(precision), file.metadata["fingerprint"] == (try fingerprint(source, precision: precision)) else {
+        throws -> (weights: [String: Tensor], frozen: [String: FrozenWeight], path: String) {
+        let (target, fp) = try Self.file(for: source, precision: precision, cache: cache)
+        try write(source, precision: precision, to: target, fingerprint: fp)
+        let file = try SafeTensorsFile(path: target)
+        guard file.metadata["format"] == format(precision), file.metadata["fingerprint"] == fp else {
             throw TinhError.badFile(path: file.path, reason: "not the shared \(precision) base of \(source.path) (delete it and run again)")
         }
         var weights: [String: Tensor] = [:]
@@ -205,6 +218,6 @@ public enum SharedBaseCache {
         if precision != .f32, let plain = weights.keys.sorted().first(where: BasePrecision.appliesTo) {
             throw TinhError.badFile(path: file.path, reason: "tensor '\(plain)' is F32 in a \(precision) base file (delete it and run again)")
         }
-        return (weights, frozen)
+        return (weights, frozen, target)
     }
 }

@@ -77,7 +77,11 @@ public final class DecoderModel {
         try config.validate()
         guard config.maxPositions > 0 else { throw TinhError.invalidInput("model config: max_position_embeddings must be positive") }
         let table = WeightTable(weights: weights, frozen: frozen)
-        let precisions = Set(frozen.filter { $0.key != Self.headName }.values.map(\.precision))
+        // A head made before (`frozen["lm_head.weight"]`, from a shared base file) is used as it is;
+        // the base's precision is the projections'.
+        let madeHead = frozen[Self.headName]
+        let projections = Array(frozen.filter { $0.key != Self.headName }.values)
+        let precisions = Set(projections.map(\.precision))
         guard precisions.count <= 1 else { throw TinhError.invalidInput("model weights: projections in several precisions \(precisions.map(\.rawValue).sorted())") }
         basePrecision = precisions.first ?? .f32
         frozenGEMM = gemm
@@ -91,20 +95,13 @@ public final class DecoderModel {
         // table. Without bf16 arithmetic the head stays f32: widening it for every chunk of rows
         // would cost more than its bf16 copy saves.
         // An int8 base holds the head in int8 for the same reason (its own copy when tied).
-        // A head made before (`frozen["lm_head.weight"]`, from a shared base file) is used as it is.
-        let projections = frozen.filter { $0.key != Self.headName }
-        let headWeight = { (w: Tensor) throws -> FrozenWeight in
-            if let made = frozen[Self.headName] {
-                guard made.shape == [config.vocabSize, config.hiddenSize] else {
-                    throw TinhError.invalidInput("model weights: tensor 'lm_head.weight' has shape \(made.shape), expected \([config.vocabSize, config.hiddenSize])")
-                }
-                return made
+        let headWeight = { (w: Tensor) throws -> FrozenWeight in try Self.headWeight(w, projections: projections) ?? F32Weight(w) }
+        if let madeHead {
+            guard madeHead.shape == [config.vocabSize, config.hiddenSize] else {
+                throw TinhError.invalidInput("model weights: tensor 'lm_head.weight' has shape \(madeHead.shape), expected \([config.vocabSize, config.hiddenSize])")
             }
-            return try Self.headWeight(w, projections: Array(projections.values)) ?? F32Weight(w)
-        }
-        if frozen[Self.headName] != nil, !config.tieWordEmbeddings {
-            lmHead = Linear(name: "lm_head", frozen: try headWeight(embedTokens), memory: memory)
-            isTied = false
+            lmHead = Linear(name: "lm_head", frozen: madeHead, memory: memory)
+            isTied = config.tieWordEmbeddings
         } else if let head = try table.optional("lm_head.weight", [config.vocabSize, config.hiddenSize]), !config.tieWordEmbeddings {
             lmHead = Linear(name: "lm_head", frozen: try headWeight(head), memory: memory)
             isTied = false

@@ -60,11 +60,13 @@ public enum ModelSource {
         if isDirectory.boolValue {
             let source = SharedBaseCache.Source.huggingFace(directory: path)
             let share = try sharedBase && SharedBaseCache.isNeeded(source, precision: basePrecision)
+            var sharedPath: String?
             let (config, weights, frozen): (DecoderConfig, [String: Tensor], [String: FrozenWeight])
             if share {
                 let configPath = URL(fileURLWithPath: path).appendingPathComponent("config.json").path
                 let cached = try SharedBaseCache.load(source, precision: basePrecision)
                 (config, weights, frozen) = (try HFConfig.read(path: configPath).decoderConfig(source: configPath), cached.weights, cached.frozen)
+                sharedPath = cached.path
             } else {
                 (config, weights, frozen) = try HFDirectoryLoader.load(directory: path, basePrecision: basePrecision)
             }
@@ -76,15 +78,16 @@ public enum ModelSource {
             let model = try DecoderModel(config: config, weights: weights, frozen: frozen, gemm: gemm)
             try checkVocabulary(tokenizer, config, path)
             let loaded = LoadedModel(spec: spec, path: path, model: model, tokenizer: tokenizer, gguf: nil, loadSeconds: monotonicSeconds() - start)
-            if share { loaded.sharedBasePath = try SharedBaseCache.path(for: source, precision: basePrecision) }
+            loaded.sharedBasePath = sharedPath
             return loaded
         }
         let gguf = try GGUFFile(path: path)
-        let share = sharedBase
+        var sharedPath: String?
         let (config, weights, frozen): (DecoderConfig, [String: Tensor], [String: FrozenWeight])
-        if share {
+        if sharedBase {
             let cached = try SharedBaseCache.load(.gguf(gguf), precision: basePrecision)
             (config, weights, frozen) = (try GGUFModelLoader.config(gguf), cached.weights, cached.frozen)
+            sharedPath = cached.path
         } else {
             (config, weights, frozen) = try GGUFModelLoader.load(gguf, basePrecision: basePrecision)
         }
@@ -92,9 +95,8 @@ public enum ModelSource {
         let model = try DecoderModel(config: config, weights: weights, frozen: frozen, gemm: gemm)
         try checkVocabulary(tokenizer, config, path)
         let loaded = LoadedModel(spec: spec, path: path, model: model, tokenizer: tokenizer, gguf: gguf, loadSeconds: monotonicSeconds() - start)
-        if share {
-            loaded.sharedBasePath = try SharedBaseCache.path(for: .gguf(gguf), precision: basePrecision)
-        } else if frozen.isEmpty {
+        loaded.sharedBasePath = sharedPath
+        if sharedPath == nil, frozen.isEmpty {
             // Dequantized weights are copies: keep resident only the pages of tensors borrowed from the file.
             gguf.file.releasePages(keeping: weights.values.compactMap { gguf.file.range(of: $0.data, bytes: $0.count * 4) })
         }

@@ -28,7 +28,7 @@ extension Trainer {
         }
         let tokens = { (i: Int) in train.realTokens(i) }
         let mine = TokenBalance.split(global, tokens: tokens, worldSize: comm.size)[comm.rank]
-        let keys = global.reduce(0) { let n = tokens($1); return $0 + n * (n + 1) / 2 }
+        let keys = global.reduce(0) { $0 + TokenBalance.attendedKeys(tokens($1)) }
         return StepLayout(microBatches: TokenBalance.microBatches(mine, tokens: tokens, budget: budget), varlen: true,
                           realTokens: real, positions: real, attendedKeys: keys)
     }
@@ -58,7 +58,7 @@ extension Trainer {
             e.truncate(to: n + 1)
             examples.append(e)
             real += n
-            keys += n * (n + 1) / 2
+            keys += TokenBalance.attendedKeys(n)
         }
         let rows = layout.microBatches.reduce(0) { $0 + $1.count }
         return StepExamples(examples: examples, realTokens: real, attendedKeys: keys, positions: layout.varlen ? real : rows * config.seq)

@@ -21,9 +21,9 @@ import Testing
         throws -> (privately: DecoderModel, mapped: DecoderModel, file: String) {
         let (config, weights, frozen) = try SharedBaseCache.decode(source, precision: precision)
         let privately = try DecoderModel(config: config, weights: weights, frozen: frozen)
-        let (mappedWeights, mappedFrozen) = try SharedBaseCache.load(source, precision: precision, cache: cache)
+        let (mappedWeights, mappedFrozen, path) = try SharedBaseCache.load(source, precision: precision, cache: cache)
         let mapped = try DecoderModel(config: config, weights: mappedWeights, frozen: mappedFrozen)
-        return (privately, mapped, try SharedBaseCache.path(for: source, precision: precision, cache: cache))
+        return (privately, mapped, path)
     }
 
     func expectSameStorage(_ a: DecoderModel, _ b: DecoderModel) {
@@ -38,15 +38,20 @@ import Testing
 
     @Test(arguments: [BasePrecision.nf4, .q8, .q4, .int8])
     func mappedQuantizedBaseComputesExactlyWhatAPrivateOneDoes(precision: BasePrecision) throws {
-        let (privately, mapped, file) = try models(.huggingFace(directory: Self.tinyDirectory), precision, cache: tempDir())
+        let (privately, mapped, path) = try models(.huggingFace(directory: Self.tinyDirectory), precision, cache: tempDir())
         expectSameStorage(privately, mapped)
-        // The weights are mapped, not copied: their storage lies in the cache file's mapping.
+        // The weights are mapped, not copied: a weight read from the file keeps its storage inside the mapping.
+        let file = try SafeTensorsFile(path: path)
+        let name = "model.layers.1.mlp.down_proj.weight"
+        let read = try #require(try FrozenWeightCodec.weight(name, in: file))
+        for entry in try FrozenWeightCodec.entries(read, name: name).entries {
+            #expect(file.file.range(of: try #require(entry.bytes.baseAddress), bytes: entry.bytes.count) != nil, "\(entry.name) is a copy")
+        }
         if precision == .int8 { #expect(mapped.lmHead.weight is Int8Weight, "the int8 head comes from the file too") }
         // By construction: the same codes decode into the same f32 scratch (nf4, q8, q4), or give
         // exact int32 sums and the same f32 epilogue (int8); only the addresses differ.
         let a = try privately.logits(tokens: Self.tokens).array, b = try mapped.logits(tokens: Self.tokens).array
         #expect(a == b, "\(precision): mapped logits differ from the private load's")
-        #expect(FileManager.default.fileExists(atPath: file))
     }
 
     /// bf16 on the Llama fixture's GGUF (q/k rows un-permuted into the file) and its HF directory.
@@ -75,7 +80,7 @@ import Testing
         #expect(try FileManager.default.attributesOfItem(atPath: nf4)[.modificationDate] as? Date == written, "reused, not rewritten")
         let q8 = try SharedBaseCache.prepare(source, precision: .q8, cache: cache)
         #expect(q8 != nf4 && q8.contains("base-q8") && nf4.contains("base-nf4"))
-        // nf4 stores a quarter of f32's bytes or less for the projections.
+        // The nf4 file is smaller than the f32 source it was made from.
         let f32Bytes = try SafeTensorsFile(path: Self.tinyDirectory + "/model.safetensors").file.count
         #expect(try SafeTensorsFile(path: nf4).file.count < f32Bytes)
     }

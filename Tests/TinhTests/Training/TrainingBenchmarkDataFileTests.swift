@@ -71,11 +71,14 @@ import Testing
     }
 
     @Test func paddedRowsReportTheirPadAndTheRateOfRealTokens() throws {
-        let r = try TrainingBenchmark.run(Self.options(batchTokens: nil), comm: LocalCommunicator())
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("tinh-bench-padded-\(UUID().uuidString)").path
+        let r = try TrainingBenchmark.run(Self.options(batchTokens: nil, out: out), comm: LocalCommunicator())
         let rank = try #require(r.ranks.first)
-        // The demo's examples are ~45 tokens in rows of 64.
-        #expect(rank.padShare > 0.1 && rank.padShare < 0.6)
-        #expect(rank.realTokensPerStep < 4 * 64)
+        // The timed steps' real tokens against their 2 steps × 4 rows of 64 positions.
+        let real = try Self.replay(out, rank: 0).steps.dropFirst().map(\.real_tokens).reduce(0, +)
+        #expect(real < 2 * 4 * 64)
+        #expect(abs(rank.padShare - (1 - Double(real) / Double(2 * 4 * 64))) <= 1e-12)
+        #expect(rank.realTokensPerStep == Double(real) / 2)
         #expect(abs(r.tokensPerSecond - rank.tokensPerSecond) <= 1e-9 * r.tokensPerSecond)
     }
 
