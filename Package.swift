@@ -54,9 +54,12 @@ let package = Package(
                 linkerSettings: hasOneDNN ? [.linkedLibrary("dnnl"), .linkedLibrary("gomp")] : []),
         // A register-resident FMA loop per vector width (each compiled for its own ISA): the peak behind MFU.
         .target(name: "CFMAPeak", path: "Sources/CFMAPeak", cSettings: [.unsafeFlags(["-O2"])]),
+        // Fused flash attention forward and backward, one body compiled per vector width and
+        // picked at run time (-O2 in debug builds too: the tests run it at model sizes).
+        .target(name: "CFlash", path: "Sources/CFlash", exclude: ["flash_impl.h"], cSettings: [.unsafeFlags(["-O2"])]),
         .target(
             name: "Tinh",
-            dependencies: ["CMPI", "CBLAS", "CBF16", "CFMAPeak", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CMPI", "CBLAS", "CBF16", "CFMAPeak", "CFlash", .product(name: "Yams", package: "Yams")],
             swiftSettings: [.unsafeFlags(cpuFlags)]),
         // What is not training: sweeps, method comparisons, benchmarks, scaling models, doctor.
         .target(name: "TinhTools", dependencies: ["Tinh"], swiftSettings: [.unsafeFlags(cpuFlags)]),

@@ -22,7 +22,7 @@ struct TinhCommand: ParsableCommand {
             """,
         subcommands: [DoctorCommand.self, FetchCommand.self, InspectCommand.self, LogitsCommand.self, GenerateCommand.self,
                       EvalCommand.self, TrainCommand.self, CompareMethodsCommand.self, ExportCommand.self, MergeCommand.self, DataCommand.self, MemoryCommand.self,
-                      SweepCommand.self, PlotCommand.self, BenchCommand.self, ScaleModelCommand.self, GEMMBenchCommand.self,
+                      SweepCommand.self, PlotCommand.self, BenchCommand.self, ScaleModelCommand.self, GEMMBenchCommand.self, AttentionBenchCommand.self,
                       InjectAbortCommand.self])
 
     static func main() {

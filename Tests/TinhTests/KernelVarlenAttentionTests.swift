@@ -29,7 +29,12 @@ import Testing
     /// Double reference of packed attention (each query sees keys of its own example from
     /// max(start, t − window + 1) to t) and per output entry the bound of
     /// `KernelAttentionTests.referenceWithBound`, with the cap's error added to the scores' δ.
-    static func reference(q: Tensor, k: Tensor, v: Tensor, s: AttentionShape, segments: AttentionSegments)
+    ///
+    /// `flash`: the bound of `FlashAttention`'s online softmax, which rescales the running sum and
+    /// output once per key tile. The same float rescale factor multiplies numerator and denominator,
+    /// so only its products' roundings count: ≤ T per sum over T tiles, plus the reciprocal's, a
+    /// further γ_{2T+1} (T ≤ n/32 + 2 tiles, a window's first tile being unaligned).
+    static func reference(q: Tensor, k: Tensor, v: Tensor, s: AttentionShape, segments: AttentionSegments, flash: Bool = false)
         -> (values: [Double], bounds: [Double]) {
         var out = [Double](repeating: 0, count: s.batch * s.seqQ * s.qStride)
         var bounds = out
@@ -54,6 +59,7 @@ import Testing
                     scores.append(sc); delta = max(delta, d)
                 }
                 let relative = exp(2 * delta) - 1 + 2 * RoundingBound.simdExp + RoundingBound.gamma(n + 1) + RoundingBound.gamma(n)
+                    + (flash ? RoundingBound.gamma(2 * flashTiles(n) + 1) : 0)
                 let m = scores.max()!
                 let e = scores.map { exp($0 - m) }, z = e.reduce(0, +)
                 for (jj, j) in keys.enumerated() {
@@ -67,6 +73,9 @@ import Testing
         } }
         return (out, bounds)
     }
+
+    /// Key tiles an online softmax over n keys may visit.
+    static func flashTiles(_ n: Int) -> Int { n / FlashAttention.tile + 2 }
 
     /// Rows `r` of batch row `b` of a [batch, seq, width] tensor, as a [1, r.count, width] tensor.
     static func slice(_ x: Tensor, b: Int, rows r: Range<Int>, seq: Int, width: Int) -> Tensor {
@@ -152,7 +161,15 @@ import Testing
     /// product adds u. Then dQ, dK (scale·Σ dS·k, scale·Σ dS·q) and dV (Σ P·dO) of N terms carry the
     /// propagated errors plus γ_{N+1} (γ_N for dV) of their absolute sums; exact zeros of masked
     /// entries round nothing.
-    static func backwardReference(q: Tensor, k: Tensor, v: Tensor, dy: [Float], s: AttentionShape, segments: AttentionSegments)
+    ///
+    /// `flash`: `FlashAttention.backward` recomputes P = exp(y − lse) from the forward's saved
+    /// lse = m + log l. The running sum l is within E (its terms' exp) + 2u·T (T rescale factors,
+    /// expf within an ulp) + γ_{n+2T} (its sums and rescales) relative; log adds 2u·|log l|, the sum
+    /// u·|lse|, the difference u·|y − lse|: Λ in the exponent, so ρ = e^{2δ+Λ} − 1 + 2E + γ_{n+1}.
+    /// D = dO·O (not Σ P·dP) is within Σ|dO꜀|·B꜀ + γ_d·Σ|dO꜀||O꜀|, B꜀ the forward output's flash
+    /// bound; dS = P·(dP − D)·scale rounds three times (γ₃), its GEMMs take no alpha.
+    static func backwardReference(q: Tensor, k: Tensor, v: Tensor, dy: [Float], s: AttentionShape, segments: AttentionSegments,
+                                  flash: Bool = false)
         -> (dq: [Double], dk: [Double], dv: [Double], dqBound: [Double], dkBound: [Double], dvBound: [Double]) {
         let u = RoundingBound.u, scale = Double(s.scale), d = s.headDim
         var dq = [Double](repeating: 0, count: q.count), dqB = dq
@@ -179,19 +196,36 @@ import Testing
                     } else { slope.append(1); slopeErr.append(0) }
                     scores.append(sc); delta = max(delta, e)
                 }
-                let rho = exp(2 * delta) - 1 + 2 * RoundingBound.simdExp + RoundingBound.gamma(n + 1)
+                var rho = exp(2 * delta) - 1 + 2 * RoundingBound.simdExp + RoundingBound.gamma(n + 1)
                 let m = scores.max()!
                 let ex = scores.map { exp($0 - m) }, z = ex.reduce(0, +)
                 let p = ex.map { $0 / z }
+                let tiles = flashTiles(n)
+                if flash {
+                    let lse = m + log(z), worst = scores.map { abs($0 - lse) }.max()!
+                    let lambda = RoundingBound.simdExp + 2 * u * Double(tiles) + RoundingBound.gamma(n + 2 * tiles)
+                        + u * (2 * abs(log(z)) + abs(lse) + worst)
+                    rho = exp(2 * delta + lambda) - 1 + 2 * RoundingBound.simdExp + RoundingBound.gamma(n + 1)
+                }
                 let dO = (0..<d).map { Double(dy[qi + $0]) }
                 let dP = keys.map { j in (0..<d).map { dO[$0] * Double(v[kv(j) + $0]) }.reduce(0, +) }
                 let eps = keys.map { j in RoundingBound.gamma(d) * (0..<d).map { abs(dO[$0] * Double(v[kv(j) + $0])) }.reduce(0, +) }
                 let D = zip(p, dP).map(*).reduce(0, +)
                 let absPdP = zip(p, dP).map { $0 * abs($1) }.reduce(0, +)
-                let eta = (0..<n).map { rho * p[$0] * abs(dP[$0]) + p[$0] * eps[$0] }.reduce(0, +) + RoundingBound.gamma(n) * absPdP
+                var eta = (0..<n).map { rho * p[$0] * abs(dP[$0]) + p[$0] * eps[$0] }.reduce(0, +) + RoundingBound.gamma(n) * absPdP
+                if flash {
+                    let relF = exp(2 * delta) - 1 + 2 * RoundingBound.simdExp + RoundingBound.gamma(n + 1) + RoundingBound.gamma(n)
+                        + RoundingBound.gamma(2 * tiles + 1)
+                    eta = (0..<d).map { c -> Double in
+                        let o = keys.indices.map { p[$0] * Double(v[kv(keys[$0]) + c]) }.reduce(0, +)
+                        let bound = relF * keys.indices.map { p[$0] * abs(Double(v[kv(keys[$0]) + c])) }.reduce(0, +)
+                        return abs(dO[c]) * (bound + RoundingBound.gamma(d) * abs(o))
+                    }.reduce(0, +)
+                }
+                let dSRounding = RoundingBound.gamma(flash ? 3 : 2)
                 for (jj, j) in keys.enumerated() {
                     let dS = p[jj] * (dP[jj] - D)
-                    var dSErr = rho * p[jj] * abs(dP[jj] - D) + p[jj] * (eps[jj] + eta) + RoundingBound.gamma(2) * p[jj] * (abs(dP[jj]) + abs(D))
+                    var dSErr = rho * p[jj] * abs(dP[jj] - D) + p[jj] * (eps[jj] + eta) + dSRounding * p[jj] * (abs(dP[jj]) + abs(D))
                     if s.softcap != nil { dSErr = dSErr * slope[jj] + abs(dS) * slopeErr[jj] + u * abs(dS) * slope[jj] }
                     let dZ = dS * slope[jj]
                     for c in 0..<d {

@@ -61,7 +61,8 @@ final class BlockActivations {
     let q: GrowableBuffer           // [rows, heads·headDim]    after RoPE
     let k: GrowableBuffer           // [rows, kvHeads·headDim]  after RoPE
     let v: GrowableBuffer           // [rows, kvHeads·headDim]
-    let attnOut: GrowableBuffer     // [rows, heads·headDim]    input of o_proj, when its backward reads it
+    let attnOut: GrowableBuffer     // [rows, heads·headDim]    attention's output (training: flash backward and o_proj's read it)
+    let attnLse: GrowableBuffer     // [rows·heads]     attention's log-sum-exp per query and head (flash backward)
     let attnProj: GrowableBuffer    // [rows, hidden]   o_proj's output, input of the attention output norm (output norms only)
     let rstdAttnProj: GrowableBuffer // [rows]
     let res2: GrowableBuffer        // [rows, hidden]   residual after attention
@@ -74,10 +75,13 @@ final class BlockActivations {
     init(memory: ActivationMemory?) {
         func kept() -> GrowableBuffer { GrowableBuffer(.kept, in: memory) }
         (rstd1, qPre, kPre, qRstd, kRstd, q, k, v, attnOut) = (kept(), kept(), kept(), kept(), kept(), kept(), kept(), kept(), kept())
+        attnLse = kept()
         (attnProj, rstdAttnProj, res2, rstd2, gate, up, mlpProj, rstdMLPProj) = (kept(), kept(), kept(), kept(), kept(), kept(), kept(), kept())
     }
 
-    func reserve(rows: Int, keepAttnOut: Bool, config c: DecoderConfig) {
+    /// `keepAttnOut`: attention's output is kept (training); `flash`: no KV cache, so attention
+    /// runs fused and saves its log-sum-exp.
+    func reserve(rows: Int, keepAttnOut: Bool, flash: Bool, config c: DecoderConfig) {
         let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
         rstd1.reserve(rows)
         if c.spec.qkNorm {
@@ -86,6 +90,7 @@ final class BlockActivations {
         }
         q.reserve(rows * qDim); k.reserve(rows * kvDim); v.reserve(rows * kvDim)
         if keepAttnOut { attnOut.reserve(rows * qDim) }
+        if flash { attnLse.reserve(rows * c.numHeads) }
         res2.reserve(rows * c.hiddenSize); rstd2.reserve(rows)
         gate.reserve(rows * c.intermediateSize); up.reserve(rows * c.intermediateSize)
         if c.spec.outputNorms {
@@ -101,8 +106,8 @@ final class Workspace {
     let ln: GrowableBuffer          // [rows, hidden] the current norm's output, input of q/k/v or gate/up
     let h: GrowableBuffer           // [rows, intermediate] act(gate)·up, input of down_proj
     let proj: GrowableBuffer        // [rows, hidden] o_proj / down_proj output (normed, if so) before the residual add
-    let probs: GrowableBuffer       // one row block of attention probabilities (forward)
-    let attnOut: GrowableBuffer     // [rows, heads·headDim] attention output when o_proj's backward does not read it
+    let probs: GrowableBuffer       // attention's scratch: flash tiles, or one row block of probabilities with a KV cache
+    let attnOut: GrowableBuffer     // [rows, heads·headDim] attention output outside training
     let fused: GrowableBuffer       // [rows, max(q+2kv, 2·intermediate)] a fused projection's output, or its gradient
     // backward
     let dResidual: GrowableBuffer   // [rows, hidden] gradient of the residual stream, updated in place
@@ -116,7 +121,7 @@ final class Workspace {
     let dkPre: GrowableBuffer       // [rows, kvHeads·headDim]
     let dH: GrowableBuffer          // [rows, intermediate] dL/dh, then dL/dgate in place
     let dUp: GrowableBuffer         // [rows, intermediate]
-    let dScores: GrowableBuffer     // one row block's recomputed probabilities and dP / dS (and capped scores)
+    let dScores: GrowableBuffer     // flash attention backward's tiles
     // loss path: only positions whose loss counts ("selected" rows); the first four are kept for backward
     let lossIn: GrowableBuffer      // [sel, hidden] final residual rows gathered
     let lossRstd: GrowableBuffer    // [sel]
@@ -146,8 +151,7 @@ final class Workspace {
         dk.reserve(rows * kvDim); dv.reserve(rows * kvDim)
         if c.spec.qkNorm { dqPre.reserve(rows * qDim); dkPre.reserve(rows * kvDim) }
         dH.reserve(rows * c.intermediateSize); dUp.reserve(rows * c.intermediateSize)
-        let scores = AttentionShape(batch: 1, seqQ: seq, heads: 1, kvHeads: 1, headDim: 1, softcap: c.spec.attentionSoftcap)
-        dScores.reserve(scores.backwardScratchCount)
+        dScores.reserve(BLAS.threads * FlashAttention.scratchCount(headDim: c.headDim, seq: seq))
     }
 }
 

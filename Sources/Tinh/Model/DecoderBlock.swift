@@ -124,10 +124,11 @@ public final class DecoderBlock {
         let past = cache?.past ?? 0
         var shape = attentionShape(batch: batch, seq: seq, past: past, kvBatchStride: cache.map { $0.maxTokens * kvDim },
                                    segments: segments)
-        // o_proj's input is kept only when its backward will read it (a dW, or an adapter that needs x).
-        let keepAttnOut = training && o.backwardNeedsInput
-        a.reserve(rows: rows, keepAttnOut: keepAttnOut, config: c)
-        let probs = ws.probs.reserve(shape.scratchCount)
+        // Without a cache attention runs fused (FlashAttention), whose backward reads its output and
+        // log-sum-exp: training keeps both. With a cache (decoding), the blocked GEMM kernel.
+        let flash = cache == nil, keepAttnOut = training, workers = BLAS.threads
+        a.reserve(rows: rows, keepAttnOut: keepAttnOut, flash: flash, config: c)
+        let probs = ws.probs.reserve(flash ? workers * FlashAttention.scratchCount(shape) : shape.scratchCount)
         let attnOut = keepAttnOut ? a.attnOut.ptr : ws.attnOut.reserve(rows * qDim)
         ws.proj.reserve(rows * hid); ws.ln.reserve(rows * hid); ws.h.reserve(rows * inter)
         if fusedAttention || fusedMLP { ws.fused.reserve(rows * max(c.qkvRows, 2 * inter)) }
@@ -171,7 +172,12 @@ public final class DecoderBlock {
         } else {
             shape.kvBatchStride = seq * kvDim
         }
-        Attention.forward(out: attnOut, probs: probs, q: a.q.ptr, k: keys, v: values, shape: shape, saveProbs: false)
+        if flash {
+            FlashAttention.forward(out: attnOut, lse: a.attnLse.ptr, scratch: probs, q: a.q.ptr, k: keys, v: values, shape: shape,
+                                   threads: workers)
+        } else {
+            Attention.forward(out: attnOut, probs: probs, q: a.q.ptr, k: keys, v: values, shape: shape, saveProbs: false)
+        }
 
         if let norm = attentionOutputNorm {
             o.forward(attnOut, a.attnProj.ptr, rows: rows, training: training)
@@ -265,8 +271,9 @@ public final class DecoderBlock {
         // Attention: res2 = x + N_ao(o(attn(rope(N_q(q(ln1))), rope(N_k(k(ln1))), v(ln1))))
         let dO = throughOutputNorm(attentionOutputNorm, input: a.attnProj.ptr, rstd: a.rstdAttnProj.ptr, rows: rows, ws: ws)
         o.backward(dO, ws.dAttnOut.ptr, input: o.backwardNeedsInput ? UnsafePointer(a.attnOut.ptr) : nil, rows: rows)
-        Attention.backward(dq: ws.dq.ptr, dk: ws.dk.ptr, dv: ws.dv.ptr, scratch: ws.dScores.ptr, dout: ws.dAttnOut.ptr,
-                           q: a.q.ptr, k: a.k.ptr, v: a.v.ptr, shape: attentionShape(batch: batch, seq: seq, segments: segments))
+        FlashAttention.backward(dq: ws.dq.ptr, dk: ws.dk.ptr, dv: ws.dv.ptr, scratch: ws.dScores.ptr, dout: ws.dAttnOut.ptr,
+                                out: a.attnOut.ptr, lse: a.attnLse.ptr, q: a.q.ptr, k: a.k.ptr, v: a.v.ptr,
+                                shape: attentionShape(batch: batch, seq: seq, segments: segments), threads: BLAS.threads)
         if let segments {
             rope.backward(ws.dq.ptr, batch: batch, seq: seq, heads: c.numHeads, segments: segments)
             rope.backward(ws.dk.ptr, batch: batch, seq: seq, heads: c.numKVHeads, segments: segments)

@@ -11,23 +11,19 @@ extension DecoderModel {
         let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
         var kept = c.numLayers * rows * hid                           // residual[0..<L]
         var scratch = rows * hid                                      // residual[L]
-        // o_proj's input is kept by the blocks whose o backward reads it, scratch for the others.
-        let keepingAttnOut = blocks.filter { $0.o.backwardNeedsInput }.count
-        let attnOutScratch = keepingAttnOut < blocks.count
         // With gradient checkpointing all blocks share one set of these buffers.
         let sets = recomputesBlocks ? 1 : blocks.count
-        kept += min(sets, keepingAttnOut) * rows * qDim               // attnOut
+        kept += sets * rows * (qDim + c.numHeads)                     // attnOut, attnLse (flash backward reads both)
         kept += sets * (2 * rows + rows * (qDim + 2 * kvDim))         // rstd1/2, q, k, v
         kept += sets * (rows * hid + 2 * rows * inter)                // res2, gate, up
         if c.spec.qkNorm { kept += sets * (rows * (qDim + kvDim) + rows * (c.numHeads + c.numKVHeads)) }  // qPre, kPre, their 1/rms
         if c.spec.outputNorms { kept += sets * 2 * (rows * hid + rows) }  // attnProj, mlpProj, their 1/rms
         kept += n * hid + logitsRows(lossRows: n) * c.vocabSize + 2 * n  // lossIn, logits (a chunk's when fused), lossRstd, lse
-        let probsBlock = min(Attention.rowBlock, seq) * seq           // one row block of attention probabilities
-        scratch += 2 * rows * hid + rows * inter + probsBlock         // ln, proj, h, probs
-        if attnOutScratch { scratch += rows * qDim }
+        let flashScratch = BLAS.threads * FlashAttention.scratchCount(headDim: c.headDim, seq: seq)   // one set per thread
+        scratch += 2 * rows * hid + rows * inter + flashScratch       // ln, proj, h, probs (flash tiles)
         if c.spec.projections == .fused { scratch += rows * max(c.qkvRows, 2 * inter) }  // fused
         scratch += 2 * rows * hid + 2 * rows * qDim + 2 * rows * kvDim + 2 * rows * inter  // backward
-        scratch += (c.spec.attentionSoftcap == nil ? 2 : 3) * probsBlock                 // dScores
+        scratch += flashScratch                                                          // dScores (flash tiles)
         if c.spec.outputNorms { scratch += rows * hid }                                  // dProj
         if c.spec.qkNorm { scratch += rows * (qDim + kvDim) }                            // dqPre, dkPre
         scratch += 3 * n * hid                                        // lossNorm, dLossNorm, dLossIn
