@@ -81,3 +81,14 @@ void cflash_backward(int isa, const cflash_shape *s, long n, long h0, long h1, c
 #endif
     backward_generic(s, n, h0, h1, q, k, v, out, dout, lse, dq, dk, dv, scratch);
 }
+
+/* The kernel's vector exp on n floats (n a multiple of 16), for the test of the accuracy the
+   attention bounds assume. */
+void cflash_exp(int isa, const float *x, float *y, long n) {
+#if defined(__x86_64__)
+    int have = cflash_isas();
+    if (isa == CFLASH_AVX512 && (have & CFLASH_AVX512)) { exp_array_avx512(x, y, n); return; }
+    if (isa == CFLASH_AVX2 && (have & CFLASH_AVX2)) { exp_array_avx2(x, y, n); return; }
+#endif
+    exp_array_generic(x, y, n);
+}

@@ -35,6 +35,30 @@ import Testing
                        window: c.variant.window, softcap: c.variant.softcap, segments: segments)
     }
 
+    /// The packed rows of `starts` and random q, k, v and dout for them.
+    static func packedInputs(_ c: Case, seed: UInt64)
+        -> (s: AttentionShape, segments: AttentionSegments, q: Tensor, k: Tensor, v: Tensor, dy: [Float]) {
+        var d = TestData(seed: seed)
+        let batch = starts.count
+        let segments = AttentionSegments(starts: starts, seq: seq)
+        let s = shape(c, batch: batch, seq: seq, segments: segments)
+        let q = d.tensor([batch, seq, s.qStride]), k = d.tensor([batch, seq, s.kvStride]), v = d.tensor([batch, seq, s.kvStride])
+        return (s, segments, q, k, v, d.normal(q.count))
+    }
+
+    /// The kernels' own vector exp (not Tinh's Swift simdExp, though the same algorithm) holds the
+    /// accuracy the bounds assume (`RoundingBound.simdExp`) on every ISA, over exp's whole range.
+    @Test(arguments: FlashAttention.available)
+    func expIsAccurate(_ isa: FlashAttention.ISA) {
+        var x: [Float] = []
+        var t: Float = -87
+        while t < 88 { x.append(t); t += 0.0137 }
+        x += [Float](repeating: 0, count: (16 - x.count % 16) % 16)
+        let y = FlashAttention.exp(x, isa: isa)
+        let worst = zip(x, y).map { abs(Double($1) - Foundation.exp(Double($0))) / Foundation.exp(Double($0)) }.max()!
+        #expect(worst < RoundingBound.simdExp, "\(isa): worst relative error \(worst)")
+    }
+
     static func ratio(_ x: Float, _ value: Double, _ bound: Double) -> Double {
         abs(Double(x) - value) / (bound + Double(Float.leastNormalMagnitude))
     }
@@ -44,11 +68,7 @@ import Testing
     /// two kernels differ by at most the sum of both.
     @Test(arguments: cases)
     func forwardMatchesReference(_ c: Case) {
-        var d = TestData(seed: 51)
-        let batch = Self.starts.count, seq = Self.seq
-        let segments = AttentionSegments(starts: Self.starts, seq: seq)
-        let s = Self.shape(c, batch: batch, seq: seq, segments: segments)
-        let q = d.tensor([batch, seq, s.qStride]), k = d.tensor([batch, seq, s.kvStride]), v = d.tensor([batch, seq, s.kvStride])
+        let (s, segments, q, k, v, _) = Self.packedInputs(c, seed: 51)
         let out = Tensor(shape: q.shape), lse = Tensor(shape: [FlashAttention.lseCount(s)])
         out.fill(7)
         let scratch = Tensor(shape: [FlashAttention.scratchCount(s)])
@@ -68,12 +88,7 @@ import Testing
     /// dq, dk, dv within the flash bound of the packed reference backward.
     @Test(arguments: cases)
     func backwardMatchesReference(_ c: Case) {
-        var d = TestData(seed: 52)
-        let batch = Self.starts.count, seq = Self.seq
-        let segments = AttentionSegments(starts: Self.starts, seq: seq)
-        let s = Self.shape(c, batch: batch, seq: seq, segments: segments)
-        let q = d.tensor([batch, seq, s.qStride]), k = d.tensor([batch, seq, s.kvStride]), v = d.tensor([batch, seq, s.kvStride])
-        let dy = d.normal(q.count)
+        let (s, segments, q, k, v, dy) = Self.packedInputs(c, seed: 52)
         let out = Tensor(shape: q.shape), lse = Tensor(shape: [FlashAttention.lseCount(s)])
         let scratch = Tensor(shape: [FlashAttention.scratchCount(s)])
         FlashAttention.forward(out: out.data, lse: lse.data, scratch: scratch.data, q: q.data, k: k.data, v: v.data, shape: s, isa: c.isa)

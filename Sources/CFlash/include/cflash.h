@@ -35,4 +35,7 @@ void cflash_backward(int isa, const cflash_shape *s, long n, long h0, long h1, c
                      const float *v, const float *out, const float *dout, const float *lse,
                      float *dq, float *dk, float *dv, float *scratch);
 
+/* The kernels' vector e^x on n floats (n a multiple of 16): for the accuracy test. */
+void cflash_exp(int isa, const float *x, float *y, long n);
+
 #endif

@@ -44,7 +44,10 @@ public struct AttentionShape: Sendable {
 }
 
 /// Grouped-query causal attention, softmax(Q·Kᵀ/√d)·V per (batch, head), through GEMMs, with the
-/// families' variations (`AttentionShape`: sliding window, score scale, soft-cap).
+/// families' variations (`AttentionShape`: sliding window, score scale, soft-cap). The model runs it
+/// for KV-cache decoding; without a cache it runs `FlashAttention`, and this kernel's training paths
+/// (backward, packed examples) remain as the independent reference the flash tests compare against
+/// and the baseline of `tinh attention-bench`.
 /// Query rows go in blocks; a block computes scores only for the keys its last row can see,
 /// so most of the masked upper triangle is never computed.
 public enum Attention {

@@ -9,8 +9,8 @@ import Dispatch
 ///
 /// The forward saves the output and each softmax row's log-sum-exp; the backward recomputes a
 /// tile's probabilities from them (FlashAttention-2's order: key tiles outer, so dK and dV of a
-/// tile sum in scratch) with D = dO·O per row. It runs 5 tile GEMMs against the blocked kernel's
-/// 5 as well, but with no probability row blocks written and read back through memory.
+/// tile sum in scratch) with D = dO·O per row: the same 2 + 5 products as the blocked kernel, with
+/// no probability row blocks written and read back through memory.
 ///
 /// The kernel is C (CFlash): one body compiled for AVX-512, AVX2 and the baseline, chosen at run
 /// time. `Attention` (GEMMs through BLAS) stays for the KV-cache path and as the reference.
@@ -52,6 +52,15 @@ public enum FlashAttention {
     }
 
     public static func scratchCount(_ s: AttentionShape) -> Int { scratchCount(headDim: s.headDim, seq: s.seqQ) }
+
+    /// e^x through the kernel's own vector exp for `isa` (x.count a multiple of 16): the accuracy
+    /// contract the attention bounds assume, checked by the tests.
+    static func exp(_ x: [Float], isa: ISA) -> [Float] {
+        precondition(x.count % 16 == 0)
+        var y = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { cflash_exp(isa.code, xp.baseAddress!, $0.baseAddress!, x.count) } }
+        return y
+    }
 
     /// Floats of the saved log-sum-exp: [batch, seq, heads].
     public static func lseCount(_ s: AttentionShape) -> Int { s.batch * s.seqQ * s.heads }

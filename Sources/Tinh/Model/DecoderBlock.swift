@@ -271,9 +271,12 @@ public final class DecoderBlock {
         // Attention: res2 = x + N_ao(o(attn(rope(N_q(q(ln1))), rope(N_k(k(ln1))), v(ln1))))
         let dO = throughOutputNorm(attentionOutputNorm, input: a.attnProj.ptr, rstd: a.rstdAttnProj.ptr, rows: rows, ws: ws)
         o.backward(dO, ws.dAttnOut.ptr, input: o.backwardNeedsInput ? UnsafePointer(a.attnOut.ptr) : nil, rows: rows)
+        // As many workers as the scratch that reserveBackward sized holds (BLAS.threads then).
+        let flashShape = attentionShape(batch: batch, seq: seq, segments: segments)
+        let workers = max(1, min(BLAS.threads, ws.dScores.capacity / FlashAttention.scratchCount(flashShape)))
         FlashAttention.backward(dq: ws.dq.ptr, dk: ws.dk.ptr, dv: ws.dv.ptr, scratch: ws.dScores.ptr, dout: ws.dAttnOut.ptr,
                                 out: a.attnOut.ptr, lse: a.attnLse.ptr, q: a.q.ptr, k: a.k.ptr, v: a.v.ptr,
-                                shape: attentionShape(batch: batch, seq: seq, segments: segments), threads: BLAS.threads)
+                                shape: flashShape, threads: workers)
         if let segments {
             rope.backward(ws.dq.ptr, batch: batch, seq: seq, heads: c.numHeads, segments: segments)
             rope.backward(ws.dk.ptr, batch: batch, seq: seq, heads: c.numKVHeads, segments: segments)
