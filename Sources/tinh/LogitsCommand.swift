@@ -11,11 +11,19 @@ struct LogitsCommand: ParsableCommand {
     @Option(help: "The text to score (special tokens such as <|im_start|> are recognised).") var prompt: String
     @Option(help: "Candidates per position.") var topK = 5
     @Flag(help: "Print JSON.") var json = false
+    @Option(help: "Also write every logit as raw little-endian float32 [positions, vocab] to this file (to compare with another implementation).")
+    var logitsOut: String?
 
     func run() throws {
         let loaded = modelOptions.load()
         let report: LogitsReport
-        do { report = try LogitsReport.compute(loaded, prompt: prompt, topK: topK) } catch { fail("\(error)") }
+        do {
+            report = try LogitsReport.compute(loaded, prompt: prompt, topK: topK)
+            if let logitsOut {
+                let all = try loaded.model.logits(tokens: report.tokenIds)
+                try AtomicFile.write(Data(bytes: all.data, count: all.count * MemoryLayout<Float>.size), to: logitsOut)
+            }
+        } catch { fail("\(error)") }
         if json { return printJSON(report) }
         print("tokens: \(report.tokenIds.map(String.init).joined(separator: " "))")
         for p in report.positions {

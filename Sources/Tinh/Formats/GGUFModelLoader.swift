@@ -207,7 +207,7 @@ public enum GGUFModelLoader {
         }
     }
 
-    private static let blockParts: [String: String] = [
+    static let blockParts: [String: String] = [
         "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
         "attn_qkv": "self_attn.qkv_proj", "attn_output": "self_attn.o_proj", "attn_norm": "input_layernorm",
         "attn_q_norm": "self_attn.q_norm", "attn_k_norm": "self_attn.k_norm",
@@ -217,7 +217,7 @@ public enum GGUFModelLoader {
 
     /// Where a family's names differ: Gemma's ffn_norm is the pre-MLP norm beside its post norms,
     /// and Phi-3's ffn_up holds gate and up together.
-    private static let familyParts: [ArchitectureSpec.Family: [String: String]] = [
+    static let familyParts: [ArchitectureSpec.Family: [String: String]] = [
         .gemma2: ["ffn_norm": "pre_feedforward_layernorm", "post_attention_norm": "post_attention_layernorm",
                   "post_ffw_norm": "post_feedforward_layernorm"],
         .gemma3: ["ffn_norm": "pre_feedforward_layernorm", "post_attention_norm": "post_attention_layernorm",

@@ -70,6 +70,9 @@ public protocol FineTuningMethod: AnyObject {
     static var trainsWholeModel: Bool { get }
     /// Extra frozen tensors the PEFT export writes besides the slots (VeRA's shared projections).
     func exportTensors() -> [String: Tensor]
+    /// Why this method's result cannot be written as a plain LoRA (llama.cpp's GGUF adapter), or
+    /// nil when every module is a `LowRankAdapter`.
+    static var lowRankRefusal: String? { get }
 
     /// PEFT's form of an adapter of this method: the tensors to write and adapter_config.json.
     /// `tensors` are the slots and frozen tensors by export name; `state` the checkpoint state.
@@ -121,6 +124,7 @@ extension FineTuningMethod {
     public static func exportDescription(_ config: AdapterConfig) -> String { "LoRA r=\(config.rank) alpha=\(config.alpha)" }
     public static var trainsWholeModel: Bool { false }
     public func exportTensors() -> [String: Tensor] { [:] }
+    public static var lowRankRefusal: String? { nil }
     public static var peftTypes: [String] { [] }
     public static func comparisonConfig(base: TrainConfig) -> TrainConfig { base }
     public static var comparisonVariants: [String: (TrainConfig) -> TrainConfig] { [:] }

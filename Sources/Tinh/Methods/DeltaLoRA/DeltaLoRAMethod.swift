@@ -57,6 +57,9 @@ public final class DeltaLoRAMethod: FineTuningMethod {
     }
 
     public static var movesBaseWeights: Bool { true }
+    public static var lowRankRefusal: String? {
+        "Delta-LoRA also moved the base weights W, which a LoRA file on the original base cannot carry; the run's merged/ directory (written when training ends) holds the fine-tuned model; convert it with llama.cpp's convert_hf_to_gguf.py"
+    }
 
     public func summaryLines(steps: Int) -> [String] {
         let floats = modules.reduce(0) { $0 + $1.delta.weight.count }

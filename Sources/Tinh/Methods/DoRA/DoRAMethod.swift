@@ -5,6 +5,9 @@ import Foundation
 /// lives only within one Linear's backward. The export is PEFT's LoRA with `use_dora`.
 public final class DoRAMethod: FineTuningMethod {
     public static var id: MethodID { .dora }
+    public static var lowRankRefusal: String? {
+        "DoRA rescales each output row of W + ΔW to a trained magnitude, which no low-rank ΔW can express; export the merged model (--format gguf)"
+    }
     public static var help: String { "LoRA plus a trained magnitude per output row" }
 
     let config: AdapterConfig

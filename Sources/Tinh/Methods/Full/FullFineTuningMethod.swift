@@ -6,6 +6,7 @@ public final class FullFineTuningMethod: FineTuningMethod {
     public static var id: MethodID { .full }
     public static var help: String { "every weight trains: the full fine-tuning baseline" }
     public static var trainsWholeModel: Bool { true }
+    public static var lowRankRefusal: String? { "full fine-tuning changed every weight; export the model itself (--format gguf)" }
 
     private var count: Int?
 
