@@ -22,6 +22,13 @@ import Testing
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("adapter_config.json"))) as? [String: Any]
         #expect(config?["base_model_name_or_path"] as? String == "tiny:2", "the base model comes from the trainer state")
 
+        // The same checkpoint as a llama.cpp adapter: the base model again from the trainer state.
+        let gguf = root.appendingPathComponent("adapter.gguf")
+        let lora = try tinh(["export", "--run", run.path, "--format", "gguf-lora", "--out", gguf.path])
+        #expect(lora.status == 0 && lora.output.contains("llama.cpp LoRA adapter"), "\(lora.output)")
+        let file = try GGUFFile(path: gguf.path)
+        #expect(file.metadata["general.type"] == .string("adapter") && file.tensors.count == 2 * set.modules.count)
+
         let data = root.appendingPathComponent("eval.jsonl")
         try Data((0..<5).map { "{\"prompt\": \"question \($0)\", \"completion\": \" answer \($0 * 7)\"}" }.joined(separator: "\n").utf8).write(to: data)
         // The CLI runs the library's default GEMM (OpenBLAS) on the same batches, so the same sums
@@ -66,7 +73,9 @@ import Testing
 
     @Test(arguments: [
         (["export", "--run", "/nonexistent/run", "--out", "/tmp/x"], "not a checkpoint directory"),
-        (["export", "--run", "/tmp", "--format", "gguf", "--out", "/tmp/x"], "--format gguf is not supported"),
+        (["export", "--run", "/tmp", "--format", "onnx", "--out", "/tmp/x"], "--format onnx is not supported"),
+        (["export", "--run", "/tmp", "--adapter", "/tmp", "--format", "gguf-lora", "--out", "/tmp/x"], "needs either --run RUN or --adapter DIR"),
+        (["export", "--run", "/tmp", "--format", "gguf", "--quant", "q5_k", "--out", "/tmp/x"], "--quant q5_k: Tinh writes"),
         (["merge", "--model", "tiny", "--out", "/tmp/m.safetensors"], "merge needs --adapter"),
         (["logits", "--model", "tiny", "--adapter", "/nonexistent/adapter", "--prompt", "a"], "no adapter_config.json"),
     ])
