@@ -163,6 +163,19 @@ def main():
             os.remove(theirs)
             if method != "lora":
                 os.remove(f32)
+        # Adapter algebra: the exact sum (cat) of LoRA, VeRA and AdaLoRA (mixed ranks, zero-padded to one).
+        trio = [m for m in ["lora", "vera", "adalora"] if m in a.methods.split(",")]
+        if len(trio) >= 2:
+            combined, lora = os.path.join(mdir, "combined-cat"), os.path.join(mdir, "combined-cat-lora.gguf")
+            shutil.rmtree(combined, ignore_errors=True)
+            run([tinh, "adapters", "merge", "--model", base, *sum((["--adapter", os.path.join(mdir, "peft-" + m)] for m in trio), []),
+                 "--combination", "cat", "--weights", ",".join(["0.5"] * len(trio)), "--out", combined])
+            run([tinh, "export", "--model", base, "--adapter", combined, "--format", "gguf-lora", "--out", lora])
+            ids, ref = tinh_logits(tinh, base, prompt, combined, os.path.join(mdir, "t-cat.f32"))
+            effect = np.linalg.norm(ref - base_tinh) / np.linalg.norm(base_tinh)
+            rel, (top, ok) = compare(ref, llama_logits(base, ids, lora))
+            rows.append((name, "cat of " + "+".join(trio), "LoRA GGUF on F32 base", f"{rel:.2e}", top, f"{effect:.2f}",
+                         check(rel < 1e-3 and ok, f"{name} cat lora")))
         # Quantized merges of the LoRA run: perplexity on held-out text, Tinh's quantizer against llama.cpp's.
         held = [json.loads(l) for l in open(os.path.join(data, "valid.jsonl"))][:40]
         text = "\n".join(e.get("text") or " ".join(m["content"] for m in e.get("messages", [])) for e in held)

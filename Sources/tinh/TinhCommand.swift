@@ -20,7 +20,7 @@ struct TinhCommand: ParsableCommand {
 
             Shell completion: tinh --generate-completion-script bash > /etc/bash_completion.d/tinh (or zsh, fish).
             """,
-        subcommands: [DoctorCommand.self, FetchCommand.self, InspectCommand.self, LogitsCommand.self, GenerateCommand.self,
+        subcommands: [DoctorCommand.self, FetchCommand.self, InspectCommand.self, LogitsCommand.self, GenerateCommand.self, AdaptersCommand.self,
                       EvalCommand.self, TrainCommand.self, CompareMethodsCommand.self, ExportCommand.self, MergeCommand.self, DataCommand.self, MemoryCommand.self,
                       SweepCommand.self, PlotCommand.self, BenchCommand.self, ScaleModelCommand.self, GEMMBenchCommand.self, AttentionBenchCommand.self,
                       InjectAbortCommand.self])
